@@ -1,0 +1,1 @@
+"""servicewire's built-in channel plugins: ``local`` (in process) and the HTTP channels."""

@@ -1,0 +1,194 @@
+"""The decorators that declare services, components, implementations and channels."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from ._component import Component, Service
+from ._descriptors import (
+    CATALOG,
+    IDEMPOTENT_ATTRIBUTE,
+    ComponentDescriptor,
+    ServiceDescriptor,
+)
+from ._errors import ServiceNotFoundException
+from ._plugins import CHANNELS
+
+_C = TypeVar("_C", bound=type)
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def service(name: str = "", description: str = "") -> Callable[[_C], _C]:
+    """Declare a service interface.
+
+    Args:
+        name: the service name on the wire; ``HelloService`` becomes ``hello-service`` when
+            empty.
+        description: free text shown in reports.
+
+    Returns:
+        The class decorator.
+    """
+
+    def decorate(cls: _C) -> _C:
+        if not (isinstance(cls, type) and issubclass(cls, Service)):
+            raise TypeError(f"@service expects a subclass of container.Service, got {cls!r}")
+        cls.__servicewire_meta__ = {"kind": "service", "name": name, "description": description}
+        return cls
+
+    return decorate
+
+
+def component(
+    name: str = "", description: str = "", services: list[type] | None = None
+) -> Callable[[_C], _C]:
+    """Declare a component interface and the services it hosts.
+
+    Args:
+        name: the component name on the wire and in registries; the class name in kebab case
+            when empty.
+        description: free text shown in reports.
+        services: the ``@service`` interfaces this component hosts (at least one).
+
+    Returns:
+        The class decorator.
+
+    Raises:
+        TypeError: the class is no Component, or an entry of ``services`` is no ``@service``.
+        ValueError: ``services`` is empty, or a name is already used by another class.
+    """
+    service_types = list(services or [])
+
+    def decorate(cls: _C) -> _C:
+        if not (isinstance(cls, type) and issubclass(cls, Component)):
+            raise TypeError(f"@component expects a subclass of container.Component, got {cls!r}")
+        if not service_types:
+            raise ValueError(
+                f"component {cls.__qualname__} declares no services: "
+                "pass @component(services=[SomeService, ...])"
+            )
+        for service_type in service_types:
+            meta = vars(service_type).get("__servicewire_meta__") if isinstance(
+                service_type, type
+            ) else None
+            if not meta or meta.get("kind") != "service":
+                raise TypeError(
+                    f"component {cls.__qualname__} lists {service_type!r}, "
+                    "which is not decorated with @service()"
+                )
+        cls.__servicewire_meta__ = {"kind": "component", "name": name, "description": description}
+        descriptor = ComponentDescriptor(cls, service_types)
+        CATALOG.add(descriptor)
+        for service_descriptor in descriptor.services:
+            CATALOG.add(service_descriptor)
+        return cls
+
+    return decorate
+
+
+def implementation() -> Callable[[_C], _C]:
+    """Declare the implementation of a service or component in this process.
+
+    The implementation is created through the application container when a provider of the
+    class exists there (so its dependencies are injected), otherwise with its no-argument
+    constructor.
+
+    Returns:
+        The class decorator.
+
+    Raises:
+        ServiceNotFoundException: the class implements no decorated service or component.
+    """
+
+    def decorate(cls: _C) -> _C:
+        found = False
+        for base in cls.__mro__[1:]:
+            descriptor = CATALOG.by_type.get(base)
+            if descriptor is not None:
+                descriptor.implementation = cls
+                found = True
+                if isinstance(descriptor, ComponentDescriptor):
+                    _attach_health(descriptor, cls)
+        if not found:
+            raise ServiceNotFoundException(
+                f"@implementation {cls.__qualname__} implements no @service listed by a "
+                "@component, and no @component",
+                cls,
+            )
+        return cls
+
+    return decorate
+
+
+def _attach_health(descriptor: ComponentDescriptor[Any], cls: type) -> None:
+    endpoint = getattr(cls, "__servicewire_health__", None)
+    if endpoint is not None:
+        descriptor.health_endpoint = endpoint
+
+
+def health(endpoint: str = "") -> Callable[[_C], _C]:
+    """Declare the health endpoint of a component implementation.
+
+    The HTTP server always serves ``/health/{component}``; a non-empty ``endpoint`` path is
+    served as well.
+
+    Args:
+        endpoint: an extra path for the component's health document, for example ``"/health"``.
+
+    Returns:
+        The class decorator; apply it below (before) ``@implementation()``.
+    """
+
+    def decorate(cls: _C) -> _C:
+        cls.__servicewire_health__ = endpoint
+        for base in cls.__mro__[1:]:
+            descriptor = CATALOG.by_type.get(base)
+            if isinstance(descriptor, ComponentDescriptor) and descriptor.implementation is cls:
+                descriptor.health_endpoint = endpoint
+        return cls
+
+    return decorate
+
+
+def channel(name: str) -> Callable[[_C], _C]:
+    """Register a :class:`~container.Channel` subclass under a channel name.
+
+    Entry points in the ``servicewire.channels`` group are the way for distributions; this
+    decorator is for channels defined in application code and tests.
+
+    Args:
+        name: the channel name, for example ``"dispatch-json"``.
+
+    Returns:
+        The class decorator.
+    """
+
+    def decorate(cls: _C) -> _C:
+        cls.name = name
+        CHANNELS.register(name, cls)
+        return cls
+
+    return decorate
+
+
+def idempotent(function: _F) -> _F:
+    """Mark a service method as idempotent: a call already sent may be retried elsewhere.
+
+    Args:
+        function: the interface method.
+
+    Returns:
+        The same function, marked.
+    """
+    setattr(function, IDEMPOTENT_ATTRIBUTE, True)
+    return function
+
+
+def descriptor_of(cls: type) -> ServiceDescriptor[Any] | ComponentDescriptor[Any]:
+    """Return the descriptor of a decorated service or component interface.
+
+    Raises:
+        ServiceNotFoundException: ``cls`` is not one.
+    """
+    return CATALOG.get(cls)  # type: ignore[return-value]

@@ -1,0 +1,256 @@
+"""Metadata of services and components, and the process catalog that records them."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import threading
+import typing
+from typing import Any, Generic, TypeVar
+
+from ._errors import ServiceNotFoundException
+
+T = TypeVar("T")
+
+_DESCRIPTOR_ATTRIBUTE = "__servicewire_descriptor__"
+IDEMPOTENT_ATTRIBUTE = "__servicewire_idempotent__"
+
+
+def default_name(cls: type) -> str:
+    """Return the seed's default name of a class: ``HelloService`` -> ``hello-service``."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", cls.__name__).lower()
+
+
+class MethodDescriptor:
+    """A public method of a service interface, with its resolved type hints.
+
+    Attributes:
+        service: the descriptor of the declaring service.
+        name: the method name.
+        signature: the method's signature (``self`` included).
+        parameters: the parameters after ``self``, in order.
+        parameter_types: the type hint of each parameter (``Any`` when missing).
+        return_type: the return type hint (``Any`` when missing).
+        idempotent: whether a call that was already sent may be retried.
+    """
+
+    __slots__ = (
+        "service",
+        "name",
+        "signature",
+        "parameters",
+        "parameter_types",
+        "return_type",
+        "idempotent",
+    )
+
+    def __init__(self, service: ServiceDescriptor[Any], function: Any) -> None:
+        self.service = service
+        self.name: str = function.__name__
+        self.signature = inspect.signature(function)
+        try:
+            hints = typing.get_type_hints(function)
+        except Exception as exc:  # unresolvable forward reference: name it
+            raise ServiceNotFoundException(
+                f"cannot resolve the type hints of {service.type.__qualname__}.{self.name}: {exc}",
+                service.type,
+            ) from exc
+        self.parameters = list(self.signature.parameters.values())[1:]
+        self.parameter_types: dict[str, Any] = {
+            p.name: hints.get(p.name, Any) for p in self.parameters
+        }
+        self.return_type: Any = hints.get("return", Any)
+        self.idempotent: bool = bool(getattr(function, IDEMPOTENT_ATTRIBUTE, False))
+
+    @property
+    def path(self) -> str:
+        """Return ``component/service/method``, the method's address on the wire."""
+        return f"{self.service.component_descriptor.name}/{self.service.name}/{self.name}"
+
+    def __repr__(self) -> str:
+        return f"<MethodDescriptor {self.service.type.__qualname__}.{self.name}{self.signature}>"
+
+
+class BaseDescriptor(Generic[T]):
+    """Metadata common to services and components.
+
+    Attributes:
+        type: the decorated interface.
+        decorator: the decorator that produced the descriptor (:func:`service` or
+            :func:`component`).
+        name: the name on the wire and in registries.
+        description: free text.
+        implementation: the ``@implementation`` class of this process, or None.
+    """
+
+    def __init__(self, type: type[T], decorator: Any) -> None:
+        self.type = type
+        self.decorator = decorator
+        meta: dict[str, Any] = vars(type).get("__servicewire_meta__", {})
+        self.name: str = meta.get("name") or default_name(type)
+        self.description: str = meta.get("description", "")
+        self.implementation: type | None = None
+
+    def get_component_descriptor(self) -> ComponentDescriptor[Any]:
+        """Return the component this descriptor belongs to (itself for a component)."""
+        raise NotImplementedError
+
+    def is_component(self) -> bool:
+        """Return True for a component descriptor."""
+        return False
+
+    def is_local(self) -> bool:
+        """Return True when this process has an implementation."""
+        return self.implementation is not None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} {self.type.__qualname__}>"
+
+
+class ServiceDescriptor(BaseDescriptor[T]):
+    """Metadata of a service interface hosted by a component."""
+
+    def __init__(self, component_descriptor: ComponentDescriptor[Any], service_type: type[T]) -> None:
+        from ._decorators import service
+
+        super().__init__(service_type, service)
+        self.component_descriptor = component_descriptor
+        self._methods: dict[str, MethodDescriptor] | None = None
+        self._lock = threading.Lock()
+
+    def get_component_descriptor(self) -> ComponentDescriptor[Any]:
+        """Return the hosting component's descriptor."""
+        return self.component_descriptor
+
+    @property
+    def methods(self) -> dict[str, MethodDescriptor]:
+        """The public methods of the interface, by name (resolved on first use)."""
+        methods = self._methods
+        if methods is None:
+            with self._lock:
+                if self._methods is None:
+                    self._methods = {
+                        name: MethodDescriptor(self, function)
+                        for name, function in public_methods(self.type).items()
+                    }
+                methods = self._methods
+        return methods
+
+
+class ComponentDescriptor(BaseDescriptor[T]):
+    """Metadata of a component interface and the services it hosts.
+
+    Attributes:
+        services: the descriptors of the hosted services.
+        health_endpoint: the ``@health`` endpoint of the implementation, or None.
+    """
+
+    def __init__(self, component_type: type[T], service_types: list[type]) -> None:
+        from ._decorators import component
+
+        super().__init__(component_type, component)
+        self.services = [ServiceDescriptor(self, t) for t in service_types]
+        self.health_endpoint: str | None = None
+
+    def get_component_descriptor(self) -> ComponentDescriptor[T]:
+        """Return itself."""
+        return self
+
+    def is_component(self) -> bool:
+        """Return True."""
+        return True
+
+    def service(self, name: str) -> ServiceDescriptor[Any] | None:
+        """Return the hosted service called ``name``, or None."""
+        for descriptor in self.services:
+            if descriptor.name == name:
+                return descriptor
+        return None
+
+
+def public_methods(interface: type) -> dict[str, Any]:
+    """Return the public methods a service interface declares, by name.
+
+    Methods come from the interface and its bases, except :class:`~container.Service`,
+    :class:`~container.Component` and ``object``; names starting with ``_`` are never public.
+    """
+    from ._component import Component, Service
+
+    excluded = {Service, Component, object}
+    found: dict[str, Any] = {}
+    for klass in reversed(interface.__mro__):
+        if klass in excluded or klass.__module__ == "abc":
+            continue
+        for name, value in vars(klass).items():
+            if name.startswith("_") or not inspect.isfunction(value):
+                continue
+            found[name] = value
+    return found
+
+
+class Catalog:
+    """The process catalog of service and component descriptors, by type and by name."""
+
+    def __init__(self) -> None:
+        self.by_type: dict[type, BaseDescriptor[Any]] = {}
+        self.by_name: dict[str, BaseDescriptor[Any]] = {}
+        self.components: list[ComponentDescriptor[Any]] = []
+        self._lock = threading.Lock()
+
+    def add(self, descriptor: BaseDescriptor[Any]) -> None:
+        """Record a descriptor.
+
+        Raises:
+            ValueError: another class already uses the descriptor's name.
+        """
+        with self._lock:
+            other = self.by_name.get(descriptor.name)
+            if other is not None and not _same_class(other.type, descriptor.type):
+                raise ValueError(
+                    f"duplicate service name {descriptor.name!r}: used by "
+                    f"{_qualified(other.type)} and {_qualified(descriptor.type)}"
+                )
+            if other is not None and other in self.components:
+                self.components.remove(other)  # type: ignore[arg-type]
+            self.by_type[descriptor.type] = descriptor
+            self.by_name[descriptor.name] = descriptor
+            if isinstance(descriptor, ComponentDescriptor):
+                self.components.append(descriptor)
+
+    def get(self, cls: type) -> BaseDescriptor[Any]:
+        """Return the descriptor of a decorated service or component.
+
+        Raises:
+            ServiceNotFoundException: ``cls`` is not a registered service or component.
+        """
+        descriptor = self.by_type.get(cls)
+        if descriptor is None:
+            raise ServiceNotFoundException(_explain_missing(cls), cls)
+        return descriptor
+
+
+def _same_class(a: type, b: type) -> bool:
+    # A module imported twice (reload, `python -m` plus import) redefines the same class.
+    return a is b or _qualified(a) == _qualified(b)
+
+
+def _qualified(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _explain_missing(cls: object) -> str:
+    if not isinstance(cls, type):
+        return f"{cls!r} is not a class; get_service expects a @service interface"
+    meta = vars(cls).get("__servicewire_meta__")
+    if meta is not None and meta.get("kind") == "service":
+        return (
+            f"{_qualified(cls)} is a @service but no @component lists it in services=[...]"
+        )
+    return (
+        f"{_qualified(cls)} is not a service: decorate the interface with @service() and "
+        "list it in a @component(services=[...])"
+    )
+
+
+CATALOG = Catalog()
+"""The catalog of this process; the decorators write to it."""

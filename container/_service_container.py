@@ -1,0 +1,129 @@
+"""ServiceContainer: the servicewire providers to include in an application container."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from dependency_injector import containers, providers
+
+from ._channel_manager import ChannelManager
+from ._errors import ConfigurationException
+from ._manager import ServiceManager
+from ._plugins import REGISTRIES
+from ._registry import ComponentRegistry
+
+DEFAULT_REGISTRY = {"type": "static"}
+
+
+def create_registry(config: Mapping[str, Any] | None) -> ComponentRegistry:
+    """Create the registry named by ``registry.type`` with its config section.
+
+    A config without a ``registry`` section gets an empty static registry (enough for an
+    application whose services are all local).
+
+    Raises:
+        ConfigurationException: the section or ``registry.type`` is malformed or missing.
+        UnknownRegistryException: no registry plugin of that type; the message lists the known
+            ones.
+    """
+    config = _as_mapping(config, "config")
+    section = config.get("registry")
+    if section is None:
+        section = DEFAULT_REGISTRY
+    section = _as_mapping(section, "registry")
+    kind = section.get("type")
+    if not kind:
+        raise ConfigurationException(
+            "config key 'registry.type' is missing; known registry types: "
+            + ", ".join(REGISTRIES.names())
+        )
+    if not isinstance(kind, str):
+        raise ConfigurationException(f"config key 'registry.type' must be a string, got {kind!r}")
+    registry_class = REGISTRIES.get(kind)
+    return registry_class(section)  # type: ignore[no-any-return]
+
+
+def _as_mapping(value: Any, where: str) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigurationException(
+            f"config key {where!r} must be a mapping, got {type(value).__name__}: {value!r}"
+        )
+    return value
+
+
+def _config_mapping(config: Any) -> Mapping[str, Any]:
+    return _as_mapping(config, "config")
+
+
+class ServiceContainer(containers.DeclarativeContainer):
+    """The servicewire providers, meant to be included in an application container::
+
+        class MainContainer(containers.DeclarativeContainer):
+            config = providers.Configuration()
+            services = providers.Container(ServiceContainer, config=config)
+            hello = ServiceInstanceProvider(HelloService)
+
+    ``config`` takes the whole servicewire configuration: a dict, or any
+    :class:`~dependency_injector.providers.Configuration` (YAML, INI, environment).
+
+    Attributes:
+        config: the configuration mapping.
+        registry: the component registry chosen by ``registry.type``.
+        channel_manager: the channel factory.
+        service_manager: the :class:`ServiceManager`.
+    """
+
+    __self__ = providers.Self()
+
+    config = providers.Configuration(default={})
+    settings = providers.Callable(_config_mapping, config)
+    registry = providers.Singleton(create_registry, settings)
+    channel_manager = providers.Singleton(ChannelManager)
+    service_manager = providers.Singleton(
+        ServiceManager,
+        component_registry=registry,
+        channel_manager=channel_manager,
+        config=settings,
+        container=__self__,
+    )
+
+
+def find_service_manager_provider(container: Any) -> Any:
+    """Return the ``service_manager`` provider of the ServiceContainer in ``container``.
+
+    ``container`` may be a ServiceContainer itself, or an application container that includes
+    one through ``providers.Container(ServiceContainer, ...)`` (possibly a subclass).
+
+    Raises:
+        ConfigurationException: none or several ServiceContainers are included.
+    """
+    if _is_service_container(container):
+        return container.service_manager
+    found = [
+        provider
+        for provider in getattr(container, "providers", {}).values()
+        if isinstance(provider, providers.Container) and _is_service_container(provider.container)
+    ]
+    name = getattr(container, "__name__", None) or type(container).__name__
+    if len(found) == 1:
+        return found[0].container.service_manager
+    if not found:
+        raise ConfigurationException(
+            f"container {name} includes no ServiceContainer: add "
+            "`services = providers.Container(ServiceContainer, config=...)`, or pass "
+            "manager= to ServiceInstanceProvider"
+        )
+    raise ConfigurationException(
+        f"container {name} includes {len(found)} ServiceContainers; pass manager= to "
+        "ServiceInstanceProvider to say which one to use"
+    )
+
+
+def _is_service_container(container: Any) -> bool:
+    declarative = getattr(container, "declarative_parent", None)
+    if isinstance(container, type):
+        declarative = container
+    return isinstance(declarative, type) and issubclass(declarative, ServiceContainer)

@@ -1,0 +1,1 @@
+"""servicewire's built-in registry plugins: static, file and etcd."""

@@ -30,5 +30,5 @@ class LocalChannel(Channel):
                 f"service {service.name!r} of component {service.component_descriptor.name!r} "
                 "is not hosted in this process, so the 'local' channel cannot call it"
             )
-        instance = self.manager.get_instance(implementation)
+        instance: Any = self.manager.get_instance(implementation)
         return getattr(instance, invocation.method.name)(*invocation.args, **invocation.kwargs)

@@ -18,7 +18,15 @@ from ._channel import (
 )
 from ._channel_manager import ChannelManager
 from ._component import AbstractComponent, Component, ComponentStatus, Service
-from ._decorators import channel, component, descriptor_of, health, idempotent, implementation, service
+from ._decorators import (
+    channel,
+    component,
+    descriptor_of,
+    health,
+    idempotent,
+    implementation,
+    service,
+)
 from ._descriptors import (
     CATALOG,
     BaseDescriptor,
@@ -40,7 +48,14 @@ from ._errors import (
     UnknownChannelException,
     UnknownRegistryException,
 )
-from ._health import Health, HealthCheckManager, HealthResult, HealthStatus, health_check, health_checks
+from ._health import (
+    Health,
+    HealthCheckManager,
+    HealthResult,
+    HealthStatus,
+    health_check,
+    health_checks,
+)
 from ._manager import ServiceManager
 from ._plugins import CHANNEL_GROUP, CHANNELS, REGISTRIES, REGISTRY_GROUP, PluginGroup
 from ._provider import ServiceInstanceProvider

@@ -26,7 +26,7 @@ class Invocation:
         kwargs: the keyword arguments.
     """
 
-    __slots__ = ("method", "args", "kwargs")
+    __slots__ = ("args", "kwargs", "method")
 
     def __init__(self, method: MethodDescriptor, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         self.method = method
@@ -61,10 +61,10 @@ class URLSelector(ABC):
             NoAddressException: ``urls`` is empty.
         """
 
-    def started(self, url: str) -> None:  # noqa: B027 - optional hook, empty by design
+    def started(self, url: str) -> None:
         """Called when a call to ``url`` starts (for load-aware selectors)."""
 
-    def finished(self, url: str) -> None:  # noqa: B027 - optional hook, empty by design
+    def finished(self, url: str) -> None:
         """Called when a call to ``url`` ends, successfully or not."""
 
 
@@ -99,7 +99,7 @@ class RandomURLSelector(URLSelector):
         """Return a random URL."""
         if not urls:
             raise NoAddressException("no URL is known")
-        return random.choice(urls)
+        return random.choice(urls)  # noqa: S311 - load spreading, not cryptography
 
 
 SELECTORS: dict[str, type[URLSelector]] = {
@@ -213,13 +213,13 @@ class Channel(ABC):
                 translated into :class:`~container.ServiceCommunicationException` subclasses.
         """
 
-    def close(self) -> None:  # noqa: B027 - optional hook, empty by design
+    def close(self) -> None:
         """Release connections and threads; the channel is not used afterwards."""
 
     # server side
 
     @classmethod
-    def prepare_server(  # noqa: B027 - optional hook, empty by design
+    def prepare_server(
         cls, server: Server, component_descriptor: ComponentDescriptor[Any]
     ) -> None:
         """Prepare the server side for a hosted component before it is registered.
@@ -229,7 +229,7 @@ class Channel(ABC):
         """
 
     @classmethod
-    def stop_server(cls, server: Server) -> None:  # noqa: B027 - optional hook
+    def stop_server(cls, server: Server) -> None:
         """Stop what :meth:`prepare_server` started; called once when the server shuts down."""
 
     def __repr__(self) -> str:

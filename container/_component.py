@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
+
 from ._health import Health, HealthCheckManager
 from ._values import ChannelAddress
 

@@ -34,7 +34,7 @@ def service(name: str = "", description: str = "") -> Callable[[_C], _C]:
     def decorate(cls: _C) -> _C:
         if not (isinstance(cls, type) and issubclass(cls, Service)):
             raise TypeError(f"@service expects a subclass of container.Service, got {cls!r}")
-        cls.__servicewire_meta__ = {"kind": "service", "name": name, "description": description}
+        cls.__servicewire_meta__ = {"kind": "service", "name": name, "description": description}  # type: ignore[attr-defined]
         return cls
 
     return decorate
@@ -77,7 +77,7 @@ def component(
                     f"component {cls.__qualname__} lists {service_type!r}, "
                     "which is not decorated with @service()"
                 )
-        cls.__servicewire_meta__ = {"kind": "component", "name": name, "description": description}
+        cls.__servicewire_meta__ = {"kind": "component", "name": name, "description": description}  # type: ignore[attr-defined]
         descriptor = ComponentDescriptor(cls, service_types)
         CATALOG.add(descriptor)
         for service_descriptor in descriptor.services:
@@ -141,7 +141,7 @@ def health(endpoint: str = "") -> Callable[[_C], _C]:
     """
 
     def decorate(cls: _C) -> _C:
-        cls.__servicewire_health__ = endpoint
+        cls.__servicewire_health__ = endpoint  # type: ignore[attr-defined]
         for base in cls.__mro__[1:]:
             descriptor = CATALOG.by_type.get(base)
             if isinstance(descriptor, ComponentDescriptor) and descriptor.implementation is cls:
@@ -165,7 +165,7 @@ def channel(name: str) -> Callable[[_C], _C]:
     """
 
     def decorate(cls: _C) -> _C:
-        cls.name = name
+        cls.name = name  # type: ignore[attr-defined]
         CHANNELS.register(name, cls)
         return cls
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import inspect
 import re
 import threading
@@ -35,13 +36,13 @@ class MethodDescriptor:
     """
 
     __slots__ = (
-        "service",
-        "name",
-        "signature",
-        "parameters",
-        "parameter_types",
-        "return_type",
         "idempotent",
+        "name",
+        "parameter_types",
+        "parameters",
+        "return_type",
+        "service",
+        "signature",
     )
 
     def __init__(self, service: ServiceDescriptor[Any], function: Any) -> None:
@@ -89,7 +90,7 @@ class BaseDescriptor(Generic[T]):
         meta: dict[str, Any] = vars(type).get("__servicewire_meta__", {})
         self.name: str = meta.get("name") or default_name(type)
         self.description: str = meta.get("description", "")
-        self.implementation: type | None = None
+        self.implementation: builtins.type | None = None
 
     def get_component_descriptor(self) -> ComponentDescriptor[Any]:
         """Return the component this descriptor belongs to (itself for a component)."""
@@ -149,7 +150,7 @@ class ComponentDescriptor(BaseDescriptor[T]):
         from ._decorators import component
 
         super().__init__(component_type, component)
-        self.services = [ServiceDescriptor(self, t) for t in service_types]
+        self.services: list[ServiceDescriptor[Any]] = [ServiceDescriptor(self, t) for t in service_types]
         self.health_endpoint: str | None = None
 
     def get_component_descriptor(self) -> ComponentDescriptor[T]:

@@ -161,8 +161,7 @@ class ServiceManager:
                 channel = self.channel_manager.make(address.channel, component, address, self)
                 self._configure_selector(channel, component)
                 self._channels[key] = channel
-                if address.channel != LOCAL:
-                    self.component_registry.watch(channel)
+                self.component_registry.watch(channel)
             return channel
 
     def _configure_selector(self, channel: Channel, component: ComponentDescriptor[Any]) -> None:
@@ -282,7 +281,7 @@ class ServiceManager:
             status = "running" if component in self._started else "not started"
             lines.append(f"component {component.name} ({component.type.__qualname__}) {status}")
             for service in component.services:
-                impl = service.implementation.__qualname__ if service.implementation else "-"
+                impl = getattr(service.implementation, "__qualname__", "-")
                 lines.append(f"  service {service.name} ({service.type.__qualname__}) -> {impl}")
                 for method in service.methods.values():
                     lines.append(f"    {method.name}{method.signature}")

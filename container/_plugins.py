@@ -96,7 +96,7 @@ class PluginGroup:
             if name in self._conflicts:
                 raise PluginException(
                     f"{self.kind} {name!r} in entry-point group {self.group!r} is declared by "
-                    f"several distributions: {', '.join(self._conflicts[name])}; uninstall all "
+                    f"several distributions: {', '.join(sorted(self._conflicts[name]))}; uninstall all "
                     "but one"
                 )
             entry_point = entry_points.get(name)

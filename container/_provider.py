@@ -9,10 +9,10 @@ from dependency_injector import providers
 from ._service_container import find_service_manager_provider
 
 
-class _ServiceResolver(providers.Provider):  # type: ignore[misc]
+class _ServiceResolver(providers.Provider[Any]):  # type: ignore[misc]
     """Yields the implementation or proxy of a service through a ServiceManager."""
 
-    __slots__ = ("_owner", "_service_type", "_preferred_channel", "_manager")
+    __slots__ = ("_manager", "_owner", "_preferred_channel", "_service_type")
 
     def __init__(
         self,
@@ -27,7 +27,8 @@ class _ServiceResolver(providers.Provider):  # type: ignore[misc]
         self._manager = manager
         super().__init__()
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> _ServiceResolver:
+    def __deepcopy__(self, memo: dict[Any, Any] | None) -> _ServiceResolver:
+        memo = {} if memo is None else memo
         copied = memo.get(id(self))
         if copied is not None:
             return copied  # type: ignore[no-any-return]
@@ -70,7 +71,7 @@ def _unplaced(service_type: type) -> Exception:
     )
 
 
-class ServiceInstanceProvider(providers.Dependency):  # type: ignore[misc]
+class ServiceInstanceProvider(providers.Dependency[Any]):  # type: ignore[misc]
     """Provides the local implementation or a remote proxy of a service interface.
 
     Declared in an application container that includes a ServiceContainer, the one-argument
@@ -102,13 +103,14 @@ class ServiceInstanceProvider(providers.Dependency):  # type: ignore[misc]
         """The service interface this provider yields."""
         return self.instance_of  # type: ignore[no-any-return]
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> ServiceInstanceProvider:
+    def __deepcopy__(self, memo: dict[Any, Any] | None) -> ServiceInstanceProvider:
+        memo = {} if memo is None else memo
         copied = memo.get(id(self))
         if copied is not None:
             return copied  # type: ignore[no-any-return]
         copied = self.__class__.__new__(self.__class__)
         memo[id(self)] = copied
-        resolver: _ServiceResolver = self.default
+        resolver = self.default
         providers.Dependency.__init__(copied, instance_of=self.instance_of)
         copied.set_default(providers.deepcopy(resolver, memo))
         self._copy_parent(copied, memo)

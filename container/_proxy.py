@@ -35,7 +35,7 @@ def proxy_class(descriptor: ServiceDescriptor[Any]) -> type:
 
 def make_proxy(descriptor: ServiceDescriptor[Any], channel: Channel) -> Any:
     """Return a proxy of the service that sends every call through ``channel``."""
-    proxy = object.__new__(proxy_class(descriptor))
+    proxy: Any = object.__new__(proxy_class(descriptor))
     proxy._servicewire_invoke = channel.invoke
     proxy._servicewire_channel = channel
     return proxy

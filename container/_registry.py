@@ -42,5 +42,5 @@ class ComponentRegistry(ABC):
     def get_addresses(self, descriptor: ComponentDescriptor[Any]) -> list[ChannelInstances]:
         """Return the component's URLs, one entry per channel it is reachable on."""
 
-    def close(self) -> None:  # noqa: B027 - optional hook, empty by design
+    def close(self) -> None:
         """Stop background threads and release resources; called when the manager closes."""

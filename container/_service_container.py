@@ -59,7 +59,9 @@ def _config_mapping(config: Any) -> Mapping[str, Any]:
 
 
 class ServiceContainer(containers.DeclarativeContainer):
-    """The servicewire providers, meant to be included in an application container::
+    """The servicewire providers, meant to be included in an application container.
+
+    For example::
 
         class MainContainer(containers.DeclarativeContainer):
             config = providers.Configuration()

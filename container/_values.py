@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import attrs
+
+
+def _to_list(urls: Iterable[str]) -> list[str]:
+    return list(urls)
 
 
 @attrs.frozen
@@ -33,4 +39,4 @@ class ChannelInstances:
 
     component: str
     channel: str
-    urls: list[str] = attrs.field(factory=list, converter=list)
+    urls: list[str] = attrs.field(factory=list, converter=_to_list)

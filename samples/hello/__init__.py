@@ -1,0 +1,1 @@
+"""The hello sample: an interface module, an implementation module and scripts."""

@@ -1,0 +1,77 @@
+"""The registry is chosen and configured from any dependency-injector configuration source."""
+
+from __future__ import annotations
+
+import pytest
+from dependency_injector import containers, providers
+
+from container import ConfigurationException, ServiceContainer, create_registry, descriptor_of
+
+from .services import GreeterService
+
+GREETER = descriptor_of(GreeterService).component_descriptor
+
+
+class YamlApp(containers.DeclarativeContainer):
+    config = providers.Configuration()
+    services = providers.Container(ServiceContainer, config=config)
+
+
+def _urls(registry) -> dict[str, list[str]]:
+    return {a.channel: a.urls for a in registry.get_addresses(GREETER)}
+
+
+def test_static_registry_from_dict():
+    """The documented mapping configures the static registry."""
+    registry = create_registry(
+        {"registry": {"type": "static", "components": {
+            "ct-greeter-component": {"dispatch-json": ["http://a:1/", "http://b:2"]}}}}
+    )
+    assert _urls(registry) == {"dispatch-json": ["http://a:1", "http://b:2"]}
+
+
+def test_static_registry_from_yaml(tmp_path):
+    """A YAML file loaded into the app's Configuration reaches the registry."""
+    path = tmp_path / "config.yml"
+    path.write_text(
+        "registry:\n  type: static\n  components:\n    ct-greeter-component:\n"
+        "      dispatch-msgpack:\n        - http://10.1.1.1:8000\n"
+    )
+    app = YamlApp()
+    app.config.from_yaml(str(path), required=True)
+    registry = app.services.registry()
+    assert _urls(registry) == {"dispatch-msgpack": ["http://10.1.1.1:8000"]}
+
+
+def test_registry_type_from_environment(monkeypatch):
+    """Values from the environment work like any other source."""
+    monkeypatch.setenv("SW_REGISTRY_TYPE", "static")
+    app = YamlApp()
+    app.config.registry.type.from_env("SW_REGISTRY_TYPE", required=True)
+    assert type(app.services.registry()).__name__ == "StaticComponentRegistry"
+
+
+def test_no_registry_section_means_empty_static():
+    """Without a registry section, an empty static registry serves a local-only app."""
+    registry = create_registry({})
+    assert registry.get_addresses(GREETER) == []
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"registry": {}}, "'registry.type' is missing; known registry types: .*static"),
+        ({"registry": {"type": 3}}, "'registry.type' must be a string"),
+        ({"registry": "static"}, "'registry' must be a mapping"),
+        ({"registry": {"type": "static", "components": ["x"]}}, "'registry.components' must map"),
+        (
+            {"registry": {"type": "static", "components": {"c": {"dispatch-json": [1]}}}},
+            "'registry.components.c.dispatch-json' must be a list of URL strings",
+        ),
+    ],
+    ids=["missing-type", "type-not-string", "section-not-mapping", "components-list", "url-int"],
+)
+def test_bad_config_names_the_key(config, message):
+    """Malformed config is refused with the offending key named."""
+    with pytest.raises(ConfigurationException, match=message):
+        create_registry(config)

@@ -1,0 +1,137 @@
+"""ServiceManager.get_service: local shortcut, registry look-up, channels, caches, errors."""
+
+import pytest
+
+from container import (
+    ChannelAddress,
+    ComponentStatus,
+    NoAddressException,
+    ServiceNotFoundException,
+    UnknownChannelException,
+    descriptor_of,
+)
+
+from .conftest import AppContainer
+from .services import (
+    CalculatorComponent,
+    CalculatorComponentImpl,
+    CalculatorError,
+    CalculatorService,
+    CalculatorServiceImpl,
+    GreeterService,
+    Tree,
+)
+
+
+def test_local_shortcut_returns_the_implementation_itself(manager):
+    """A hosted service asked for without a channel is the implementation object itself."""
+    calculator = manager.get_service(CalculatorService)
+    assert type(calculator) is CalculatorServiceImpl
+    assert manager.get_service(CalculatorService, "local") is calculator
+    assert calculator.add(2, 3) == 5
+
+
+def test_second_call_is_cached(manager):
+    """A second get_service returns the very same object."""
+    assert manager.get_service(CalculatorService) is manager.get_service(CalculatorService)
+
+
+def test_implementation_created_through_application_container(app, manager):
+    """The implementation comes from the app container's provider, dependencies injected."""
+    app.clock.override(app.clock.cls(offset=100))
+    calculator = manager.get_service(CalculatorService)
+    assert calculator.add(1, 1) == 102
+    assert calculator is app.calculator_impl()
+
+
+def test_local_channel_proxy_calls_the_implementation(manager):
+    """A proxy through the 'local' channel reaches the hosted implementation."""
+    proxy = manager.proxy(CalculatorService, "local")
+    assert not isinstance(proxy, CalculatorServiceImpl)
+    assert isinstance(proxy, CalculatorService)
+    assert proxy.add(40, b=2) == 42
+    assert proxy.count(Tree("root", [Tree("a"), Tree("b", [Tree("c")])])) == 4
+    with pytest.raises(CalculatorError, match="by zero"):
+        proxy.divide(1, 0)
+
+
+def test_remote_service_goes_through_registry_channel(manager):
+    """A service not hosted here resolves to a proxy of the channel the registry offers."""
+    greeter = manager.get_service(GreeterService)
+    assert isinstance(greeter, GreeterService)
+    assert type(greeter).__name__ == "GreeterServiceProxy"
+    assert manager.get_service(GreeterService) is greeter
+    # The local channel finds no implementation of the greeter in this process.
+    with pytest.raises(NoAddressException, match="not hosted in this process"):
+        greeter.greet("x")
+
+
+def test_set_preferred_channel(manager):
+    """set_preferred_channel chooses the channel when get_service names none."""
+    manager.set_preferred_channel("dispatch-nothing")
+    with pytest.raises(NoAddressException, match="not offered on channel 'dispatch-nothing'"):
+        manager.get_service(GreeterService)
+    manager.set_preferred_channel("")
+    assert isinstance(manager.get_service(GreeterService), GreeterService)
+
+
+def test_undecorated_class_is_a_clear_error(manager):
+    """get_service of a class that is no service names it and says what to do."""
+
+    class NotAService:
+        pass
+
+    with pytest.raises(ServiceNotFoundException, match="NotAService is not a service"):
+        manager.get_service(NotAService)
+    with pytest.raises(ServiceNotFoundException, match="is not a class"):
+        manager.get_service("calculator-service")
+
+
+def test_component_type_is_refused(manager):
+    """Components are not services to call; the error lists the component's services."""
+    with pytest.raises(ServiceNotFoundException, match="ask for one of its services"):
+        manager.get_service(CalculatorComponent)
+
+
+def test_unknown_channel_lists_known_names():
+    """A channel name without a plugin is an error that lists the known names."""
+    app = AppContainer()
+    app.config.from_dict(
+        {
+            "registry": {
+                "type": "static",
+                "components": {"ct-greeter-component": {"carrier-pigeon": ["coo://loft"]}},
+            }
+        }
+    )
+    manager = app.services.service_manager()
+    with pytest.raises(UnknownChannelException) as info:
+        manager.get_service(GreeterService)
+    assert "'carrier-pigeon'" in str(info.value)
+    assert "local" in info.value.known
+    manager.close()
+
+
+def test_lifecycle_virgin_running_stopped(manager):
+    """Components go VIRGIN -> RUNNING -> STOPPED through startup and shutdown."""
+    component = manager.get_instance(CalculatorComponentImpl)
+    assert component.get_status() is ComponentStatus.VIRGIN
+    manager.startup()
+    assert component.get_status() is ComponentStatus.RUNNING
+    assert "ct-calculator" in manager.report()
+    manager.shutdown()
+    assert component.get_status() is ComponentStatus.STOPPED
+
+
+def test_registered_addresses_reach_watching_channels(manager):
+    """Registering a component tells the channels that watch it its new URLs."""
+    greeter = manager.get_service(GreeterService)
+    channel = greeter._servicewire_channel
+    assert channel.address.urls == ["inproc://nowhere"]
+    greeter_component = descriptor_of(GreeterService).component_descriptor
+    manager.component_registry.register(
+        greeter_component, [ChannelAddress("local", "inproc://second")]
+    )
+    assert channel.address.urls == ["inproc://nowhere", "inproc://second"]
+    manager.component_registry.deregister(greeter_component)
+    assert channel.address.urls == ["inproc://nowhere"]

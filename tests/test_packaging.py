@@ -1,0 +1,45 @@
+"""`pip install .` (not editable) installs the three packages and the entry points."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PROBE = """
+import json, importlib.metadata as md
+import container, channels.inproc, registry.static
+print(json.dumps({
+    "files": [container.__file__, channels.inproc.__file__, registry.static.__file__],
+    "channels": sorted(e.name for e in md.entry_points(group="servicewire.channels")),
+    "registries": sorted(e.name for e in md.entry_points(group="servicewire.registries")),
+    "typed": all(__import__("os").path.exists(__import__("os").path.join(
+        __import__("os").path.dirname(m.__file__), "py.typed")) for m in (container, channels.inproc)),
+}))
+"""
+
+
+def test_pip_install_non_editable(tmp_path):
+    """A regular install lays out container/, channels/, registry/ with py.typed and entry points."""
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+         "--target", str(target), str(ROOT)],
+        check=True, capture_output=True, timeout=300,
+    )
+    for package in ("container", "channels", "registry"):
+        assert (target / package / "__init__.py").exists(), package
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=tmp_path, env=env, capture_output=True, text=True,
+        check=True, timeout=60,
+    ).stdout
+    found = json.loads(out)
+    assert all(str(target) in f for f in found["files"]), found["files"]
+    assert "local" in found["channels"]
+    assert "static" in found["registries"]
+    assert found["typed"]

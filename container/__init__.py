@@ -17,6 +17,7 @@ from ._channel import (
     selector_by_name,
 )
 from ._channel_manager import ChannelManager
+from ._client import ServiceClient, connect
 from ._component import AbstractComponent, Component, ComponentStatus, Service
 from ._decorators import (
     channel,
@@ -99,6 +100,7 @@ __all__ = [
     "Server",
     "Service",
     "ServiceCommunicationException",
+    "ServiceClient",
     "ServiceContainer",
     "ServiceDescriptor",
     "ServiceException",
@@ -112,6 +114,7 @@ __all__ = [
     "UnknownRegistryException",
     "channel",
     "component",
+    "connect",
     "create_registry",
     "descriptor_of",
     "find_service_manager_provider",

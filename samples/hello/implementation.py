@@ -7,7 +7,6 @@ import os
 from container import (
     AbstractComponent,
     ChannelAddress,
-    Server,
     health,
     implementation,
 )
@@ -38,7 +37,9 @@ class HelloComponentImpl(AbstractComponent, HelloComponent):
 
     def get_addresses(self, port: int) -> list[ChannelAddress]:
         """Return the HTTP channels' addresses on ``port``."""
-        host = os.environ.get("SERVICEWIRE_HOST") or Server.get_local_ip()
+        # The demo runs on one machine; a deployment across hosts would use
+        # Server.get_local_ip() (or an address from its own config) instead.
+        host = os.environ.get("SERVICEWIRE_HOST", "127.0.0.1")
         return [
             ChannelAddress("dispatch-json", f"http://{host}:{port}"),
             ChannelAddress("dispatch-msgpack", f"http://{host}:{port}"),

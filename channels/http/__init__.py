@@ -1,0 +1,32 @@
+"""The HTTP channels ``dispatch-json`` and ``dispatch-msgpack``, and the HTTP server.
+
+Client side: :class:`DispatchJsonChannel` and :class:`DispatchMsgpackChannel` (on requests),
+found through the ``servicewire.channels`` entry points. Server side: :class:`ServiceApplication`,
+a WSGI application (run it under any WSGI server), and :class:`HttpServer`, which serves it with
+waitress.
+"""
+
+from ._client import (
+    DispatchJsonChannel,
+    DispatchMsgpackChannel,
+    HttpChannel,
+    SessionCustomizer,
+    customize_session,
+    remove_session_customizer,
+)
+from ._server import HttpServer
+from ._settings import Timeouts, timeouts_for
+from ._wsgi import ServiceApplication
+
+__all__ = [
+    "DispatchJsonChannel",
+    "DispatchMsgpackChannel",
+    "HttpChannel",
+    "HttpServer",
+    "ServiceApplication",
+    "SessionCustomizer",
+    "Timeouts",
+    "customize_session",
+    "remove_session_customizer",
+    "timeouts_for",
+]

@@ -1,0 +1,237 @@
+"""The client side of the HTTP channels: ``dispatch-json`` and ``dispatch-msgpack``.
+
+One ``requests.Session`` per thread and channel keeps connections alive; a session is never
+shared between threads, because requests does not promise that sessions are thread-safe.
+
+Calls do not go through ``Session.request``: that merges environment settings, cookies and
+defaults on every call, which a channel does not need. The channel prepares the request itself
+from the session's headers and auth and hands it to ``Session.send``, so the session stays the
+customisation point (headers, auth, certificates, proxies, adapters, response hooks).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import requests
+from requests.structures import CaseInsensitiveDict
+
+from container import (
+    Channel,
+    ChannelInstances,
+    ComponentDescriptor,
+    Invocation,
+    MethodDescriptor,
+    ServiceCommunicationException,
+    ServiceManager,
+    ServiceTimeoutException,
+    ServiceUnavailableException,
+)
+from container.codec import JSON_CODEC, MSGPACK_CODEC, Codec, CodecError, MethodCodec, codec_for, decode_error
+
+from ._settings import Timeouts, timeouts_for, trust_env
+
+SessionCustomizer = Callable[[requests.Session, str], None]
+"""A function that adjusts a new session; it receives the session and the component name."""
+
+_customizers: list[SessionCustomizer] = []
+
+
+def customize_session(customizer: SessionCustomizer) -> SessionCustomizer:
+    """Register a function that adjusts every new HTTP channel session.
+
+    It runs once per session (one per thread and component), with the session and the
+    component name, before the session's first call. Use it for headers, ``session.auth``
+    (an auth object runs on every call, so it can refresh tokens), certificates
+    (``session.verify``, ``session.cert``), proxies, mounted adapters or response hooks.
+
+    Example::
+
+        @customize_session
+        def bearer_token(session: requests.Session, component: str) -> None:
+            session.headers["Authorization"] = f"Bearer {os.environ['API_TOKEN']}"
+
+    Args:
+        customizer: the function; returned unchanged, so this works as a decorator.
+
+    Returns:
+        ``customizer``.
+    """
+    _customizers.append(customizer)
+    return customizer
+
+
+def remove_session_customizer(customizer: SessionCustomizer) -> None:
+    """Unregister a customizer (sessions already created keep their settings)."""
+    if customizer in _customizers:
+        _customizers.remove(customizer)
+
+
+class _MethodPlan:
+    """What a channel precomputes per method: codec, path and limits."""
+
+    __slots__ = ("codec", "path", "timeouts", "request_timeout")
+
+    def __init__(self, codec: MethodCodec, path: str, timeouts: Timeouts) -> None:
+        self.codec = codec
+        self.path = path
+        self.timeouts = timeouts
+        self.request_timeout = timeouts.as_requests()
+
+
+class _ThreadSession(threading.local):
+    session: requests.Session | None = None
+    headers: CaseInsensitiveDict[str] | None = None
+
+
+class HttpChannel(Channel):
+    """Base of the HTTP channels; subclasses choose the codec.
+
+    Override :meth:`create_session` for full control over the session; for small adjustments
+    register a :func:`customize_session` function.
+    """
+
+    codec: ClassVar[Codec] = JSON_CODEC
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._plans: dict[MethodDescriptor, _MethodPlan] = {}
+        self._local = _ThreadSession()
+        self._sessions: list[requests.Session] = []
+        self._sessions_lock = threading.Lock()
+        self._config: Any = {}
+
+    def setup(
+        self,
+        component_descriptor: ComponentDescriptor[Any],
+        address: ChannelInstances,
+        manager: ServiceManager | None = None,
+    ) -> None:
+        """Bind to the component and read the channel's settings from the manager's config."""
+        super().setup(component_descriptor, address, manager)
+        self._config = manager.config if manager is not None else {}
+        for service in component_descriptor.services:
+            for method in service.methods.values():
+                self._plan(method)  # validates timeout settings now, not at the first call
+
+    # sessions
+
+    def create_session(self) -> requests.Session:
+        """Return a new session for one thread; runs the registered customizers."""
+        session = requests.Session()
+        session.trust_env = trust_env(self._config)
+        component = self.component_descriptor.name if self.component_descriptor else ""
+        for customizer in list(_customizers):
+            customizer(session, component)
+        return session
+
+    def _session(self) -> tuple[requests.Session, CaseInsensitiveDict[str]]:
+        local = self._local
+        session = local.session
+        if session is None:
+            session = self.create_session()
+            headers = CaseInsensitiveDict(session.headers)
+            headers["Content-Type"] = self.codec.content_type
+            headers["Accept"] = self.codec.content_type
+            local.session, local.headers = session, headers
+            with self._sessions_lock:
+                self._sessions.append(session)
+        return session, local.headers  # type: ignore[return-value]
+
+    def close(self) -> None:
+        """Close every thread's session and its connections."""
+        with self._sessions_lock:
+            sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            session.close()
+        self._local = _ThreadSession()
+
+    # calls
+
+    def _plan(self, method: MethodDescriptor) -> _MethodPlan:
+        plan = self._plans.get(method)
+        if plan is None:
+            component = method.service.component_descriptor.name
+            timeouts = timeouts_for(self._config, component, method.service.name, method.name)
+            plan = _MethodPlan(MethodCodec(method, self.codec), "/invoke/" + method.path, timeouts)
+            self._plans[method] = plan
+        return plan
+
+    def invoke(self, invocation: Invocation) -> Any:
+        """Send the call to the next URL and decode the answer.
+
+        Raises:
+            ServiceTimeoutException: the connect or read limit ran out (says which, and the URL).
+            ServiceUnavailableException: no connection could be made.
+            ServiceCommunicationException: the answer could not be read or decoded.
+            RemoteServiceException: the server answered with an error; a ServiceException
+                subclass known here is raised as itself instead.
+        """
+        plan = self._plans.get(invocation.method) or self._plan(invocation.method)
+        body = plan.codec.encode_call(invocation.args, invocation.kwargs)
+        base = self.get_url()
+        url = base + plan.path
+        status, content, content_type = self._post(url, body, plan)
+        if status == 200:
+            try:
+                return plan.codec.decode_result(content)
+            except CodecError as exc:
+                raise ServiceCommunicationException(f"bad answer from {url}: {exc}") from exc
+        codec = codec_for(content_type) or self.codec
+        raise decode_error(codec, content, status)
+
+    def _post(self, url: str, body: bytes, plan: _MethodPlan) -> tuple[int, bytes, str]:
+        session, headers = self._session()
+        request = requests.PreparedRequest()
+        request.method = "POST"
+        request.url = url
+        request.headers = headers.copy()
+        request.headers["Content-Length"] = str(len(body))
+        request.body = body
+        request.hooks = session.hooks  # type: ignore[assignment]
+        request._cookies = None  # type: ignore[attr-defined]
+        if session.auth is not None:
+            request.prepare_auth(session.auth, url)
+        try:
+            response = session.send(
+                request,
+                timeout=plan.request_timeout,
+                allow_redirects=False,
+                proxies=session.proxies,
+                verify=session.verify,
+                cert=session.cert,
+                stream=False,
+            )
+        except requests.ConnectTimeout as exc:
+            raise ServiceTimeoutException(url, "connect", plan.timeouts.connect) from exc
+        except requests.ReadTimeout as exc:
+            raise ServiceTimeoutException(url, "read", plan.timeouts.read) from exc
+        except requests.ConnectionError as exc:
+            raise ServiceUnavailableException(f"cannot reach {url}: {_reason(exc)}", url) from exc
+        except requests.RequestException as exc:
+            raise ServiceCommunicationException(f"call to {url} failed: {exc}") from exc
+        return response.status_code, response.content, response.headers.get("Content-Type", "")
+
+
+def _reason(exc: BaseException) -> str:
+    # urllib3 nests the useful reason ("Connection refused") a few causes deep.
+    seen = exc
+    while seen.__context__ is not None and seen.__context__ is not seen:
+        seen = seen.__context__
+    return str(seen) if seen is not exc else str(exc)
+
+
+class DispatchJsonChannel(HttpChannel):
+    """HTTP channel with JSON bodies (``application/json``)."""
+
+    name = "dispatch-json"
+    codec = JSON_CODEC
+
+
+class DispatchMsgpackChannel(HttpChannel):
+    """HTTP channel with MessagePack bodies (``application/msgpack``)."""
+
+    name = "dispatch-msgpack"
+    codec = MSGPACK_CODEC

@@ -1,0 +1,53 @@
+"""A real HttpServer on 127.0.0.1 hosting the wire-test component, shared by a module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from dependency_injector import containers, providers
+
+from channels.http import HttpServer
+from container import ServiceContainer, ServiceInstanceProvider, ServiceManager
+
+from .services import WireService, WireServiceImpl
+
+
+class ServerContainer(containers.DeclarativeContainer):
+    config = providers.Configuration()
+    services = providers.Container(ServiceContainer, config=config)
+    wire_service = ServiceInstanceProvider(WireService)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[HttpServer]:
+    """An HttpServer on a free port; shut down after the module."""
+    http = HttpServer(host="127.0.0.1", port=0)
+    container = ServerContainer()
+    container.config.from_dict({"registry": {"type": "static"}, "http": {"max_body_size": 64 * 1024}})
+    http.boot(container)
+    yield http
+    http.shutdown()
+
+
+@pytest.fixture(scope="module")
+def base_url(server: HttpServer) -> str:
+    return f"http://127.0.0.1:{server.port}"
+
+
+@pytest.fixture(scope="module")
+def implementation(server: HttpServer) -> WireServiceImpl:
+    assert server.manager is not None
+    return server.manager.get_instance(WireServiceImpl)
+
+
+def client_manager(base_url: str, **extra: object) -> ServiceManager:
+    """A separate client-side ServiceManager whose static registry points at the server."""
+    config = {
+        "registry": {
+            "type": "static",
+            "components": {"wire-component": {"dispatch-json": [base_url], "dispatch-msgpack": [base_url]}},
+        },
+        **extra,
+    }
+    return ServiceContainer(config=providers.Object(config)).service_manager()

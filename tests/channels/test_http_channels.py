@@ -1,0 +1,175 @@
+"""The seed's acceptance scenarios over both HTTP channels, against a real server."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import uuid
+from decimal import Decimal
+
+import pytest
+import requests
+
+from channels.http import customize_session, remove_session_customizer
+from container import (
+    RemoteServiceException,
+    ServiceTimeoutException,
+    ServiceUnavailableException,
+)
+
+from .conftest import client_manager
+from .services import Account, Color, InsufficientFunds, WireService, make_payload
+
+CHANNELS = ["dispatch-json", "dispatch-msgpack"]
+
+
+@pytest.fixture(params=CHANNELS)
+def proxy(request, base_url):
+    manager = client_manager(base_url)
+    yield manager.get_service(WireService, request.param)
+    manager.close()
+
+
+def test_proxy_is_remote(proxy):
+    """The proxy is a proxy of the chosen channel, not the implementation."""
+    assert type(proxy).__name__ == "WireServiceProxy"
+
+
+def test_string_round_trip(proxy):
+    """A string comes back unchanged, unicode included."""
+    assert proxy.hello("hello wörld ✓") == "hello wörld ✓"
+
+
+def test_recursive_payload_round_trip(proxy):
+    """The 41-node recursive dataclass comes back equal."""
+    payload = make_payload()
+    assert proxy.echo(payload) == payload
+
+
+def test_attrs_enum_uuid_decimal_datetime_optional_set(proxy):
+    """attrs classes, Enum, UUID, Decimal, datetime, Optional, set and recursion survive."""
+    parent = Account(uuid.uuid4(), "root", Decimal("1.10"), dt.datetime(2026, 1, 2, 3, 4, 5), Color.RED)
+    account = Account(
+        uuid.uuid4(), "ann", Decimal("10.25"), dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.timezone.utc),
+        Color.GREEN, nickname=None, tags={"a", "b"}, parent=parent,
+    )
+    result = proxy.account(account, bonus=Decimal("0.75"))
+    assert result == Account(account.id, "ann", Decimal("11.00"), account.opened, Color.GREEN,
+                             None, {"a", "b"}, parent)
+    assert isinstance(result.balance, Decimal) and isinstance(result.id, uuid.UUID)
+
+
+def test_date_time_tuple_of_uuids(proxy):
+    """date, time and tuples of UUIDs are decoded by the parameter types."""
+    ids = (uuid.UUID(int=1), uuid.UUID(int=2))
+    assert proxy.when(dt.date(2026, 2, 3), dt.time(4, 5, 6), ids) == {
+        "day": "2026-02-03", "at": "04:05:06", "ids": f"{ids[0]},{ids[1]}",
+    }
+
+
+def test_known_service_exception_is_raised_as_itself(proxy):
+    """A ServiceException subclass both sides know is raised again as itself."""
+    with pytest.raises(InsufficientFunds, match="cannot withdraw 5"):
+        proxy.withdraw(5)
+
+
+def test_other_exception_becomes_remote_service_exception(proxy):
+    """Any other exception is a RemoteServiceException with the remote type and message."""
+    with pytest.raises(RemoteServiceException) as info:
+        proxy.crash()
+    assert info.value.remote_type == "builtins.ValueError"
+    assert info.value.remote_message == "crashed on purpose"
+    assert info.value.status == 500
+
+
+def test_eight_threads_share_one_proxy(proxy):
+    """Eight threads calling one proxy each get their own answers back."""
+    errors: list[str] = []
+
+    def work(n: int) -> None:
+        for i in range(40):
+            message = f"thread-{n}-call-{i}"
+            answer = proxy.hello(message)
+            if answer != message:
+                errors.append(f"{message} -> {answer}")
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+
+
+def test_wrong_argument_type_is_refused_by_the_server(base_url):
+    """A value that does not fit the declared type is refused with the field path."""
+    manager = client_manager(base_url)
+    proxy = manager.get_service(WireService, "dispatch-json")
+    payload = make_payload()
+    payload.children[0].int_attr = "not an int"  # type: ignore[assignment]
+    with pytest.raises(RemoteServiceException) as info:
+        proxy.echo(payload)
+    assert info.value.status == 400
+    assert "data.children[0].int_attr" in info.value.remote_message
+    manager.close()
+
+
+def test_read_timeout_names_url_and_limit(base_url):
+    """An expired read timeout raises ServiceTimeoutException saying which URL and limit."""
+    manager = client_manager(
+        base_url,
+        components={"wire-component": {"methods": {"wire-test.sleep": {"read_timeout": 0.2}}}},
+    )
+    proxy = manager.get_service(WireService, "dispatch-msgpack")
+    with pytest.raises(ServiceTimeoutException) as info:
+        proxy.sleep(1.0)
+    assert info.value.limit == "read" and info.value.seconds == 0.2
+    assert info.value.url == f"{base_url}/invoke/wire-component/wire-test/sleep"
+    assert proxy.hello("still works") == "still works"  # other methods keep the default
+    manager.close()
+
+
+def test_dead_server_is_service_unavailable():
+    """A URL where nothing listens raises ServiceUnavailableException naming it."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    manager = client_manager(f"http://127.0.0.1:{port}")
+    proxy = manager.get_service(WireService, "dispatch-json")
+    with pytest.raises(ServiceUnavailableException) as info:
+        proxy.hello("anyone?")
+    assert f"127.0.0.1:{port}" in info.value.url
+    manager.close()
+
+
+def test_session_customizer_adds_bearer_token(base_url, server):
+    """A registered customizer's headers and hooks reach every call."""
+    seen: list[str] = []
+
+    def bearer(session: requests.Session, component: str) -> None:
+        session.headers["Authorization"] = f"Bearer token-for-{component}"
+        session.hooks["response"].append(
+            lambda response, **_: seen.append(response.request.headers["Authorization"])
+        )
+
+    customize_session(bearer)
+    try:
+        manager = client_manager(base_url)
+        proxy = manager.get_service(WireService, "dispatch-json")
+        assert proxy.hello("with token") == "with token"
+        manager.close()
+    finally:
+        remove_session_customizer(bearer)
+    assert seen == ["Bearer token-for-wire-component"]
+
+
+def test_bad_timeout_config_is_refused(base_url):
+    """A timeout that is not a positive number is refused naming the key."""
+    from container import ConfigurationException
+
+    manager = client_manager(base_url, http={"read_timeout": "soon"})
+    with pytest.raises(ConfigurationException, match="'http.read_timeout' must be a positive number"):
+        manager.get_service(WireService, "dispatch-json")
+    manager.close()

@@ -1,0 +1,164 @@
+"""The wire protocol, driven with raw bytes through plain requests (not our client)."""
+
+from __future__ import annotations
+
+import json
+
+import msgspec
+import pytest
+import requests
+
+JSON = "application/json"
+MSGPACK = "application/msgpack"
+
+
+def post(base_url: str, path: str, body: bytes, content_type: str = JSON) -> requests.Response:
+    return requests.post(f"{base_url}{path}", data=body, headers={"Content-Type": content_type}, timeout=10)
+
+
+def error_of(response: requests.Response) -> dict:
+    if response.headers["Content-Type"] == MSGPACK:
+        return msgspec.msgpack.decode(response.content)["error"]
+    return response.json()["error"]
+
+
+@pytest.fixture(autouse=True)
+def still_serving(base_url):
+    """After every bad request, the server still answers a good call."""
+    yield
+    response = post(base_url, "/invoke/wire-component/wire-test/hello", b'{"args": ["ok"]}')
+    assert response.status_code == 200 and response.json() == {"result": "ok"}
+
+
+def test_good_call_json(base_url):
+    """A well-formed JSON call answers 200 with {"result": ...}."""
+    response = post(base_url, "/invoke/wire-component/wire-test/hello", b'{"args": [], "kwargs": {"message": "hi"}}')
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == JSON
+    assert response.json() == {"result": "hi"}
+
+
+def test_good_call_msgpack(base_url):
+    """A well-formed MessagePack call answers in MessagePack."""
+    body = msgspec.msgpack.encode({"args": ["hi"], "kwargs": {}})
+    response = post(base_url, "/invoke/wire-component/wire-test/hello", body, MSGPACK)
+    assert response.status_code == 200
+    assert msgspec.msgpack.decode(response.content) == {"result": "hi"}
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "fragment"),
+    [
+        (b'{"args": ["unterminated', JSON, "malformed application/json body"),
+        (b"\xc1\xff\x00", MSGPACK, "malformed application/msgpack body"),
+        (b'{"args": "not a list"}', JSON, "Expected `array`"),
+        (b'{"args": [], "surprise": 1}', JSON, "unknown field `surprise`"),
+        (b'{"args": ["a", "b"]}', JSON, "takes 1 positional argument(s) but 2 were given"),
+        (b'{"args": []}', JSON, "missing a required argument: 'message'"),
+        (b'{"kwargs": {"nope": 1}}', JSON, "unexpected keyword argument 'nope'"),
+        (b'{"args": [42]}', JSON, "argument 'message': Expected `str`, got `int`"),
+    ],
+    ids=["bad-json", "bad-msgpack", "args-not-list", "unknown-field", "too-many", "missing",
+         "unknown-kwarg", "wrong-type"],
+)
+def test_bad_bodies_answer_400(base_url, implementation, body, content_type, fragment):
+    """Undecodable or ill-typed bodies answer 400 and execute nothing."""
+    before = list(implementation.executed)
+    response = post(base_url, "/invoke/wire-component/wire-test/hello", body, content_type)
+    assert response.status_code == 400
+    error = error_of(response)
+    assert error["type"] == "BadRequest"
+    assert fragment in error["message"]
+    assert implementation.executed == before
+
+
+def test_wrong_type_deep_in_payload_names_field_path(base_url):
+    """A bad field deep in a nested payload is named by its path from the parameter."""
+    from .services import make_payload
+
+    data = msgspec.to_builtins(make_payload())
+    data["children"][3]["children"][1]["float_list_attr"][2] = "x"
+    response = post(base_url, "/invoke/wire-component/wire-test/echo", json.dumps({"args": [data]}).encode())
+    assert response.status_code == 400
+    assert "data.children[3].children[1].float_list_attr[2]" in error_of(response)["message"]
+
+
+def test_unknown_content_type_answers_415(base_url, implementation):
+    """A content type without a codec answers 415, listing the supported ones."""
+    before = list(implementation.executed)
+    response = post(base_url, "/invoke/wire-component/wire-test/hello", b"message=hi", "text/plain")
+    assert response.status_code == 415
+    error = error_of(response)
+    assert error["type"] == "UnsupportedMediaType"
+    assert "application/json" in error["message"] and "application/msgpack" in error["message"]
+    assert implementation.executed == before
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/invoke/no-such-component/wire-test/hello",
+        "/invoke/wire-component/no-such-service/hello",
+        "/invoke/wire-component/wire-test/no_such_method",
+        "/invoke/wire-component/wire-test/_record",
+        "/invoke/wire-component/wire-test/__class__",
+        "/invoke/wire-component/wire-test/__init__",
+        "/invoke/wire-component/wire-test/secret",
+        "/invoke/wire-component/wire-test/hello/extra",
+    ],
+    ids=["component", "service", "method", "private", "dunder-class", "dunder-init",
+         "implementation-only", "extra-segment"],
+)
+def test_names_outside_the_interface_answer_404(base_url, implementation, path):
+    """Unknown names and anything not a public interface method answer 404; nothing runs."""
+    before = list(implementation.executed)
+    response = post(base_url, path, b'{"args": ["x"]}')
+    assert response.status_code == 404
+    assert error_of(response)["type"] == "NotFound"
+    assert implementation.executed == before
+    assert "secret" not in implementation.executed
+
+
+def test_body_over_the_limit_answers_413(base_url, implementation):
+    """A body over the configured limit (64 KiB here) answers 413 and runs nothing."""
+    before = list(implementation.executed)
+    body = json.dumps({"args": ["x" * (70 * 1024)]}).encode()
+    response = post(base_url, "/invoke/wire-component/wire-test/hello", body)
+    assert response.status_code == 413
+    assert error_of(response)["type"] == "PayloadTooLarge"
+    assert "65536 bytes" in error_of(response)["message"]
+    assert implementation.executed == before
+
+
+def test_implementation_exception_answers_500(base_url):
+    """An exception raised by the implementation answers 500 with its type and message."""
+    response = post(base_url, "/invoke/wire-component/wire-test/crash", b'{"args": []}')
+    assert response.status_code == 500
+    assert error_of(response) == {"type": "builtins.ValueError", "message": "crashed on purpose"}
+
+
+def test_get_on_a_method_answers_405(base_url):
+    """Service methods are called with POST only."""
+    response = requests.get(
+        f"{base_url}/invoke/wire-component/wire-test/hello", headers={"Content-Type": JSON}, timeout=10
+    )
+    assert response.status_code == 405
+
+
+def test_health_document(base_url):
+    """GET /health/{component} answers the component's health document."""
+    response = requests.get(f"{base_url}/health/wire-component", timeout=10)
+    assert response.status_code == 200
+    document = response.json()
+    assert document["component"] == "wire-component"
+    assert document["status"] == "OK"
+    assert document["component_status"] == "running"
+
+
+def test_report_lists_hosted_components(base_url):
+    """GET /report lists what is hosted, as plain text."""
+    response = requests.get(f"{base_url}/report", timeout=10)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/plain")
+    assert "component wire-component" in response.text
+    assert "hello(self, message: 'str') -> 'str'" in response.text

@@ -15,11 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dependency_injector import containers, providers  # noqa: E402
+from dependency_injector import containers, providers
 
-from container import ServiceContainer  # noqa: E402
-from samples.hello import implementation  # noqa: E402, F401 - hosts the hello service
-from samples.hello.interface import HelloService  # noqa: E402
+from container import ServiceContainer
+from samples.hello import implementation  # noqa: F401 - hosts the hello service
+from samples.hello.interface import HelloService
 
 NUMBER = 200_000
 ROUNDS = 5

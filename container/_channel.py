@@ -197,9 +197,7 @@ class Channel(ABC):
         address = self.address
         if address is None or not address.urls:
             component = self.component_descriptor.name if self.component_descriptor else "?"
-            raise NoAddressException(
-                f"no URL known for component {component!r} on channel {self.name!r}"
-            )
+            raise NoAddressException(f"no URL known for component {component!r} on channel {self.name!r}")
         return self.url_selector.get(address.urls)
 
     # calls
@@ -219,9 +217,7 @@ class Channel(ABC):
     # server side
 
     @classmethod
-    def prepare_server(
-        cls, server: Server, component_descriptor: ComponentDescriptor[Any]
-    ) -> None:
+    def prepare_server(cls, server: Server, component_descriptor: ComponentDescriptor[Any]) -> None:
         """Prepare the server side for a hosted component before it is registered.
 
         A channel whose server side mounts on the :class:`~container.Server` has nothing to

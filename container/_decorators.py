@@ -69,9 +69,7 @@ def component(
                 "pass @component(services=[SomeService, ...])"
             )
         for service_type in service_types:
-            meta = vars(service_type).get("__servicewire_meta__") if isinstance(
-                service_type, type
-            ) else None
+            meta = vars(service_type).get("__servicewire_meta__") if isinstance(service_type, type) else None
             if not meta or meta.get("kind") != "service":
                 raise TypeError(
                     f"component {cls.__qualname__} lists {service_type!r}, "

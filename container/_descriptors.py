@@ -57,9 +57,7 @@ class MethodDescriptor:
                 service.type,
             ) from exc
         self.parameters = list(self.signature.parameters.values())[1:]
-        self.parameter_types: dict[str, Any] = {
-            p.name: hints.get(p.name, Any) for p in self.parameters
-        }
+        self.parameter_types: dict[str, Any] = {p.name: hints.get(p.name, Any) for p in self.parameters}
         self.return_type: Any = hints.get("return", Any)
         self.idempotent: bool = bool(getattr(function, IDEMPOTENT_ATTRIBUTE, False))
 
@@ -244,9 +242,7 @@ def _explain_missing(cls: object) -> str:
         return f"{cls!r} is not a class; get_service expects a @service interface"
     meta = vars(cls).get("__servicewire_meta__")
     if meta is not None and meta.get("kind") == "service":
-        return (
-            f"{_qualified(cls)} is a @service but no @component lists it in services=[...]"
-        )
+        return f"{_qualified(cls)} is a @service but no @component lists it in services=[...]"
     return (
         f"{_qualified(cls)} is not a service: decorate the interface with @service() and "
         "list it in a @component(services=[...])"

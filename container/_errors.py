@@ -59,9 +59,7 @@ class UnknownChannelException(LocalServiceException, LookupError):
     """
 
     def __init__(self, name: str, known: list[str]) -> None:
-        super().__init__(
-            f"unknown channel {name!r}; known channels: {', '.join(sorted(known)) or '(none)'}"
-        )
+        super().__init__(f"unknown channel {name!r}; known channels: {', '.join(sorted(known)) or '(none)'}")
         self.name = name
         self.known = sorted(known)
 
@@ -76,8 +74,7 @@ class UnknownRegistryException(LocalServiceException, LookupError):
 
     def __init__(self, name: str, known: list[str]) -> None:
         super().__init__(
-            f"unknown registry type {name!r}; known registry types: "
-            f"{', '.join(sorted(known)) or '(none)'}"
+            f"unknown registry type {name!r}; known registry types: {', '.join(sorted(known)) or '(none)'}"
         )
         self.name = name
         self.known = sorted(known)

@@ -141,11 +141,7 @@ def _interpret(name: str, outcome: object) -> tuple[HealthStatus, str]:
         return HealthStatus.OK, ""
     if isinstance(outcome, HealthStatus):
         return outcome, ""
-    if (
-        isinstance(outcome, tuple)
-        and len(outcome) == 2
-        and isinstance(outcome[0], HealthStatus)
-    ):
+    if isinstance(outcome, tuple) and len(outcome) == 2 and isinstance(outcome[0], HealthStatus):
         return outcome[0], str(outcome[1])
     return HealthStatus.ERROR, (
         f"health check {name!r} returned {outcome!r}; expected None, a HealthStatus "

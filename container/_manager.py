@@ -128,8 +128,7 @@ class ServiceManager:
         if isinstance(descriptor, ComponentDescriptor):
             names = ", ".join(s.type.__qualname__ for s in descriptor.services)
             raise ServiceNotFoundException(
-                f"{service_type.__qualname__} is a component; ask for one of its services: "
-                f"{names}",
+                f"{service_type.__qualname__} is a component; ask for one of its services: {names}",
                 service_type,
             )
         return cast(ServiceDescriptor[Any], descriptor)
@@ -297,4 +296,3 @@ def _application_container(service_container: Any) -> Any:
     if application is not None and hasattr(application, "traverse"):
         return application
     return service_container if hasattr(service_container, "traverse") else None
-

@@ -51,9 +51,7 @@ class Server(ABC):
             The container instance.
         """
         container = (
-            main_container(**overriding_providers)
-            if isinstance(main_container, type)
-            else main_container
+            main_container(**overriding_providers) if isinstance(main_container, type) else main_container
         )
         manager: ServiceManager = find_service_manager_provider(container)()
         manager.attach_container(container)

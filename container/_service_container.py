@@ -35,8 +35,7 @@ def create_registry(config: Mapping[str, Any] | None) -> ComponentRegistry:
     kind = section.get("type")
     if not kind:
         raise ConfigurationException(
-            "config key 'registry.type' is missing; known registry types: "
-            + ", ".join(REGISTRIES.names())
+            "config key 'registry.type' is missing; known registry types: " + ", ".join(REGISTRIES.names())
         )
     if not isinstance(kind, str):
         raise ConfigurationException(f"config key 'registry.type' must be a string, got {kind!r}")

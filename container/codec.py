@@ -110,9 +110,7 @@ class Codec:
 JSON_CODEC = Codec(JSON, msgspec.json.Encoder(enc_hook=_enc_hook), msgspec.json.Decoder)
 """The JSON codec."""
 
-MSGPACK_CODEC = Codec(
-    MSGPACK, msgspec.msgpack.Encoder(enc_hook=_enc_hook), msgspec.msgpack.Decoder
-)
+MSGPACK_CODEC = Codec(MSGPACK, msgspec.msgpack.Encoder(enc_hook=_enc_hook), msgspec.msgpack.Decoder)
 """The MessagePack codec."""
 
 CODECS: dict[str, Codec] = {JSON: JSON_CODEC, MSGPACK: MSGPACK_CODEC}
@@ -162,8 +160,11 @@ class MethodCodec:
                 self._var_positional = parameter
             elif parameter.kind == parameter.VAR_KEYWORD:
                 self._var_keyword = parameter
-            if parameter.kind not in (parameter.POSITIONAL_ONLY, parameter.VAR_POSITIONAL,
-                                      parameter.VAR_KEYWORD):
+            if parameter.kind not in (
+                parameter.POSITIONAL_ONLY,
+                parameter.VAR_POSITIONAL,
+                parameter.VAR_KEYWORD,
+            ):
                 self._by_name[parameter.name] = parameter
         decoder_factory = msgspec.json.Decoder if codec is JSON_CODEC else msgspec.msgpack.Decoder
         self._call_decoder = decoder_factory(_CallBody)
@@ -231,8 +232,7 @@ class MethodCodec:
             parameter = self._by_name.get(name)
             if parameter is None and self._var_keyword is None:
                 raise CodecError(f"{self.method.name}() got an unexpected keyword argument {name!r}")
-            kwargs[name] = self._decode_argument(parameter.name if parameter else
-                                                 self._var_keyword.name, raw)  # type: ignore[union-attr]
+            kwargs[name] = self._decode_argument(parameter.name if parameter else self._var_keyword.name, raw)  # type: ignore[union-attr]
         try:
             self.method.signature.bind(None, *args, **kwargs)
         except TypeError as exc:

@@ -83,8 +83,11 @@ class StaticComponentRegistry(ComponentRegistry):
     def _notify(self, component: str) -> None:
         addresses = {a.channel: a for a in self._addresses(component)}
         with self._lock:
-            watched = [c for c in self._watched if c.component_descriptor is not None
-                       and c.component_descriptor.name == component]
+            watched = [
+                c
+                for c in self._watched
+                if c.component_descriptor is not None and c.component_descriptor.name == component
+            ]
         for channel in watched:
             channel.set_address(addresses.get(channel.name, ChannelInstances(component, channel.name, [])))
 

@@ -11,8 +11,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run_module(module: str, timeout: float = 60) -> str:
     result = subprocess.run(
-        [sys.executable, "-m", module], cwd=ROOT, capture_output=True, text=True,
-        timeout=timeout, check=False,
+        [sys.executable, "-m", module],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     assert result.returncode == 0, f"{module} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout

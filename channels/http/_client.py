@@ -72,7 +72,7 @@ def remove_session_customizer(customizer: SessionCustomizer) -> None:
 class _MethodPlan:
     """What a channel precomputes per method: codec, path and limits."""
 
-    __slots__ = ("codec", "path", "timeouts", "request_timeout")
+    __slots__ = ("codec", "path", "request_timeout", "timeouts")
 
     def __init__(self, codec: MethodCodec, path: str, timeouts: Timeouts) -> None:
         self.codec = codec
@@ -132,7 +132,7 @@ class HttpChannel(Channel):
         session = local.session
         if session is None:
             session = self.create_session()
-            headers = CaseInsensitiveDict(session.headers)
+            headers: CaseInsensitiveDict[str] = CaseInsensitiveDict(session.headers)  # type: ignore[arg-type]
             headers["Content-Type"] = self.codec.content_type
             headers["Accept"] = self.codec.content_type
             local.session, local.headers = session, headers

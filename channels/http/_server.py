@@ -106,7 +106,7 @@ class HttpServer(Server):
         previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             self.boot(main_container, **overriding_providers)
-            print(f"servicewire: serving on http://{self.host}:{self.port}", flush=True)  # noqa: T201
+            print(f"servicewire: serving on http://{self.host}:{self.port}", flush=True)
             done.wait()
         finally:
             self.shutdown()

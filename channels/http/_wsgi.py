@@ -22,7 +22,16 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from container import ComponentDescriptor, HealthStatus, ServiceManager
-from container.codec import CODECS, JSON_CODEC, Codec, CodecError, MethodCodec, codec_for, encode_error, exception_type_name
+from container.codec import (
+    CODECS,
+    JSON_CODEC,
+    Codec,
+    CodecError,
+    MethodCodec,
+    codec_for,
+    encode_error,
+    exception_type_name,
+)
 
 from ._settings import DEFAULT_MAX_BODY_SIZE
 
@@ -51,7 +60,7 @@ _ERROR_TYPES = {
 
 
 class _Route:
-    __slots__ = ("function", "codecs")
+    __slots__ = ("codecs", "function")
 
     def __init__(self, function: Callable[..., Any], codecs: dict[str, MethodCodec]) -> None:
         self.function = function
@@ -86,9 +95,11 @@ class ServiceApplication:
     def add_component(self, component: ComponentDescriptor[Any]) -> None:
         """Add the routes of a hosted component's services and health."""
         for service in component.services:
-            implementation = self.manager.get_instance(service.implementation) if (
-                service.implementation is not None
-            ) else None
+            implementation = (
+                self.manager.get_instance(service.implementation)
+                if (service.implementation is not None)
+                else None
+            )
             if implementation is None:
                 continue
             for method in service.methods.values():
@@ -132,24 +143,36 @@ class ServiceApplication:
             return self._health_document(component, start_response)
         if path == "/report":
             text = self.manager.report().encode()
-            start_response(_REASONS[200], [("Content-Type", "text/plain; charset=utf-8"),
-                                           ("Content-Length", str(len(text)))])
+            start_response(
+                _REASONS[200],
+                [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(text)))],
+            )
             return [text]
         return self._error(start_response, JSON_CODEC, 404, f"nothing at {path}")
 
-    def _invoke(self, route: _Route, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    def _invoke(
+        self, route: _Route, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
         content_type = environ.get("CONTENT_TYPE", "")
         codec = codec_for(content_type)
         if codec is None:
             known = ", ".join(CODECS)
-            return self._error(start_response, JSON_CODEC, 415,
-                               f"content type {content_type!r} is not supported; use one of {known}")
+            return self._error(
+                start_response,
+                JSON_CODEC,
+                415,
+                f"content type {content_type!r} is not supported; use one of {known}",
+            )
         if environ.get("REQUEST_METHOD") != "POST":
             return self._error(start_response, codec, 405, "service methods are called with POST")
         body = self._read_body(environ)
         if body is None:
-            return self._error(start_response, codec, 413,
-                               f"request body is larger than the limit of {self.max_body_size} bytes")
+            return self._error(
+                start_response,
+                codec,
+                413,
+                f"request body is larger than the limit of {self.max_body_size} bytes",
+            )
         method_codec = route.codecs[codec.content_type]
         try:
             args, kwargs = method_codec.decode_call(body)
@@ -171,8 +194,9 @@ class ServiceApplication:
                 self._in_flight -= 1
                 if not self._in_flight:
                     self._idle.notify_all()
-        start_response(_REASONS[200], [("Content-Type", codec.content_type),
-                                       ("Content-Length", str(len(out)))])
+        start_response(
+            _REASONS[200], [("Content-Type", codec.content_type), ("Content-Length", str(len(out)))]
+        )
         return [out]
 
     def _read_body(self, environ: dict[str, Any]) -> bytes | None:
@@ -191,20 +215,30 @@ class ServiceApplication:
         body: bytes = stream.read(self.max_body_size + 1)
         return None if len(body) > self.max_body_size else body
 
-    def _health_document(self, component: ComponentDescriptor[Any], start_response: StartResponse) -> Iterable[bytes]:
-        instance = self.manager.get_instance(component.implementation)  # type: ignore[arg-type]
+    def _health_document(
+        self, component: ComponentDescriptor[Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
+        instance: Any = self.manager.get_instance(component.implementation)  # type: ignore[arg-type]
         health = instance.get_health()
-        body = JSON_CODEC.encode({"component": component.name,
-                                  "component_status": instance.get_status().value,
-                                  **health.to_dict()})
+        body = JSON_CODEC.encode(
+            {"component": component.name, "component_status": instance.get_status().value, **health.to_dict()}
+        )
         status = 503 if health.status >= HealthStatus.ERROR else 200
-        start_response(_REASONS[status], [("Content-Type", JSON_CODEC.content_type),
-                                          ("Content-Length", str(len(body)))])
+        start_response(
+            _REASONS[status], [("Content-Type", JSON_CODEC.content_type), ("Content-Length", str(len(body)))]
+        )
         return [body]
 
-    def _error(self, start_response: StartResponse, codec: Codec, status: int, message: str,
-               type_name: str | None = None) -> Iterable[bytes]:
+    def _error(
+        self,
+        start_response: StartResponse,
+        codec: Codec,
+        status: int,
+        message: str,
+        type_name: str | None = None,
+    ) -> Iterable[bytes]:
         body = encode_error(codec, type_name or _ERROR_TYPES.get(status, "Error"), message)
-        start_response(_REASONS[status], [("Content-Type", codec.content_type),
-                                          ("Content-Length", str(len(body)))])
+        start_response(
+            _REASONS[status], [("Content-Type", codec.content_type), ("Content-Length", str(len(body)))]
+        )
         return [body]

@@ -11,7 +11,6 @@ import time
 import uuid
 from abc import abstractmethod
 from decimal import Decimal
-from typing import Optional, Union
 
 import attrs
 
@@ -54,9 +53,9 @@ class Account:
     balance: Decimal
     opened: dt.datetime
     color: Color
-    nickname: Optional[str] = None
+    nickname: str | None = None
     tags: set[str] = attrs.field(factory=set)
-    parent: Optional[Account] = None
+    parent: Account | None = None
 
 
 class InsufficientFunds(ServiceException):
@@ -64,9 +63,17 @@ class InsufficientFunds(ServiceException):
 
 
 def make_node(i: int, children: list[Node] | None = None) -> Node:
-    return Node(i, i + 0.5, bool(i % 2), f"node-{i}", [i + k for k in range(5)],
-                [i + k + 0.25 for k in range(5)], [(i + k) % 2 == 0 for k in range(5)],
-                [f"s{i}-{k}" for k in range(5)], children or [])
+    return Node(
+        i,
+        i + 0.5,
+        bool(i % 2),
+        f"node-{i}",
+        [i + k for k in range(5)],
+        [i + k + 0.25 for k in range(5)],
+        [(i + k) % 2 == 0 for k in range(5)],
+        [f"s{i}-{k}" for k in range(5)],
+        children or [],
+    )
 
 
 def make_payload() -> Node:
@@ -91,7 +98,7 @@ class WireService(Service):
         """Return the payload."""
 
     @abstractmethod
-    def account(self, account: Account, bonus: Union[int, Decimal] = 0) -> Account:
+    def account(self, account: Account, bonus: int | Decimal = 0) -> Account:
         """Return the account with the bonus added to its balance."""
 
     @abstractmethod
@@ -137,7 +144,7 @@ class WireServiceImpl(WireService):
     def echo(self, data: Node) -> Node:
         return data
 
-    def account(self, account: Account, bonus: Union[int, Decimal] = 0) -> Account:
+    def account(self, account: Account, bonus: int | Decimal = 0) -> Account:
         return attrs.evolve(account, balance=account.balance + bonus)
 
     def when(self, day: dt.date, at: dt.time, ids: tuple[uuid.UUID, ...]) -> dict[str, str]:
@@ -166,5 +173,7 @@ class WireServiceImpl(WireService):
 @implementation()
 class WireComponentImpl(AbstractComponent, WireComponent):
     def get_addresses(self, port: int) -> list[ChannelAddress]:
-        return [ChannelAddress("dispatch-json", f"http://127.0.0.1:{port}"),
-                ChannelAddress("dispatch-msgpack", f"http://127.0.0.1:{port}")]
+        return [
+            ChannelAddress("dispatch-json", f"http://127.0.0.1:{port}"),
+            ChannelAddress("dispatch-msgpack", f"http://127.0.0.1:{port}"),
+        ]

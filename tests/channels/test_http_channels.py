@@ -50,12 +50,19 @@ def test_attrs_enum_uuid_decimal_datetime_optional_set(proxy):
     """attrs classes, Enum, UUID, Decimal, datetime, Optional, set and recursion survive."""
     parent = Account(uuid.uuid4(), "root", Decimal("1.10"), dt.datetime(2026, 1, 2, 3, 4, 5), Color.RED)
     account = Account(
-        uuid.uuid4(), "ann", Decimal("10.25"), dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.timezone.utc),
-        Color.GREEN, nickname=None, tags={"a", "b"}, parent=parent,
+        uuid.uuid4(),
+        "ann",
+        Decimal("10.25"),
+        dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.timezone.utc),
+        Color.GREEN,
+        nickname=None,
+        tags={"a", "b"},
+        parent=parent,
     )
     result = proxy.account(account, bonus=Decimal("0.75"))
-    assert result == Account(account.id, "ann", Decimal("11.00"), account.opened, Color.GREEN,
-                             None, {"a", "b"}, parent)
+    assert result == Account(
+        account.id, "ann", Decimal("11.00"), account.opened, Color.GREEN, None, {"a", "b"}, parent
+    )
     assert isinstance(result.balance, Decimal) and isinstance(result.id, uuid.UUID)
 
 
@@ -63,7 +70,9 @@ def test_date_time_tuple_of_uuids(proxy):
     """date, time and tuples of UUIDs are decoded by the parameter types."""
     ids = (uuid.UUID(int=1), uuid.UUID(int=2))
     assert proxy.when(dt.date(2026, 2, 3), dt.time(4, 5, 6), ids) == {
-        "day": "2026-02-03", "at": "04:05:06", "ids": f"{ids[0]},{ids[1]}",
+        "day": "2026-02-03",
+        "at": "04:05:06",
+        "ids": f"{ids[0]},{ids[1]}",
     }
 
 

@@ -32,7 +32,9 @@ def still_serving(base_url):
 
 def test_good_call_json(base_url):
     """A well-formed JSON call answers 200 with {"result": ...}."""
-    response = post(base_url, "/invoke/wire-component/wire-test/hello", b'{"args": [], "kwargs": {"message": "hi"}}')
+    response = post(
+        base_url, "/invoke/wire-component/wire-test/hello", b'{"args": [], "kwargs": {"message": "hi"}}'
+    )
     assert response.status_code == 200
     assert response.headers["Content-Type"] == JSON
     assert response.json() == {"result": "hi"}
@@ -58,8 +60,16 @@ def test_good_call_msgpack(base_url):
         (b'{"kwargs": {"nope": 1}}', JSON, "unexpected keyword argument 'nope'"),
         (b'{"args": [42]}', JSON, "argument 'message': Expected `str`, got `int`"),
     ],
-    ids=["bad-json", "bad-msgpack", "args-not-list", "unknown-field", "too-many", "missing",
-         "unknown-kwarg", "wrong-type"],
+    ids=[
+        "bad-json",
+        "bad-msgpack",
+        "args-not-list",
+        "unknown-field",
+        "too-many",
+        "missing",
+        "unknown-kwarg",
+        "wrong-type",
+    ],
 )
 def test_bad_bodies_answer_400(base_url, implementation, body, content_type, fragment):
     """Undecodable or ill-typed bodies answer 400 and execute nothing."""
@@ -106,8 +116,16 @@ def test_unknown_content_type_answers_415(base_url, implementation):
         "/invoke/wire-component/wire-test/secret",
         "/invoke/wire-component/wire-test/hello/extra",
     ],
-    ids=["component", "service", "method", "private", "dunder-class", "dunder-init",
-         "implementation-only", "extra-segment"],
+    ids=[
+        "component",
+        "service",
+        "method",
+        "private",
+        "dunder-class",
+        "dunder-init",
+        "implementation-only",
+        "extra-segment",
+    ],
 )
 def test_names_outside_the_interface_answer_404(base_url, implementation, path):
     """Unknown names and anything not a public interface method answer 404; nothing runs."""

@@ -24,8 +24,12 @@ def _urls(registry) -> dict[str, list[str]]:
 def test_static_registry_from_dict():
     """The documented mapping configures the static registry."""
     registry = create_registry(
-        {"registry": {"type": "static", "components": {
-            "ct-greeter-component": {"dispatch-json": ["http://a:1/", "http://b:2"]}}}}
+        {
+            "registry": {
+                "type": "static",
+                "components": {"ct-greeter-component": {"dispatch-json": ["http://a:1/", "http://b:2"]}},
+            }
+        }
     )
     assert _urls(registry) == {"dispatch-json": ["http://a:1", "http://b:2"]}
 

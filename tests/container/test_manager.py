@@ -129,9 +129,7 @@ def test_registered_addresses_reach_watching_channels(manager):
     channel = greeter._servicewire_channel
     assert channel.address.urls == ["inproc://nowhere"]
     greeter_component = descriptor_of(GreeterService).component_descriptor
-    manager.component_registry.register(
-        greeter_component, [ChannelAddress("local", "inproc://second")]
-    )
+    manager.component_registry.register(greeter_component, [ChannelAddress("local", "inproc://second")])
     assert channel.address.urls == ["inproc://nowhere", "inproc://second"]
     manager.component_registry.deregister(greeter_component)
     assert channel.address.urls == ["inproc://nowhere"]

@@ -50,7 +50,10 @@ CHANNEL_SOURCE = """
 def test_channel_from_entry_point_of_installed_distribution(site):
     """A channel declared by an installed distribution's entry point is found by name."""
     _install_distribution(
-        site, "sw_test_plugin_dist", "sw_test_plugin_echo", CHANNEL_SOURCE,
+        site,
+        "sw_test_plugin_dist",
+        "sw_test_plugin_echo",
+        CHANNEL_SOURCE,
         f"[{CHANNEL_GROUP}]\necho-test = sw_test_plugin_echo:EchoChannel\n",
     )
     group = PluginGroup(CHANNEL_GROUP, "channel", _channel_base, UnknownChannelException)
@@ -65,7 +68,10 @@ def test_channel_from_entry_point_of_installed_distribution(site):
 def test_entry_point_that_is_not_a_channel(site):
     """An entry point naming something else is refused, naming entry and distribution."""
     _install_distribution(
-        site, "sw_test_plugin_bad", "sw_test_plugin_bad", "class NotAChannel:\n    pass\n",
+        site,
+        "sw_test_plugin_bad",
+        "sw_test_plugin_bad",
+        "class NotAChannel:\n    pass\n",
         f"[{CHANNEL_GROUP}]\nbad-test = sw_test_plugin_bad:NotAChannel\n",
     )
     group = PluginGroup(CHANNEL_GROUP, "channel", _channel_base, UnknownChannelException)
@@ -79,7 +85,10 @@ def test_entry_point_that_is_not_a_channel(site):
 def test_entry_point_that_fails_to_import(site):
     """An entry point whose module cannot be imported is a PluginException naming it."""
     _install_distribution(
-        site, "sw_test_plugin_broken", "sw_test_plugin_broken", "raise RuntimeError('boom')\n",
+        site,
+        "sw_test_plugin_broken",
+        "sw_test_plugin_broken",
+        "raise RuntimeError('boom')\n",
         f"[{CHANNEL_GROUP}]\nbroken-test = sw_test_plugin_broken:X\n",
     )
     group = PluginGroup(CHANNEL_GROUP, "channel", _channel_base, UnknownChannelException)
@@ -91,7 +100,10 @@ def test_two_distributions_claiming_one_name(site):
     """Two distributions declaring the same name are refused, both named."""
     for dist in ("sw_test_plugin_one", "sw_test_plugin_two"):
         _install_distribution(
-            site, dist, dist, CHANNEL_SOURCE,
+            site,
+            dist,
+            dist,
+            CHANNEL_SOURCE,
             f"[{CHANNEL_GROUP}]\ntwin-test = {dist}:EchoChannel\n",
         )
     group = PluginGroup(CHANNEL_GROUP, "channel", _channel_base, UnknownChannelException)

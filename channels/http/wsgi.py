@@ -1,0 +1,63 @@
+r"""Run the servicewire WSGI application under any WSGI server (gunicorn for production).
+
+Example with gunicorn (the factory call syntax; the port must match ``--bind``)::
+
+    gunicorn --bind 127.0.0.1:8000 --workers 2 --threads 4 \\
+        'channels.http.wsgi:create_app("samples.hello.hosting:MainContainer", port=8000)'
+
+Each worker process boots its own copy of the container and registers its components.
+"""
+
+from __future__ import annotations
+
+import atexit
+from typing import Any
+
+from container import Server
+
+from ._settings import max_body_size
+from ._wsgi import ServiceApplication
+
+
+class WsgiHost(Server):
+    """A Server whose listening is done by an external WSGI server.
+
+    Args:
+        port: the port the external server listens on (passed to ``get_addresses``).
+        host: the interface it listens on.
+    """
+
+    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
+        super().__init__(host, port)
+
+    def start_listening(self) -> None:
+        """Nothing to do: the WSGI server listens."""
+
+    def stop_listening(self) -> None:
+        """Nothing to do: the WSGI server stops itself."""
+
+
+def create_app(
+    main_container: Any, port: int, host: str = "127.0.0.1", debug: bool = False
+) -> ServiceApplication:
+    """Boot a main container and return the WSGI application serving its components.
+
+    Args:
+        main_container: a container class, a container instance, or ``"module:Name"``.
+        port: the port the WSGI server listens on (components advertise it).
+        host: the interface the WSGI server listens on.
+        debug: include tracebacks in 500 answers.
+
+    Returns:
+        The WSGI application. The components are shut down when the process exits.
+    """
+    if isinstance(main_container, str):
+        from ..cli import load_object
+
+        main_container = load_object(main_container)
+    host_server = WsgiHost(port, host)
+    host_server.boot(main_container)
+    assert host_server.manager is not None
+    application = ServiceApplication(host_server.manager, max_body_size(host_server.manager.config), debug)
+    atexit.register(host_server.shutdown)
+    return application

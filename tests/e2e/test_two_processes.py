@@ -1,0 +1,138 @@
+"""Client and server in separate processes: demo, command line, graceful shutdown, gunicorn."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from container import ServiceClient, ServiceUnavailableException
+from tests.channels.services import WireService
+
+from .processes import ROOT, ServerProcess, python_module, wait_until
+
+
+def client_config(url: str) -> dict:
+    return {
+        "registry": {
+            "type": "static",
+            "components": {
+                "wire-component": {"dispatch-json": [url], "dispatch-msgpack": [url]},
+                "hello-component": {"dispatch-json": [url], "dispatch-msgpack": [url]},
+            },
+        }
+    }
+
+
+def test_make_demo_runs_two_processes():
+    """The demo starts a server process, calls it over both channels, and stops it cleanly."""
+    result = subprocess.run(
+        python_module("samples.hello.demo"),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "dispatch-json: Hello, world! / Hello, servicewire!" in result.stdout
+    assert "dispatch-msgpack: Hello, world! / Hello, servicewire!" in result.stdout
+    assert "server stopped (exit status 0)" in result.stdout
+
+
+def test_servicewire_serve_command(tmp_path: Path):
+    """`servicewire serve module:Container --config file` serves until SIGTERM."""
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"registry": {"type": "static"}}))
+    command = shutil.which("servicewire", path=str(Path(sys.executable).parent))
+    args = [command] if command else python_module("channels.cli")
+    server = ServerProcess([*args, "serve", "samples.hello.hosting:MainContainer", "--config", str(config)])
+    try:
+        from samples.hello.interface import HelloService
+
+        with ServiceClient(client_config(server.url)) as client:
+            for channel in ("dispatch-json", "dispatch-msgpack"):
+                hello = client.get_service(HelloService, channel)
+                assert hello.hello("cli") == "Hello, cli!"
+                assert hello.greet("cli").served_by == f"pid {server.process.pid}"
+    finally:
+        assert server.terminate() == 0, server.output
+
+
+def test_graceful_shutdown_lets_in_flight_calls_finish():
+    """SIGTERM during a call: the call completes, then the server stops and exits 0."""
+    server = ServerProcess(python_module("tests.e2e.wire_server"))
+    outcome: dict[str, object] = {}
+    with ServiceClient(client_config(server.url)) as client:
+        wire = client.get_service(WireService, "dispatch-msgpack")
+        assert wire.hello("warm") == "warm"
+
+        def slow_call() -> None:
+            try:
+                outcome["result"] = wire.sleep(1.5)
+            except Exception as exc:  # recorded for the assertion below
+                outcome["error"] = exc
+
+        caller = threading.Thread(target=slow_call)
+        caller.start()
+        assert wait_until(lambda: server.process.poll() is None)
+        time.sleep(0.3)  # the call is in flight now
+        server.process.terminate()
+        caller.join(timeout=30)
+        assert outcome == {"result": 1.5}
+        assert server.wait(timeout=30) == 0, server.output
+        with pytest.raises(ServiceUnavailableException):
+            wire.hello("after shutdown")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_same_wsgi_app_under_gunicorn():
+    """The WSGI application serves the hello component under gunicorn (2 workers)."""
+    port = free_port()
+    gunicorn = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "2",
+        "--threads",
+        "2",
+        f'channels.http.wsgi:create_app("samples.hello.hosting:MainContainer", port={port})',
+    ]
+    process = subprocess.Popen(
+        gunicorn, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        from samples.hello.interface import HelloService
+
+        with ServiceClient(client_config(url)) as client:
+            hello = client.get_service(HelloService, "dispatch-msgpack")
+
+            def answers() -> bool:
+                try:
+                    return hello.hello("gunicorn") == "Hello, gunicorn!"
+                except ServiceUnavailableException:
+                    return False
+
+            assert wait_until(answers, timeout=30), "gunicorn did not serve"
+            servers = {hello.greet("x").served_by for _ in range(20)}
+            assert all(s.startswith("pid ") and s != f"pid {process.pid}" for s in servers)
+    finally:
+        process.terminate()
+        out, _ = process.communicate(timeout=30)
+    assert "Booting worker" in out

@@ -1,0 +1,23 @@
+"""A server process hosting the wire-test component (used by the end-to-end tests)."""
+
+from __future__ import annotations
+
+import sys
+
+from dependency_injector import containers, providers
+
+from channels.http import HttpServer
+from container import ServiceContainer
+from tests.channels import services  # noqa: F401 - hosting: registers the implementation
+
+
+class WireServerContainer(containers.DeclarativeContainer):
+    config = providers.Configuration()
+    services = providers.Container(ServiceContainer, config=config)
+
+
+if __name__ == "__main__":
+    container = WireServerContainer()
+    container.config.from_dict({"registry": {"type": "static"}})
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    HttpServer(host="127.0.0.1", port=port).serve_forever(container)

@@ -31,6 +31,7 @@ from container import (
 )
 from container.codec import JSON_CODEC, MSGPACK_CODEC, Codec, CodecError, MethodCodec, codec_for, decode_error
 
+from ._connections import ConnectError, Connections, ConnectTimeout, ReadTimeout, needs_requests
 from ._settings import Timeouts, timeouts_for, trust_env
 
 SessionCustomizer = Callable[[requests.Session, str], None]
@@ -84,6 +85,8 @@ class _MethodPlan:
 class _ThreadSession(threading.local):
     session: requests.Session | None = None
     headers: CaseInsensitiveDict[str] | None = None
+    plain_headers: dict[str, str] | None = None
+    connections: Connections | None = None
 
 
 class HttpChannel(Channel):
@@ -99,7 +102,7 @@ class HttpChannel(Channel):
         super().__init__()
         self._plans: dict[MethodDescriptor, _MethodPlan] = {}
         self._local = _ThreadSession()
-        self._sessions: list[requests.Session] = []
+        self._sessions: list[tuple[requests.Session, Connections | None]] = []
         self._sessions_lock = threading.Lock()
         self._config: Any = {}
 
@@ -127,24 +130,30 @@ class HttpChannel(Channel):
             customizer(session, component)
         return session
 
-    def _session(self) -> tuple[requests.Session, CaseInsensitiveDict[str]]:
+    def _thread_state(self) -> _ThreadSession:
         local = self._local
-        session = local.session
-        if session is None:
+        if local.session is None:
             session = self.create_session()
             headers: CaseInsensitiveDict[str] = CaseInsensitiveDict(session.headers)  # type: ignore[arg-type]
             headers["Content-Type"] = self.codec.content_type
             headers["Accept"] = self.codec.content_type
             local.session, local.headers = session, headers
+            if not needs_requests(session):
+                # http.client does not decompress: ask for the body as it is.
+                local.plain_headers = {**headers, "Accept-Encoding": "identity"}
+                local.plain_headers.pop("Connection", None)
+                local.connections = Connections(session)
             with self._sessions_lock:
-                self._sessions.append(session)
-        return session, local.headers  # type: ignore[return-value]
+                self._sessions.append((session, local.connections))
+        return local
 
     def close(self) -> None:
         """Close every thread's session and its connections."""
         with self._sessions_lock:
             sessions, self._sessions = self._sessions, []
-        for session in sessions:
+        for session, connections in sessions:
+            if connections is not None:
+                connections.close()
             session.close()
         self._local = _ThreadSession()
 
@@ -173,7 +182,7 @@ class HttpChannel(Channel):
         body = plan.codec.encode_call(invocation.args, invocation.kwargs)
         base = self.get_url()
         url = base + plan.path
-        status, content, content_type = self._post(url, body, plan)
+        status, content, content_type = self._post(base, url, body, plan)
         if status == 200:
             try:
                 return plan.codec.decode_result(content)
@@ -182,18 +191,28 @@ class HttpChannel(Channel):
         codec = codec_for(content_type) or self.codec
         raise decode_error(codec, content, status)
 
-    def _post(self, url: str, body: bytes, plan: _MethodPlan) -> tuple[int, bytes, str]:
-        session, headers = self._session()
+    def _post(self, base: str, url: str, body: bytes, plan: _MethodPlan) -> tuple[int, bytes, str]:
+        state = self._thread_state()
+        session = state.session
+        assert session is not None and state.headers is not None
+        connections = state.connections
+        if connections is not None and session.auth is None:
+            assert state.plain_headers is not None
+            return self._post_plain(connections, base, url, body, state.plain_headers, plan)
         request = requests.PreparedRequest()
         request.method = "POST"
         request.url = url
-        request.headers = headers.copy()
+        request.headers = state.headers.copy()
         request.headers["Content-Length"] = str(len(body))
         request.body = body
-        request.hooks = session.hooks  # type: ignore[assignment]
+        request.hooks = {"response": list(session.hooks.get("response", []))}
         request._cookies = None  # type: ignore[attr-defined]
         if session.auth is not None:
             request.prepare_auth(session.auth, url)
+            if connections is not None and not request.hooks["response"]:
+                headers = {**request.headers, "Accept-Encoding": "identity"}
+                headers.pop("Connection", None)
+                return self._post_plain(connections, base, url, body, headers, plan)
         try:
             response = session.send(
                 request,
@@ -213,6 +232,18 @@ class HttpChannel(Channel):
         except requests.RequestException as exc:
             raise ServiceCommunicationException(f"call to {url} failed: {exc}") from exc
         return response.status_code, response.content, response.headers.get("Content-Type", "")
+
+    def _post_plain(
+        self, connections: Connections, base: str, url: str, body: bytes, headers: dict[str, str], plan: _MethodPlan
+    ) -> tuple[int, bytes, str]:
+        try:
+            return connections.post(base, plan.path, body, headers, plan.timeouts.connect, plan.timeouts.read)
+        except ConnectTimeout as exc:
+            raise ServiceTimeoutException(url, "connect", plan.timeouts.connect) from exc
+        except ReadTimeout as exc:
+            raise ServiceTimeoutException(url, "read", plan.timeouts.read) from exc
+        except ConnectError as exc:
+            raise ServiceUnavailableException(f"cannot reach {url}: {exc}", url) from exc
 
 
 def _reason(exc: BaseException) -> str:

@@ -1,0 +1,249 @@
+"""HTTP channel benchmark: servicewire's dispatch-json and dispatch-msgpack against floors and peers.
+
+Run (from the repository root, with the project's venv):
+
+    .venv/bin/python bench/http_bench.py            # our cases and the floors (about 1 minute)
+    .venv/bin/python bench/http_bench.py --peers    # plus aspyx-service, gRPC and Pyro5 from
+                                              # ../shared/bench/peers in the same run (+4 min)
+
+Each server runs in its own process; each case's client runs in a fresh interpreter. Method
+of ../shared/bench/peers: 300 warm-up calls, then 3000 hello and 1000 echo calls timed one by one
+(median and p99 in microseconds), then 8 threads calling echo for 2 s (calls/s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+CASES = {
+    "sw-json": ("servicewire", "servicewire dispatch-json (requests -> waitress)"),
+    "sw-msgpack": ("servicewire", "servicewire dispatch-msgpack (requests -> waitress)"),
+    "floor-http": ("http-echo", "floor: http.client -> raw-socket HTTP echo, msgspec JSON"),
+    "floor-tcp-json": ("tcp", "floor: raw TCP, length prefix, msgspec JSON"),
+    "floor-tcp-msgpack": ("tcp", "floor: raw TCP, length prefix, msgspec MessagePack"),
+}
+PEER_CASES = {
+    "a1": "aspyx-service 0.11.6 dispatch-json",
+    "a2": "aspyx-service 0.11.6 dispatch-msgpack",
+    "d1": "gRPC Python generic unary (msgspec JSON)",
+    "b2": "Pyro5 msgpack",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+# clients (run in a fresh interpreter: python bench/http_bench.py --client CASE PORT)
+
+
+class TcpClient:
+    def __init__(self, port: int, codec: str) -> None:
+        import msgspec
+
+        from workload import Data
+
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        module = msgspec.msgpack if codec == "msgpack" else msgspec.json
+        self.encode = module.Encoder().encode
+        self.decode_str = module.Decoder(str).decode
+        self.decode_data = module.Decoder(Data).decode
+
+    def _round_trip(self, body: bytes) -> bytes:
+        self.sock.sendall(len(body).to_bytes(4, "big") + body)
+        size = int.from_bytes(self._recv(4), "big")
+        return self._recv(size)
+
+    def _recv(self, size: int) -> bytes:
+        chunks = []
+        while size:
+            chunk = self.sock.recv(min(size, 1 << 20))
+            if not chunk:
+                raise ConnectionError("closed")
+            chunks.append(chunk)
+            size -= len(chunk)
+        return b"".join(chunks)
+
+    def hello(self, message: str) -> str:
+        return self.decode_str(self._round_trip(self.encode(message)))  # type: ignore[no-any-return]
+
+    def echo(self, data: Any) -> Any:
+        return self.decode_data(self._round_trip(self.encode(data)))
+
+
+class HttpClientFloor:
+    def __init__(self, port: int) -> None:
+        import http.client
+
+        import msgspec
+
+        from workload import Data
+
+        self.connection = http.client.HTTPConnection("127.0.0.1", port)
+        self.encode = msgspec.json.Encoder().encode
+        self.decode_str = msgspec.json.Decoder(str).decode
+        self.decode_data = msgspec.json.Decoder(Data).decode
+
+    def _post(self, path: str, body: bytes) -> bytes:
+        self.connection.request("POST", path, body, {"Content-Type": "application/json"})
+        return self.connection.getresponse().read()
+
+    def hello(self, message: str) -> str:
+        return self.decode_str(self._post("/hello", self.encode(message)))  # type: ignore[no-any-return]
+
+    def echo(self, data: Any) -> Any:
+        return self.decode_data(self._post("/echo", self.encode(data)))
+
+
+def make_client(case: str, port: int) -> tuple[Any, bool]:
+    """Return (client, shared across threads?)."""
+    if case.startswith("sw-"):
+        from container import ServiceClient
+        from workload import BenchService
+
+        channel = "dispatch-json" if case == "sw-json" else "dispatch-msgpack"
+        url = f"http://127.0.0.1:{port}"
+        config = {"registry": {"type": "static", "components": {"bench-component": {channel: [url]}}}}
+        return ServiceClient(config).get_service(BenchService, channel), True
+    if case == "floor-http":
+        return HttpClientFloor(port), False
+    return TcpClient(port, "msgpack" if case.endswith("msgpack") else "json"), False
+
+
+def run_client(case: str, port: int, server_pid: int) -> dict[str, Any]:
+    import workload
+
+    client, shared = make_client(case, port)
+    payload = workload.make_payload()
+    assert client.hello(workload.HELLO_MESSAGE) == workload.HELLO_MESSAGE
+    assert client.echo(payload) == payload, "echo must return an equal Data"
+    workload.time_calls(lambda: client.hello(workload.HELLO_MESSAGE), 300, 3)
+    workload.time_calls(lambda: client.echo(payload), 300, 3)
+    cpu_client, cpu_server = time.process_time(), workload.pid_cpu_seconds(server_pid)
+    hello = workload.time_calls(lambda: client.hello(workload.HELLO_MESSAGE), 3000, 8)
+    echo = workload.time_calls(lambda: client.echo(payload), 1000, 12)
+    calls = len(hello) + len(echo)
+    cpu_client = (time.process_time() - cpu_client) / calls * 1e6
+    cpu_server = (workload.pid_cpu_seconds(server_pid) - cpu_server) / calls * 1e6
+    if shared:
+        rate = workload.throughput(lambda: client.echo(payload))
+    else:
+        import threading
+
+        local = threading.local()
+
+        def call() -> Any:
+            if not hasattr(local, "client"):
+                local.client = make_client(case, port)[0]
+            return local.client.echo(payload)
+
+        rate = workload.throughput(call)
+    return {
+        "hello_median": workload.median(hello), "hello_p99": workload.p99(hello),
+        "echo_median": workload.median(echo), "echo_p99": workload.p99(echo),
+        "echo_rate": rate, "n_hello": len(hello), "n_echo": len(echo),
+        "cpu_client_us": cpu_client, "cpu_server_us": cpu_server,
+    }
+
+
+# orchestration
+
+
+def run_case(case: str) -> dict[str, Any]:
+    kind, _ = CASES[case]
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, str(HERE / "servers.py"), kind, str(port)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+    )
+    try:
+        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+        out = subprocess.run(
+            [sys.executable, str(HERE / "http_bench.py"), "--client", case, str(port), str(server.pid)],
+            capture_output=True, text=True, timeout=120, cwd=ROOT, check=False,
+        )
+        if out.returncode != 0:
+            raise RuntimeError(f"client {case} failed:\n{out.stderr}")
+        return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    finally:
+        assert server.stdin is not None
+        server.stdin.close()
+        server.wait(timeout=30)
+
+
+def run_peers() -> dict[str, dict[str, Any]]:
+    script = ROOT.parent / "shared" / "bench" / "peers" / "run.sh"
+    if not script.exists():
+        print(f"peers harness not found at {script}", file=sys.stderr)
+        return {}
+    subprocess.run(["bash", str(script), "--only", ",".join(PEER_CASES)], check=False,
+                   stdout=subprocess.DEVNULL, timeout=900)
+    results_dir = Path("/tmp/peers-results")
+    latest = max(results_dir.glob("results-*.json"), key=os.path.getmtime)
+    found = {}
+    for row in json.loads(latest.read_text())["results"]:
+        if row.get("key") in PEER_CASES and "error" not in row:
+            found[row["key"]] = row
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--client", nargs=3, metavar=("CASE", "PORT", "SERVER_PID"))
+    parser.add_argument("--peers", action="store_true", help="also run the shared peers harness")
+    parser.add_argument("--only", help="comma-separated case keys")
+    parser.add_argument("--json", help="write raw results here")
+    arguments = parser.parse_args()
+    if arguments.client:
+        case, port, pid = arguments.client
+        print(json.dumps(run_client(case, int(port), int(pid))))
+        return
+    cases = arguments.only.split(",") if arguments.only else list(CASES)
+    results = {case: run_case(case) for case in cases}
+    peers = run_peers() if arguments.peers else {}
+    if arguments.json:
+        Path(arguments.json).write_text(json.dumps({"ours": results, "peers": peers}, indent=1))
+    print("| case | hello median µs | hello p99 | echo median µs | echo p99 | echo calls/s, 8 threads "
+          "| client CPU µs/call | server CPU µs/call |")
+    print("(CPU columns: ours per call over hello and echo; peers per echo call)")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for case, row in results.items():
+        print(f"| {CASES[case][1]} | {row['hello_median']:.0f} | {row['hello_p99']:.0f} | "
+              f"{row['echo_median']:.0f} | {row['echo_p99']:.0f} | {row['echo_rate']:.0f} | "
+              f"{row['cpu_client_us']:.0f} | {row['cpu_server_us']:.0f} |")
+    for key, row in peers.items():
+        print(f"| {PEER_CASES[key]} (peers harness) | {row['hello_med']:.0f} | {row['hello_p99']:.0f} | "
+              f"{row['echo_med']:.0f} | {row['echo_p99']:.0f} | {row['thr_rate']:.0f} | "
+              f"{row['echo_cli_cpu']:.0f} | {row['echo_srv_cpu']:.0f} |")
+    if peers:
+        print()
+        print("Ratios in this run (target in brackets):")
+        for ours, theirs in (("sw-json", "a1"), ("sw-msgpack", "a2")):
+            if ours in results and theirs in peers:
+                median_ratio = results[ours]["echo_median"] / float(peers[theirs]["echo_med"])
+                rate_ratio = results[ours]["echo_rate"] / float(peers[theirs]["thr_rate"])
+                print(f"- {ours} / aspyx {theirs}: echo median {median_ratio:.3f}x [<= 0.25], "
+                      f"8-thread echo throughput {rate_ratio:.1f}x [>= 4]")
+        if "sw-msgpack" in results and "d1" in peers:
+            ratio = results["sw-msgpack"]["echo_median"] / float(peers["d1"]["echo_med"])
+            print(f"- sw-msgpack / gRPC d1: echo median {ratio:.2f}x [< 1]")
+
+
+if __name__ == "__main__":
+    main()

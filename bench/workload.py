@@ -1,0 +1,133 @@
+"""The benchmark workload, the same as ../shared/bench/peers: hello(str) and echo(Data).
+
+``Data`` is a recursive dataclass; the payload has 41 nodes (a root, 10 children, 3
+grandchildren each) with 5-element lists, about 11 KB as JSON.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import statistics
+import threading
+import time
+from abc import abstractmethod
+from collections.abc import Callable
+
+from container import AbstractComponent, ChannelAddress, Component, Service, component, implementation, service
+
+HELLO_MESSAGE = "hello world"
+
+
+@dataclasses.dataclass
+class Data:
+    int_attr: int
+    float_attr: float
+    bool_attr: bool
+    str_attr: str
+    int_list_attr: list[int]
+    float_list_attr: list[float]
+    bool_list_attr: list[bool]
+    str_list_attr: list[str]
+    children: list[Data] = dataclasses.field(default_factory=list)
+
+
+def node(i: int, children: list[Data] | None = None) -> Data:
+    return Data(
+        i, i + 0.5, bool(i % 2), f"node-{i}", [i + k for k in range(5)], [i + k + 0.25 for k in range(5)],
+        [(i + k) % 2 == 0 for k in range(5)], [f"s{i}-{k}" for k in range(5)], children or [],
+    )
+
+
+def make_payload() -> Data:
+    ids = iter(range(1, 1000))
+    root = next(ids)
+    children = []
+    for _ in range(10):
+        child = next(ids)
+        children.append(node(child, [node(next(ids)) for _ in range(3)]))
+    return node(root, children)
+
+
+@service(name="bench-service")
+class BenchService(Service):
+    @abstractmethod
+    def hello(self, message: str) -> str: ...
+
+    @abstractmethod
+    def echo(self, data: Data) -> Data: ...
+
+
+@component(name="bench-component", services=[BenchService])
+class BenchComponent(Component):
+    pass
+
+
+@implementation()
+class BenchServiceImpl(BenchService):
+    def hello(self, message: str) -> str:
+        return message
+
+    def echo(self, data: Data) -> Data:
+        return data
+
+
+@implementation()
+class BenchComponentImpl(AbstractComponent, BenchComponent):
+    def get_addresses(self, port: int) -> list[ChannelAddress]:
+        url = f"http://127.0.0.1:{port}"
+        return [ChannelAddress("dispatch-json", url), ChannelAddress("dispatch-msgpack", url)]
+
+
+# measurement (the peers harness's method: per-call perf_counter_ns, median and p99)
+
+
+def time_calls(call: Callable[[], object], count: int, cap_seconds: float) -> list[float]:
+    samples = []
+    deadline = time.monotonic() + cap_seconds
+    for _ in range(count):
+        started = time.perf_counter_ns()
+        call()
+        samples.append((time.perf_counter_ns() - started) / 1000)
+        if time.monotonic() > deadline:
+            break
+    return samples
+
+
+def median(samples: list[float]) -> float:
+    return statistics.median(samples)
+
+
+def p99(samples: list[float]) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+def throughput(call: Callable[[], object], threads: int = 8, seconds: float = 2.0) -> float:
+    counts = [0] * threads
+    stop = time.monotonic() + seconds
+    errors: list[BaseException] = []
+
+    def work(index: int) -> None:
+        try:
+            while time.monotonic() < stop:
+                call()
+                counts[index] += 1
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
+    started = time.monotonic()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    if errors:
+        raise errors[0]
+    return sum(counts) / (time.monotonic() - started)
+
+
+def pid_cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -55,7 +55,6 @@ def free_port() -> int:
 class TcpClient:
     def __init__(self, port: int, codec: str) -> None:
         import msgspec
-
         from workload import Data
 
         self.sock = socket.create_connection(("127.0.0.1", port))
@@ -92,7 +91,6 @@ class HttpClientFloor:
         import http.client
 
         import msgspec
-
         from workload import Data
 
         self.connection = http.client.HTTPConnection("127.0.0.1", port)
@@ -114,8 +112,9 @@ class HttpClientFloor:
 def make_client(case: str, port: int) -> tuple[Any, bool]:
     """Return (client, shared across threads?)."""
     if case.startswith("sw-"):
-        from container import ServiceClient
         from workload import BenchService
+
+        from container import ServiceClient
 
         channel = "dispatch-json" if case == "sw-json" else "dispatch-msgpack"
         url = f"http://127.0.0.1:{port}"
@@ -155,10 +154,15 @@ def run_client(case: str, port: int, server_pid: int) -> dict[str, Any]:
 
         rate = workload.throughput(call)
     return {
-        "hello_median": workload.median(hello), "hello_p99": workload.p99(hello),
-        "echo_median": workload.median(echo), "echo_p99": workload.p99(echo),
-        "echo_rate": rate, "n_hello": len(hello), "n_echo": len(echo),
-        "cpu_client_us": cpu_client, "cpu_server_us": cpu_server,
+        "hello_median": workload.median(hello),
+        "hello_p99": workload.p99(hello),
+        "echo_median": workload.median(echo),
+        "echo_p99": workload.p99(echo),
+        "echo_rate": rate,
+        "n_hello": len(hello),
+        "n_echo": len(echo),
+        "cpu_client_us": cpu_client,
+        "cpu_server_us": cpu_server,
     }
 
 
@@ -170,13 +174,20 @@ def run_case(case: str) -> dict[str, Any]:
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, str(HERE / "servers.py"), kind, str(port)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
     )
     try:
         assert server.stdout is not None and server.stdout.readline().strip() == "ready"
         out = subprocess.run(
             [sys.executable, str(HERE / "http_bench.py"), "--client", case, str(port), str(server.pid)],
-            capture_output=True, text=True, timeout=120, cwd=ROOT, check=False,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+            check=False,
         )
         if out.returncode != 0:
             raise RuntimeError(f"client {case} failed:\n{out.stderr}")
@@ -192,8 +203,12 @@ def run_peers() -> dict[str, dict[str, Any]]:
     if not script.exists():
         print(f"peers harness not found at {script}", file=sys.stderr)
         return {}
-    subprocess.run(["bash", str(script), "--only", ",".join(PEER_CASES)], check=False,
-                   stdout=subprocess.DEVNULL, timeout=900)
+    subprocess.run(
+        ["bash", str(script), "--only", ",".join(PEER_CASES)],
+        check=False,
+        stdout=subprocess.DEVNULL,
+        timeout=900,
+    )
     results_dir = Path("/tmp/peers-results")
     latest = max(results_dir.glob("results-*.json"), key=os.path.getmtime)
     found = {}
@@ -219,18 +234,24 @@ def main() -> None:
     peers = run_peers() if arguments.peers else {}
     if arguments.json:
         Path(arguments.json).write_text(json.dumps({"ours": results, "peers": peers}, indent=1))
-    print("| case | hello median µs | hello p99 | echo median µs | echo p99 | echo calls/s, 8 threads "
-          "| client CPU µs/call | server CPU µs/call |")
-    print("(CPU columns: ours per call over hello and echo; peers per echo call)")
+    print("CPU columns: ours per call over hello and echo; the peers' per echo call.\n")
+    print(
+        "| case | hello median µs | hello p99 | echo median µs | echo p99 | echo calls/s, 8 threads "
+        "| client CPU µs/call | server CPU µs/call |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for case, row in results.items():
-        print(f"| {CASES[case][1]} | {row['hello_median']:.0f} | {row['hello_p99']:.0f} | "
-              f"{row['echo_median']:.0f} | {row['echo_p99']:.0f} | {row['echo_rate']:.0f} | "
-              f"{row['cpu_client_us']:.0f} | {row['cpu_server_us']:.0f} |")
+        print(
+            f"| {CASES[case][1]} | {row['hello_median']:.0f} | {row['hello_p99']:.0f} | "
+            f"{row['echo_median']:.0f} | {row['echo_p99']:.0f} | {row['echo_rate']:.0f} | "
+            f"{row['cpu_client_us']:.0f} | {row['cpu_server_us']:.0f} |"
+        )
     for key, row in peers.items():
-        print(f"| {PEER_CASES[key]} (peers harness) | {row['hello_med']:.0f} | {row['hello_p99']:.0f} | "
-              f"{row['echo_med']:.0f} | {row['echo_p99']:.0f} | {row['thr_rate']:.0f} | "
-              f"{row['echo_cli_cpu']:.0f} | {row['echo_srv_cpu']:.0f} |")
+        print(
+            f"| {PEER_CASES[key]} (peers harness) | {row['hello_med']:.0f} | {row['hello_p99']:.0f} | "
+            f"{row['echo_med']:.0f} | {row['echo_p99']:.0f} | {row['thr_rate']:.0f} | "
+            f"{row['echo_cli_cpu']:.0f} | {row['echo_srv_cpu']:.0f} |"
+        )
     if peers:
         print()
         print("Ratios in this run (target in brackets):")
@@ -238,8 +259,10 @@ def main() -> None:
             if ours in results and theirs in peers:
                 median_ratio = results[ours]["echo_median"] / float(peers[theirs]["echo_med"])
                 rate_ratio = results[ours]["echo_rate"] / float(peers[theirs]["thr_rate"])
-                print(f"- {ours} / aspyx {theirs}: echo median {median_ratio:.3f}x [<= 0.25], "
-                      f"8-thread echo throughput {rate_ratio:.1f}x [>= 4]")
+                print(
+                    f"- {ours} / aspyx {theirs}: echo median {median_ratio:.3f}x [<= 0.25], "
+                    f"8-thread echo throughput {rate_ratio:.1f}x [>= 4]"
+                )
         if "sw-msgpack" in results and "d1" in peers:
             ratio = results["sw-msgpack"]["echo_median"] / float(peers["d1"]["echo_med"])
             print(f"- sw-msgpack / gRPC d1: echo median {ratio:.2f}x [< 1]")

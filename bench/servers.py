@@ -67,7 +67,9 @@ class HttpEcho(socketserver.BaseRequestHandler):
                 body, buffer = buffer[:length], buffer[length:]
                 conn.sendall(
                     b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                    + str(len(body)).encode() + b"\r\n\r\n" + body
+                    + str(len(body)).encode()
+                    + b"\r\n\r\n"
+                    + body
                 )
         except ConnectionError:
             return
@@ -81,9 +83,9 @@ class Threaded(socketserver.ThreadingTCPServer):
 def main() -> None:
     kind, port = sys.argv[1], int(sys.argv[2])
     if kind == "servicewire":
+        import workload  # noqa: F401 - hosts the bench service
         from dependency_injector import containers, providers
 
-        import workload  # noqa: F401 - hosts the bench service
         from channels.http import HttpServer
         from container import ServiceContainer
 

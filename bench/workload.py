@@ -14,7 +14,15 @@ import time
 from abc import abstractmethod
 from collections.abc import Callable
 
-from container import AbstractComponent, ChannelAddress, Component, Service, component, implementation, service
+from container import (
+    AbstractComponent,
+    ChannelAddress,
+    Component,
+    Service,
+    component,
+    implementation,
+    service,
+)
 
 HELLO_MESSAGE = "hello world"
 
@@ -34,8 +42,15 @@ class Data:
 
 def node(i: int, children: list[Data] | None = None) -> Data:
     return Data(
-        i, i + 0.5, bool(i % 2), f"node-{i}", [i + k for k in range(5)], [i + k + 0.25 for k in range(5)],
-        [(i + k) % 2 == 0 for k in range(5)], [f"s{i}-{k}" for k in range(5)], children or [],
+        i,
+        i + 0.5,
+        bool(i % 2),
+        f"node-{i}",
+        [i + k for k in range(5)],
+        [i + k + 0.25 for k in range(5)],
+        [(i + k) % 2 == 0 for k in range(5)],
+        [f"s{i}-{k}" for k in range(5)],
+        children or [],
     )
 
 

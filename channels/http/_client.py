@@ -234,7 +234,13 @@ class HttpChannel(Channel):
         return response.status_code, response.content, response.headers.get("Content-Type", "")
 
     def _post_plain(
-        self, connections: Connections, base: str, url: str, body: bytes, headers: dict[str, str], plan: _MethodPlan
+        self,
+        connections: Connections,
+        base: str,
+        url: str,
+        body: bytes,
+        headers: dict[str, str],
+        plan: _MethodPlan,
     ) -> tuple[int, bytes, str]:
         try:
             return connections.post(base, plan.path, body, headers, plan.timeouts.connect, plan.timeouts.read)

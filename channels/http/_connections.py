@@ -62,7 +62,13 @@ class Connections:
         self._ssl_context: ssl.SSLContext | None = None
 
     def post(
-        self, base: str, path: str, body: bytes, headers: dict[str, str], connect_timeout: float, read_timeout: float
+        self,
+        base: str,
+        path: str,
+        body: bytes,
+        headers: dict[str, str],
+        connect_timeout: float,
+        read_timeout: float,
     ) -> tuple[int, bytes, str]:
         """POST ``body`` to ``base + path``; return (status, body, content type).
 
@@ -80,7 +86,7 @@ class Connections:
             connection.request("POST", prefix + path, body, headers)
             response = connection.getresponse()
             content = response.read()
-        except (TimeoutError, socket.timeout) as exc:
+        except TimeoutError as exc:
             self._drop(base)
             raise ReadTimeout(str(exc)) from exc
         except (OSError, http.client.HTTPException) as exc:
@@ -105,12 +111,14 @@ class Connections:
         host = parts.hostname or "127.0.0.1"
         connection: http.client.HTTPConnection
         if parts.scheme == "https":
-            connection = http.client.HTTPSConnection(host, parts.port, timeout=connect_timeout, context=self._tls())
+            connection = http.client.HTTPSConnection(
+                host, parts.port, timeout=connect_timeout, context=self._tls()
+            )
         else:
             connection = http.client.HTTPConnection(host, parts.port, timeout=connect_timeout)
         try:
             connection.connect()
-        except (TimeoutError, socket.timeout) as exc:
+        except TimeoutError as exc:
             connection.close()
             raise ConnectTimeout(str(exc)) from exc
         except OSError as exc:

@@ -11,6 +11,7 @@ from ._channel import (
     Channel,
     FirstURLSelector,
     Invocation,
+    LeastInFlightURLSelector,
     RandomURLSelector,
     RoundRobinURLSelector,
     URLSelector,
@@ -36,6 +37,7 @@ from ._descriptors import (
     ServiceDescriptor,
 )
 from ._errors import (
+    CallInterruptedException,
     ConfigurationException,
     LocalServiceException,
     NoAddressException,
@@ -74,6 +76,7 @@ __all__ = [
     "SELECTORS",
     "AbstractComponent",
     "BaseDescriptor",
+    "CallInterruptedException",
     "Channel",
     "ChannelAddress",
     "ChannelInstances",
@@ -89,6 +92,7 @@ __all__ = [
     "HealthResult",
     "HealthStatus",
     "Invocation",
+    "LeastInFlightURLSelector",
     "LocalServiceException",
     "MethodDescriptor",
     "NoAddressException",

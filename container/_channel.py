@@ -5,10 +5,21 @@ from __future__ import annotations
 import itertools
 import random
 import threading
+import time
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from ._errors import ConfigurationException, NoAddressException
+from ._errors import (
+    CallInterruptedException,
+    ConfigurationException,
+    NoAddressException,
+    ServiceCommunicationException,
+    ServiceTimeoutException,
+    ServiceUnavailableException,
+)
+
+_R = TypeVar("_R")
 
 if TYPE_CHECKING:
     from ._descriptors import ComponentDescriptor, MethodDescriptor, ServiceDescriptor
@@ -102,10 +113,39 @@ class RandomURLSelector(URLSelector):
         return random.choice(urls)  # noqa: S311 - load spreading, not cryptography
 
 
+class LeastInFlightURLSelector(URLSelector):
+    """The URL with the fewest calls in flight from this client; ties go round robin."""
+
+    def __init__(self) -> None:
+        self._in_flight: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._counter = itertools.count()
+
+    def get(self, urls: list[str]) -> str:
+        """Return the least busy URL."""
+        if not urls:
+            raise NoAddressException("no URL is known")
+        start = next(self._counter)
+        in_flight = self._in_flight
+        ordered = [urls[(start + i) % len(urls)] for i in range(len(urls))]
+        return min(ordered, key=lambda url: in_flight.get(url, 0))
+
+    def started(self, url: str) -> None:
+        """Count a call to ``url`` as in flight."""
+        with self._lock:
+            self._in_flight[url] = self._in_flight.get(url, 0) + 1
+
+    def finished(self, url: str) -> None:
+        """Count a call to ``url`` as done."""
+        with self._lock:
+            self._in_flight[url] = self._in_flight.get(url, 1) - 1
+
+
 SELECTORS: dict[str, type[URLSelector]] = {
     "first": FirstURLSelector,
     "round-robin": RoundRobinURLSelector,
     "random": RandomURLSelector,
+    "least-in-flight": LeastInFlightURLSelector,
 }
 """Selectors that config can name (``components.<name>.selector``)."""
 
@@ -126,6 +166,12 @@ def selector_by_name(name: str, where: str = "selector") -> URLSelector:
             f"config key {where!r} is {name!r}; known selectors: {', '.join(sorted(SELECTORS))}"
         )
     return cls()
+
+
+def _instance_failed(exc: ServiceCommunicationException) -> bool:
+    if isinstance(exc, ServiceTimeoutException):
+        return exc.limit == "connect"
+    return isinstance(exc, (ServiceUnavailableException, CallInterruptedException))
 
 
 class Channel(ABC):
@@ -151,12 +197,19 @@ class Channel(ABC):
     FirstURLSelector = FirstURLSelector
     RoundRobinURLSelector = RoundRobinURLSelector
     RandomURLSelector = RandomURLSelector
+    LeastInFlightURLSelector = LeastInFlightURLSelector
+
+    DEFAULT_COOLDOWN = 5.0
+    """Seconds a URL that failed is skipped while other URLs are left."""
 
     def __init__(self) -> None:
         self.component_descriptor: ComponentDescriptor[Any] | None = None
         self.address: ChannelInstances | None = None
         self.manager: ServiceManager | None = None
         self.url_selector: URLSelector = RoundRobinURLSelector()
+        self.cooldown = self.DEFAULT_COOLDOWN
+        self._cooling: dict[str, float] = {}
+        self._idempotent: dict[MethodDescriptor, bool] = {}
         self._address_lock = threading.Lock()
 
     # configuration
@@ -174,6 +227,35 @@ class Channel(ABC):
         self.component_descriptor = component_descriptor
         self.address = address
         self.manager = manager
+        settings = self._settings()
+        cooldown = settings.get("cooldown", self.DEFAULT_COOLDOWN)
+        if isinstance(cooldown, bool) or not isinstance(cooldown, (int, float)) or cooldown < 0:
+            raise ConfigurationException(
+                f"config key 'components.{component_descriptor.name}.cooldown' must be a number "
+                f"of seconds, got {cooldown!r}"
+            )
+        self.cooldown = float(cooldown)
+
+    def _settings(self) -> Any:
+        if self.manager is None or self.component_descriptor is None:
+            return {}
+        return self.manager.component_settings(self.component_descriptor.name)
+
+    def is_idempotent(self, method: MethodDescriptor) -> bool:
+        """Return whether a call of ``method`` that was sent may be retried on another URL.
+
+        True when the interface method is decorated with ``@idempotent``, or config says so:
+        ``components.<component>.idempotent: true`` (every method) or
+        ``components.<component>.methods.<service>.<method>.idempotent`` (or ``<method>``).
+        """
+        known = self._idempotent.get(method)
+        if known is None:
+            settings = self._settings()
+            methods = settings.get("methods") or {}
+            specific = methods.get(f"{method.service.name}.{method.name}") or methods.get(method.name) or {}
+            known = bool(method.idempotent or specific.get("idempotent", settings.get("idempotent", False)))
+            self._idempotent[method] = known
+        return known
 
     def set_address(self, address: ChannelInstances | None) -> None:
         """Replace the component's URLs; registries call this when instances come and go."""
@@ -201,6 +283,68 @@ class Channel(ABC):
         return self.url_selector.get(address.urls)
 
     # calls
+
+    def call_with_failover(self, method: MethodDescriptor, send: Callable[[str], _R]) -> _R:
+        """Call ``send(url)`` on the selected URL, failing over to the other URLs.
+
+        A failure to connect (nothing was sent: :class:`ServiceUnavailableException`, or a
+        connect timeout) moves on to the next URL without the caller seeing it. A failure after
+        the call was sent (:class:`CallInterruptedException`, a read timeout) moves on only
+        when the method is idempotent (:meth:`is_idempotent`); otherwise it is raised. A URL
+        that failed is skipped for :attr:`cooldown` seconds while other URLs are left, then
+        tried again. Channel plugins call this from :meth:`invoke`.
+
+        Raises:
+            NoAddressException: no URL is known.
+            ServiceCommunicationException: every URL failed (the last failure is raised).
+        """
+        address = self.address
+        urls = address.urls if address is not None else []
+        if not urls:
+            component = self.component_descriptor.name if self.component_descriptor else "?"
+            raise NoAddressException(f"no URL known for component {component!r} on channel {self.name!r}")
+        selector = self.url_selector
+        cooling = self._cooling
+        tried: set[str] | None = None
+        while True:
+            candidates = urls if tried is None else [u for u in urls if u not in tried]
+            if cooling:
+                now = time.monotonic()
+                candidates = [u for u in candidates if cooling.get(u, 0.0) <= now] or candidates
+            url = selector.get(candidates)
+            selector.started(url)
+            try:
+                result = send(url)
+            except ServiceCommunicationException as exc:
+                if _instance_failed(exc):
+                    self._mark_failed(url)
+                if not self._may_retry(exc, method):
+                    raise
+                tried = tried or set()
+                tried.add(url)
+                if len(tried) >= len(urls):
+                    raise
+                continue
+            finally:
+                selector.finished(url)
+            if cooling:
+                cooling.pop(url, None)
+            return result
+
+    def _may_retry(self, exc: ServiceCommunicationException, method: MethodDescriptor) -> bool:
+        if isinstance(exc, ServiceUnavailableException):
+            return True
+        if isinstance(exc, ServiceTimeoutException):
+            return exc.limit == "connect" or self.is_idempotent(method)
+        if isinstance(exc, CallInterruptedException):
+            return self.is_idempotent(method)
+        return False
+
+    def _mark_failed(self, url: str) -> None:
+        # A slow answer (read timeout) says nothing about the instance; only failures to
+        # connect or broken connections put a URL in the cool-down.
+        if self.cooldown > 0:
+            self._cooling[url] = time.monotonic() + self.cooldown
 
     @abstractmethod
     def invoke(self, invocation: Invocation) -> Any:

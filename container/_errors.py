@@ -13,7 +13,8 @@ Every error servicewire raises is a :class:`ServiceException`::
     │                                     (remote_type, message and HTTP-like status kept)
     └── ServiceCommunicationException     the call could not be carried
         ├── NoAddressException            no URL is known for the component and channel
-        ├── ServiceUnavailableException   no connection could be made
+        ├── ServiceUnavailableException   no connection could be made (nothing was sent)
+        ├── CallInterruptedException      the connection broke after the call was sent
         └── ServiceTimeoutException       a connect or read time limit ran out (url, limit)
 
 Subclass these for finer cases; application code should never need to catch bare Exception.
@@ -114,6 +115,18 @@ class ServiceUnavailableException(ServiceCommunicationException):
 
     Attributes:
         url: the last URL tried.
+    """
+
+    def __init__(self, message: str, url: str = "") -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class CallInterruptedException(ServiceCommunicationException):
+    """The connection broke after the call was sent: it may or may not have run.
+
+    Attributes:
+        url: the URL that was called.
     """
 
     def __init__(self, message: str, url: str = "") -> None:

@@ -16,9 +16,11 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 import requests
+import urllib3
 from requests.structures import CaseInsensitiveDict
 
 from container import (
+    CallInterruptedException,
     Channel,
     ChannelInstances,
     ComponentDescriptor,
@@ -31,7 +33,14 @@ from container import (
 )
 from container.codec import JSON_CODEC, MSGPACK_CODEC, Codec, CodecError, MethodCodec, codec_for, decode_error
 
-from ._connections import ConnectError, Connections, ConnectTimeout, ReadTimeout, needs_requests
+from ._connections import (
+    ConnectError,
+    Connections,
+    ConnectTimeout,
+    ExchangeError,
+    ReadTimeout,
+    needs_requests,
+)
 from ._settings import Timeouts, timeouts_for, trust_env
 
 SessionCustomizer = Callable[[requests.Session, str], None]
@@ -180,9 +189,9 @@ class HttpChannel(Channel):
         """
         plan = self._plans.get(invocation.method) or self._plan(invocation.method)
         body = plan.codec.encode_call(invocation.args, invocation.kwargs)
-        base = self.get_url()
-        url = base + plan.path
-        status, content, content_type = self._post(base, url, body, plan)
+        status, content, content_type, url = self.call_with_failover(
+            invocation.method, lambda base: self._post(base, base + plan.path, body, plan)
+        )
         if status == 200:
             try:
                 return plan.codec.decode_result(content)
@@ -191,7 +200,7 @@ class HttpChannel(Channel):
         codec = codec_for(content_type) or self.codec
         raise decode_error(codec, content, status)
 
-    def _post(self, base: str, url: str, body: bytes, plan: _MethodPlan) -> tuple[int, bytes, str]:
+    def _post(self, base: str, url: str, body: bytes, plan: _MethodPlan) -> tuple[int, bytes, str, str]:
         state = self._thread_state()
         session = state.session
         assert session is not None and state.headers is not None
@@ -228,10 +237,14 @@ class HttpChannel(Channel):
         except requests.ReadTimeout as exc:
             raise ServiceTimeoutException(url, "read", plan.timeouts.read) from exc
         except requests.ConnectionError as exc:
-            raise ServiceUnavailableException(f"cannot reach {url}: {_reason(exc)}", url) from exc
+            if _nothing_sent(exc):
+                raise ServiceUnavailableException(f"cannot reach {url}: {_reason(exc)}", url) from exc
+            raise CallInterruptedException(
+                f"connection to {url} broke during the call: {_reason(exc)}", url
+            ) from exc
         except requests.RequestException as exc:
             raise ServiceCommunicationException(f"call to {url} failed: {exc}") from exc
-        return response.status_code, response.content, response.headers.get("Content-Type", "")
+        return response.status_code, response.content, response.headers.get("Content-Type", ""), url
 
     def _post_plain(
         self,
@@ -241,15 +254,26 @@ class HttpChannel(Channel):
         body: bytes,
         headers: dict[str, str],
         plan: _MethodPlan,
-    ) -> tuple[int, bytes, str]:
+    ) -> tuple[int, bytes, str, str]:
         try:
-            return connections.post(base, plan.path, body, headers, plan.timeouts.connect, plan.timeouts.read)
+            status, content, content_type = connections.post(
+                base, plan.path, body, headers, plan.timeouts.connect, plan.timeouts.read
+            )
         except ConnectTimeout as exc:
             raise ServiceTimeoutException(url, "connect", plan.timeouts.connect) from exc
         except ReadTimeout as exc:
             raise ServiceTimeoutException(url, "read", plan.timeouts.read) from exc
         except ConnectError as exc:
             raise ServiceUnavailableException(f"cannot reach {url}: {exc}", url) from exc
+        except ExchangeError as exc:
+            raise CallInterruptedException(f"connection to {url} broke during the call: {exc}", url) from exc
+        return status, content, content_type, url
+
+
+def _nothing_sent(exc: requests.ConnectionError) -> bool:
+    # urllib3 wraps a failed connect in MaxRetryError(reason=NewConnectionError).
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
 
 
 def _reason(exc: BaseException) -> str:

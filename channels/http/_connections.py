@@ -40,6 +40,10 @@ class ConnectError(Exception):
     """No connection could be made (wraps the OSError)."""
 
 
+class ExchangeError(Exception):
+    """The connection broke after the request was (perhaps partly) sent."""
+
+
 class ConnectTimeout(Exception):
     """The connect limit ran out."""
 
@@ -73,17 +77,31 @@ class Connections:
         """POST ``body`` to ``base + path``; return (status, body, content type).
 
         Raises:
-            ConnectError: no connection could be made, or it broke during the exchange.
-            ConnectTimeout: connecting took longer than ``connect_timeout``.
+            ConnectError: no connection could be made; nothing was sent.
+            ConnectTimeout: connecting took longer than ``connect_timeout``; nothing was sent.
+            ExchangeError: the connection broke after the request was sent.
             ReadTimeout: the answer took longer than ``read_timeout``.
         """
-        connection = self._connection(base, connect_timeout)
         prefix = self._prefixes.get(base)
         if prefix is None:
             prefix = self._prefixes[base] = urlsplit(base).path.rstrip("/")
+        reused = base in self._connections
+        connection = self._connection(base, connect_timeout)
         try:
-            connection.sock.settimeout(read_timeout)  # type: ignore[union-attr]
-            connection.request("POST", prefix + path, body, headers)
+            self._send(connection, prefix + path, body, headers, read_timeout)
+        except OSError as exc:
+            self._drop(base)
+            if not reused:
+                raise ExchangeError(str(exc) or type(exc).__name__) from exc
+            # The server closed an idle connection as we wrote to it, so it did not read the
+            # request: send it once more on a new connection.
+            connection = self._connection(base, connect_timeout)
+            try:
+                self._send(connection, prefix + path, body, headers, read_timeout)
+            except OSError as again:
+                self._drop(base)
+                raise ExchangeError(str(again) or type(again).__name__) from again
+        try:
             response = connection.getresponse()
             content = response.read()
         except TimeoutError as exc:
@@ -91,10 +109,21 @@ class Connections:
             raise ReadTimeout(str(exc)) from exc
         except (OSError, http.client.HTTPException) as exc:
             self._drop(base)
-            raise ConnectError(str(exc) or type(exc).__name__) from exc
+            raise ExchangeError(str(exc) or type(exc).__name__) from exc
         if response.will_close:
             self._drop(base)
         return response.status, content, response.getheader("Content-Type", "")
+
+    @staticmethod
+    def _send(
+        connection: http.client.HTTPConnection,
+        path: str,
+        body: bytes,
+        headers: dict[str, str],
+        read_timeout: float,
+    ) -> None:
+        connection.sock.settimeout(read_timeout)  # type: ignore[union-attr]
+        connection.request("POST", path, body, headers)
 
     def _connection(self, base: str, connect_timeout: float) -> http.client.HTTPConnection:
         connection = self._connections.get(base)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from typing import Any
 
 from waitress import wasyncore
@@ -16,6 +17,14 @@ from ._settings import max_body_size
 from ._wsgi import ServiceApplication
 
 logger = logging.getLogger("servicewire.http")
+
+FLUSH_TIMEOUT = 5.0
+"""Seconds a stopping server keeps sending answers that are already produced."""
+
+
+def _busy(channel: Any) -> bool:
+    # waitress HTTPChannel: a request being served, or bytes not yet sent.
+    return bool(getattr(channel, "requests", None) or getattr(channel, "total_outbufs_len", 0))
 
 
 class HttpServer(Server):
@@ -70,6 +79,11 @@ class HttpServer(Server):
         try:
             while not self._stopping.is_set():
                 wasyncore.loop(timeout=1, map=server._map, use_poll=True, count=1)
+            # Calls that finished during the drain may still have answers in waitress's
+            # buffers: keep the loop turning until they are sent (bounded).
+            deadline = time.monotonic() + FLUSH_TIMEOUT
+            while time.monotonic() < deadline and any(_busy(c) for c in list(server._map.values())):
+                wasyncore.loop(timeout=0.05, map=server._map, use_poll=True, count=1)
         finally:
             # Close the listener and every connection from the loop's own thread.
             for channel in list(server._map.values()):

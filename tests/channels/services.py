@@ -21,6 +21,7 @@ from container import (
     Service,
     ServiceException,
     component,
+    idempotent,
     implementation,
     service,
 )
@@ -117,9 +118,10 @@ class WireService(Service):
     def sleep(self, seconds: float) -> float:
         """Sleep, then return the seconds slept."""
 
+    @idempotent
     @abstractmethod
     def whoami(self) -> str:
-        """Return this process's id and the instance's port."""
+        """Return this process's id (idempotent: may be retried on another instance)."""
 
 
 @component(name="wire-component", services=[WireService])
@@ -162,7 +164,7 @@ class WireServiceImpl(WireService):
         return seconds
 
     def whoami(self) -> str:
-        return f"pid {os.getpid()} port {os.environ.get('SERVICEWIRE_PORT', '?')}"
+        return f"pid {os.getpid()}"
 
     def secret(self) -> str:
         """Not in the interface: must never be reachable."""

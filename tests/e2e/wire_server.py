@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 
 from dependency_injector import containers, providers
@@ -18,6 +20,6 @@ class WireServerContainer(containers.DeclarativeContainer):
 
 if __name__ == "__main__":
     container = WireServerContainer()
-    container.config.from_dict({"registry": {"type": "static"}})
+    container.config.from_dict(json.loads(os.environ.get("WIRE_CONFIG", '{"registry": {"type": "static"}}')))
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
     HttpServer(host="127.0.0.1", port=port).serve_forever(container)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -31,8 +32,8 @@ def client_config(url: str) -> dict:
     }
 
 
-def test_make_demo_runs_two_processes():
-    """The demo starts a server process, calls it over both channels, and stops it cleanly."""
+def test_make_demo_runs_two_servers_and_a_client():
+    """The demo's client calls over both channels and round robin reaches both servers."""
     result = subprocess.run(
         python_module("samples.hello.demo"),
         cwd=ROOT,
@@ -44,7 +45,11 @@ def test_make_demo_runs_two_processes():
     assert result.returncode == 0, result.stdout + result.stderr
     assert "dispatch-json: Hello, world! / Hello, servicewire!" in result.stdout
     assert "dispatch-msgpack: Hello, world! / Hello, servicewire!" in result.stdout
-    assert "server stopped (exit status 0)" in result.stdout
+    pids = re.findall(r"demo: server pid (\d+)", result.stdout)
+    round_robin = re.search(r"round robin: (.*)", result.stdout)
+    assert len(pids) == 2 and round_robin is not None
+    assert {f"pid {p}" for p in pids} == set(round_robin.group(1).split(", "))
+    assert "servers stopped (exit statuses [0, 0])" in result.stdout
 
 
 def test_servicewire_serve_command(tmp_path: Path):

@@ -1,4 +1,4 @@
-"""File registry timings: registration to use, SIGKILL to avoidance, and the call-path cost.
+"""Registry timings: registration to use, SIGKILL to avoidance, and the call-path cost.
 
 Run: .venv/bin/python bench/registry_bench.py
 
@@ -8,6 +8,9 @@ Run: .venv/bin/python bench/registry_bench.py
    the client's URL list drops it, and how many calls had to fail over meanwhile.
 3. The cost per call of the registry on the call path: how often the calling thread touches the
    registry file (stat or read) during 2000 calls, and the cost of one stat-checked look-up.
+4. etcd (when an etcd binary is installed): a real one-member etcd on ephemeral ports; the time
+   from a registration until a running client's channel has the URL (20 trials), and the number
+   of etcd requests made by the calling thread during 2000 calls.
 """
 
 from __future__ import annotations
@@ -146,11 +149,81 @@ def call_path_cost(folder: Path) -> dict[str, float]:
     return {"registry_touches_in_2000_calls": touched, "get_addresses_us": lookup_us}
 
 
+def etcd_figures(folder: Path) -> dict[str, float] | None:
+    import shutil
+
+    from registry.etcd import EtcdComponentRegistry
+    from tests.etcd_cluster import EtcdCluster
+
+    if shutil.which("etcd") is None:
+        return None
+    cluster = EtcdCluster(folder / "etcd", 1).start()
+    try:
+        settings = {"type": "etcd", "endpoints": cluster.endpoints}
+        first = EtcdComponentRegistry(settings)
+        first.register(WIRE, [ChannelAddress("dispatch-json", "http://127.0.0.1:1")])
+        client = ServiceClient({"registry": settings})
+        channel = client.get_service(WireService, "dispatch-json")._servicewire_channel
+        samples = []
+        for trial in range(20):
+            other = EtcdComponentRegistry(settings)
+            url = f"http://127.0.0.1:{2000 + trial}"
+            started = time.monotonic()
+            other.register(WIRE, [ChannelAddress("dispatch-json", url)])
+            while url not in channel.address.urls:
+                time.sleep(0.0005)
+            samples.append((time.monotonic() - started) * 1000)
+            other.close()
+        client.close()
+        first.close()
+
+        config = json.dumps({"registry": settings})
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.e2e.wire_server"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "WIRE_CONFIG": config},
+        )
+        assert process.stdout is not None
+        for line in process.stdout:
+            if "serving on" in line:
+                break
+        client = ServiceClient({"registry": settings})
+        wire = client.get_service(WireService, "dispatch-msgpack")
+        registry = client.manager.component_registry
+        assert isinstance(registry, EtcdComponentRegistry)
+        caller = threading.current_thread()
+        requests_made = {"caller": 0}
+        for etcd_client in registry._clients:
+            original = etcd_client.session.request
+
+            def counting(*args, _original=original, **kwargs):  # type: ignore[no-untyped-def]
+                if threading.current_thread() is caller:
+                    requests_made["caller"] += 1
+                return _original(*args, **kwargs)
+
+            etcd_client.session.request = counting  # type: ignore[method-assign]
+        for _ in range(2000):
+            wire.hello("x")
+        client.close()
+        process.terminate()
+        process.wait()
+        return {
+            "median": statistics.median(samples),
+            "max": max(samples),
+            "requests": requests_made["caller"],
+        }
+    finally:
+        cluster.stop()
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         latency = registration_latency(Path(folder))
         kill = sigkill_avoidance(Path(folder))
         cost = call_path_cost(Path(folder))
+        etcd = etcd_figures(Path(folder))
     print("| measure | value |")
     print("|---|---:|")
     print(f"| registration -> client's URL list, median of 20 (ms) | {statistics.median(latency):.0f} |")
@@ -163,6 +236,12 @@ def main() -> None:
         f"| registry file checks on the calling thread in 2000 calls | {cost['registry_touches_in_2000_calls']} |"
     )
     print(f"| one get_addresses (stat, no read: file unchanged) (µs) | {cost['get_addresses_us']:.1f} |")
+    if etcd is None:
+        print("| etcd | not measured: no etcd binary (apt-get install etcd-server) |")
+        return
+    print(f"| etcd: registration -> client's URL list, median of 20 (ms) | {etcd['median']:.0f} |")
+    print(f"| etcd: registration -> client's URL list, max of 20 (ms) | {etcd['max']:.0f} |")
+    print(f"| etcd: requests by the calling thread in 2000 calls | {etcd['requests']:.0f} |")
 
 
 if __name__ == "__main__":

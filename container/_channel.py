@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from ._descriptors import ComponentDescriptor, MethodDescriptor, ServiceDescriptor
     from ._manager import ServiceManager
     from ._server import Server
-    from ._values import ChannelInstances
+    from ._values import ChannelAddress, ChannelInstances
 
 
 class Invocation:
@@ -59,7 +59,14 @@ class Invocation:
 
 
 class URLSelector(ABC):
-    """Chooses the URL of the next call among a component's URLs. Must be thread-safe."""
+    """Chooses the URL of the next call among a component's URLs. Must be thread-safe.
+
+    Attributes:
+        tracks_calls: True when :meth:`started` and :meth:`finished` must be called around
+            each call (load-aware selectors); False spares the call path two method calls.
+    """
+
+    tracks_calls: ClassVar[bool] = False
 
     @abstractmethod
     def get(self, urls: list[str]) -> str:
@@ -115,6 +122,8 @@ class RandomURLSelector(URLSelector):
 
 class LeastInFlightURLSelector(URLSelector):
     """The URL with the fewest calls in flight from this client; ties go round robin."""
+
+    tracks_calls = True
 
     def __init__(self) -> None:
         self._in_flight: dict[str, int] = {}
@@ -311,8 +320,10 @@ class Channel(ABC):
             if cooling:
                 now = time.monotonic()
                 candidates = [u for u in candidates if cooling.get(u, 0.0) <= now] or candidates
-            url = selector.get(candidates)
-            selector.started(url)
+            url = candidates[0] if len(candidates) == 1 else selector.get(candidates)
+            tracks = selector.tracks_calls
+            if tracks:
+                selector.started(url)
             try:
                 result = send(url)
             except ServiceCommunicationException as exc:
@@ -326,7 +337,8 @@ class Channel(ABC):
                     raise
                 continue
             finally:
-                selector.finished(url)
+                if tracks:
+                    selector.finished(url)
             if cooling:
                 cooling.pop(url, None)
             return result
@@ -361,12 +373,19 @@ class Channel(ABC):
     # server side
 
     @classmethod
-    def prepare_server(cls, server: Server, component_descriptor: ComponentDescriptor[Any]) -> None:
+    def prepare_server(
+        cls, server: Server, component_descriptor: ComponentDescriptor[Any], address: ChannelAddress
+    ) -> ChannelAddress:
         """Prepare the server side for a hosted component before it is registered.
 
-        A channel whose server side mounts on the :class:`~container.Server` has nothing to
-        do; one that listens on its own starts its listener here.
+        Called once per address of this channel that a hosted component's ``get_addresses``
+        returned. A channel whose server side mounts on the :class:`~container.Server` (the HTTP
+        channels) has nothing to do and returns ``address``. One that listens on its own starts
+        its listener here (once per server; ``server.manager`` knows the hosted components) and
+        returns the address it really listens on, for example with the port it bound when
+        ``address`` asked for port 0. The returned address is what gets registered.
         """
+        return address
 
     @classmethod
     def stop_server(cls, server: Server) -> None:

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from dependency_injector import providers
 
-from ._manager import ServiceManager
+from ._manager import ServiceManager, ServiceType
 from ._service_container import ServiceContainer
 
 T = TypeVar("T")
@@ -42,7 +42,7 @@ class ServiceClient:
         with _open_lock:
             _open_clients.append(self)
 
-    def get_service(self, service_type: type[T], preferred_channel: str = "") -> T:
+    def get_service(self, service_type: ServiceType[T], preferred_channel: str = "") -> T:
         """Return a proxy (or the local implementation) of a service interface."""
         return self.manager.get_service(service_type, preferred_channel)
 
@@ -68,7 +68,7 @@ class ServiceClient:
         self.close()
 
 
-def connect(service_type: type[T], config: Mapping[str, Any], preferred_channel: str = "") -> T:
+def connect(service_type: ServiceType[T], config: Mapping[str, Any], preferred_channel: str = "") -> T:
     """Return a proxy of a service from a config mapping; everything is closed at exit.
 
     Example::

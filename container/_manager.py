@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+import uuid
+import weakref
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from dependency_injector import providers
@@ -23,7 +25,12 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+# Callable[..., T] rather than type[T]: mypy refuses abstract classes where type[T] is expected,
+# and every service interface is abstract. At run time a non-class is refused with a clear error.
+ServiceType = Callable[..., T]
+
 LOCAL = "local"
+LOCAL_SCHEME = "inproc://"
 
 logger = logging.getLogger("servicewire")
 
@@ -45,6 +52,8 @@ class ServiceManager:
             application container is searched for providers of implementation classes.
     """
 
+    _live: weakref.WeakValueDictionary[str, ServiceManager] = weakref.WeakValueDictionary()
+
     def __init__(
         self,
         component_registry: ComponentRegistry,
@@ -52,12 +61,14 @@ class ServiceManager:
         config: Mapping[str, Any] | None = None,
         container: Any = None,
     ) -> None:
+        self.id = uuid.uuid4().hex
+        ServiceManager._live[self.id] = self
         self.component_registry = component_registry
         self.channel_manager = channel_manager
         self.config: Mapping[str, Any] = config or {}
         self.preferred_channel = ""
         self._container = container
-        self._services: dict[tuple[type, str], Any] = {}
+        self._services: dict[tuple[Any, str], Any] = {}
         self._channels: dict[tuple[type, str], Channel] = {}
         self._instances: dict[type, Any] = {}
         self._started: list[ComponentDescriptor[Any]] = []
@@ -67,13 +78,30 @@ class ServiceManager:
 
     # resolution
 
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` ran."""
+        return self._closed
+
+    @property
+    def local_uri(self) -> str:
+        """The URL of this manager for the ``local`` channel: ``inproc://<id>``."""
+        return LOCAL_SCHEME + self.id
+
+    @classmethod
+    def find(cls, uri: str) -> ServiceManager | None:
+        """Return the open manager of this process that a ``local`` channel URL names, or None."""
+        if not uri.startswith(LOCAL_SCHEME):
+            return None
+        return cls._live.get(uri[len(LOCAL_SCHEME) :])
+
     def set_preferred_channel(self, preferred_channel: str) -> None:
         """Set the channel used when ``get_service`` is called without one."""
         with self._lock:
             self.preferred_channel = preferred_channel
             self._services.clear()
 
-    def get_service(self, service_type: type[T], preferred_channel: str = "") -> T:
+    def get_service(self, service_type: ServiceType[T], preferred_channel: str = "") -> T:
         """Return the implementation or a proxy of a service interface.
 
         Args:
@@ -94,20 +122,25 @@ class ServiceManager:
             return cast(T, found)
         return self._resolve(service_type, preferred_channel)
 
-    def proxy(self, service_type: type[T], channel: str) -> T:
+    def proxy(self, service_type: ServiceType[T], channel: str) -> T:
         """Return a proxy through the named channel, even when the service is hosted here.
 
-        Useful in tests, to call a hosted service exactly as a remote caller would.
+        The URLs are the registry's for that channel; for ``"local"`` without any, this
+        manager's own. Useful in tests, to call a hosted service exactly as a remote caller
+        would.
         """
         descriptor = self._service_descriptor(service_type)
         component = descriptor.component_descriptor
-        if channel == LOCAL:
-            address = ChannelInstances(component.name, LOCAL, [])
+        offered = [a for a in self.component_registry.get_addresses(component) if a.channel == channel]
+        if offered:
+            address = offered[0]
+        elif channel == LOCAL:
+            address = ChannelInstances(component.name, LOCAL, [self.local_uri])
         else:
             address = self._find_address(component, channel)
         return cast(T, make_proxy(descriptor, self._channel(component, address)))
 
-    def _resolve(self, service_type: type[T], preferred_channel: str) -> T:
+    def _resolve(self, service_type: ServiceType[T], preferred_channel: str) -> T:
         descriptor = self._service_descriptor(service_type)
         component = descriptor.component_descriptor
         wanted = preferred_channel or self.preferred_channel
@@ -123,7 +156,7 @@ class ServiceManager:
             self._services[(service_type, preferred_channel)] = result
             return cast(T, result)
 
-    def _service_descriptor(self, service_type: type) -> ServiceDescriptor[Any]:
+    def _service_descriptor(self, service_type: Any) -> ServiceDescriptor[Any]:
         descriptor = CATALOG.get(service_type)
         if isinstance(descriptor, ComponentDescriptor):
             names = ", ".join(s.type.__qualname__ for s in descriptor.services)
@@ -228,9 +261,11 @@ class ServiceManager:
             instance.startup()
             addresses = list(instance.get_addresses(port)) if server is not None else []
             if server is not None:
-                for channel_name in sorted({a.channel for a in addresses}):
-                    self.channel_manager.get_class(channel_name).prepare_server(server, component)
-                    self.served_channels.add(channel_name)
+                addresses = [
+                    self.channel_manager.get_class(a.channel).prepare_server(server, component, a)
+                    for a in addresses
+                ]
+                self.served_channels.update(a.channel for a in addresses)
             with self._lock:
                 self._started.append(component)
             if addresses:
@@ -264,6 +299,7 @@ class ServiceManager:
         if self._closed:
             return
         self._closed = True
+        ServiceManager._live.pop(self.id, None)
         self.shutdown()
         with self._lock:
             channels = list(self._channels.values())

@@ -212,6 +212,9 @@ class EtcdComponentRegistry(ComponentRegistry):
         key = self._key(component, address.channel)
         value = json.dumps({"uri": address.uri, "host": self.host, "pid": os.getpid()})
         self._call(lambda client: client.put(key, value, lease=Lease(lease_id, client)))
+        with self._lock:
+            if self._cache_ready:  # read your own writes before the watch event arrives
+                self._cache[key] = address.uri
 
     def _key(self, component: str, channel: str) -> str:
         return f"{self.prefix}{component}/{channel}/{self.instance_id}"
@@ -226,6 +229,9 @@ class EtcdComponentRegistry(ComponentRegistry):
                 self._call(lambda client, key=key: client.delete(key))  # type: ignore[misc]
             except EtcdRegistryException as exc:
                 logger.warning("deregistering %s: %s (its lease will expire)", key, exc)
+            with self._lock:
+                self._cache.pop(key, None)
+        self._push()
 
     def watch(self, channel: Channel) -> None:
         """Keep ``channel``'s URLs current through the watch on the prefix."""
@@ -245,7 +251,8 @@ class EtcdComponentRegistry(ComponentRegistry):
             EtcdRegistryException: no endpoint answered and nothing is known yet.
         """
         with self._lock:
-            if not self._cache_ready:
+            if not self._cache_ready or self._watch_thread is None:
+                # Without a watch the copy would go stale: read the prefix each time.
                 self._load()
             return self._addresses(descriptor.name)
 

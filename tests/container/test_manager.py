@@ -7,6 +7,7 @@ from container import (
     ComponentStatus,
     NoAddressException,
     ServiceNotFoundException,
+    ServiceUnavailableException,
     UnknownChannelException,
     descriptor_of,
 )
@@ -61,8 +62,8 @@ def test_remote_service_goes_through_registry_channel(manager):
     assert isinstance(greeter, GreeterService)
     assert type(greeter).__name__ == "GreeterServiceProxy"
     assert manager.get_service(GreeterService) is greeter
-    # The local channel finds no implementation of the greeter in this process.
-    with pytest.raises(NoAddressException, match="not hosted in this process"):
+    # No ServiceManager of this process has the URL the registry gave.
+    with pytest.raises(ServiceUnavailableException, match="no ServiceManager of this process hosts"):
         greeter.greet("x")
 
 

@@ -1,0 +1,583 @@
+"""Conformance kit for channel and registry plugins, run with pytest.
+
+Subclass a kit class in your plugin's tests, say how to reach your plugin, and pytest runs the
+same checks that servicewire's built-in plugins pass::
+
+    from container import ChannelAddress
+    from container.testing import ChannelConformance
+
+    class TestMyChannel(ChannelConformance):
+        channel = "my-channel"
+
+        def address(self, port: int) -> ChannelAddress:
+            return ChannelAddress("my-channel", "my://127.0.0.1:0")
+
+    from container.testing import RegistryConformance
+
+    class TestMyRegistry(RegistryConformance):
+        shared = True               # registry objects of one config see each other's entries
+        liveness_timeout = 5.0      # entries of a SIGKILLed process vanish within 5 s (None: no claim)
+
+        def registry_config(self, tmp_path, request):
+            return {"type": "my-registry", "url": "..."}
+
+The kit hosts its own service (``sw-conformance-service``, with typed values, errors and an
+instance id) on servers made by :meth:`ChannelConformance.make_server`, and calls it through
+your channel from a separate ServiceManager whose static registry lists the registered URLs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import decimal
+import enum
+import json
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import uuid
+from abc import abstractmethod
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, ClassVar, Optional
+from urllib.parse import urlsplit, urlunsplit
+
+import attrs
+import pytest
+from dependency_injector import providers
+
+from ._channel import Channel
+from ._channel_manager import ChannelManager
+from ._component import AbstractComponent, Component, Service
+from ._decorators import component, descriptor_of, idempotent, implementation, service
+from ._descriptors import ComponentDescriptor
+from ._errors import (
+    NoAddressException,
+    RemoteServiceException,
+    ServiceCommunicationException,
+    ServiceException,
+)
+from ._manager import ServiceManager
+from ._registry import ComponentRegistry
+from ._server import Server
+from ._service_container import ServiceContainer, create_registry
+from ._values import ChannelAddress, ChannelInstances
+
+# the conformance service
+
+
+class Shade(enum.Enum):
+    """An enum carried by the conformance service."""
+
+    LIGHT = "light"
+    DARK = "dark"
+
+
+@dataclasses.dataclass
+class Tree:
+    """A recursive dataclass carried by the conformance service."""
+
+    label: str
+    weight: float
+    children: list[Tree] = dataclasses.field(default_factory=list)
+
+
+@attrs.frozen
+class Record:
+    """An attrs class with most supported value types."""
+
+    id: uuid.UUID
+    amount: decimal.Decimal
+    when: dt.datetime
+    shade: Shade
+    note: Optional[str] = None  # noqa: UP045 - the Optional spelling is part of what is checked
+    tags: frozenset[str] = frozenset()
+
+
+class ConformanceError(ServiceException):
+    """Raised by the conformance service; known on both sides, so raised again as itself."""
+
+
+@service(name="sw-conformance-service")
+class ConformanceService(Service):
+    """The service every channel plugin must carry faithfully."""
+
+    @abstractmethod
+    def echo_text(self, text: str) -> str:
+        """Return ``text``."""
+
+    @abstractmethod
+    def echo_tree(self, tree: Tree) -> Tree:
+        """Return ``tree``."""
+
+    @abstractmethod
+    def echo_record(self, record: Record, scale: int = 1) -> Record:
+        """Return ``record`` with its amount multiplied by ``scale``."""
+
+    @abstractmethod
+    def echo_mapping(self, values: dict[str, list[int]], day: dt.date) -> dict[str, int]:
+        """Return the sum of each list, plus the day's ordinal under ``"day"``."""
+
+    @abstractmethod
+    def fail_known(self, message: str) -> None:
+        """Raise :class:`ConformanceError`."""
+
+    @abstractmethod
+    def fail_unknown(self, message: str) -> None:
+        """Raise a KeyError (unknown to the wire: becomes RemoteServiceException)."""
+
+    @idempotent
+    @abstractmethod
+    def instance(self) -> str:
+        """Return the id of the serving instance."""
+
+
+@component(name="sw-conformance-component", services=[ConformanceService])
+class ConformanceComponent(Component):
+    """Hosts the conformance service."""
+
+
+_address_factory: Callable[[int], list[ChannelAddress]] = lambda port: []  # noqa: E731
+
+
+@implementation()
+class ConformanceServiceImpl(ConformanceService):
+    """The conformance service's implementation (one per hosting ServiceManager)."""
+
+    def __init__(self) -> None:
+        self.id = uuid.uuid4().hex
+
+    def echo_text(self, text: str) -> str:
+        """Return ``text``."""
+        return text
+
+    def echo_tree(self, tree: Tree) -> Tree:
+        """Return ``tree``."""
+        return tree
+
+    def echo_record(self, record: Record, scale: int = 1) -> Record:
+        """Return ``record`` with its amount scaled."""
+        return attrs.evolve(record, amount=record.amount * scale)
+
+    def echo_mapping(self, values: dict[str, list[int]], day: dt.date) -> dict[str, int]:
+        """Return the sums and the day's ordinal."""
+        return {**{k: sum(v) for k, v in values.items()}, "day": day.toordinal()}
+
+    def fail_known(self, message: str) -> None:
+        """Raise ConformanceError."""
+        raise ConformanceError(message)
+
+    def fail_unknown(self, message: str) -> None:
+        """Raise KeyError."""
+        raise KeyError(message)
+
+    def instance(self) -> str:
+        """Return this instance's id."""
+        return self.id
+
+
+@implementation()
+class ConformanceComponentImpl(AbstractComponent, ConformanceComponent):
+    """Advertises the addresses the running kit asks for."""
+
+    def get_addresses(self, port: int) -> list[ChannelAddress]:
+        """Return the kit's addresses for ``port``."""
+        return _address_factory(port)
+
+
+class ListenerlessServer(Server):
+    """A Server that listens on nothing itself: for channels whose server side listens on its own."""
+
+    def start_listening(self) -> None:
+        """Nothing to do."""
+
+    def stop_listening(self) -> None:
+        """Nothing to do."""
+
+
+def _conformance_component() -> ComponentDescriptor[Any]:
+    descriptor = descriptor_of(ConformanceComponent)
+    assert isinstance(descriptor, ComponentDescriptor)
+    return descriptor
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Poll ``predicate`` until it is true or ``timeout`` seconds passed; return its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+def _sample_tree() -> Tree:
+    return Tree("root", 1.5, [Tree(f"child-{i}", i / 3, [Tree(f"leaf-{i}", -1.0)]) for i in range(4)])
+
+
+def _sample_record() -> Record:
+    return Record(
+        uuid.UUID("12345678-1234-5678-1234-567812345678"),
+        decimal.Decimal("10.25"),
+        dt.datetime(2026, 11, 27, 12, 30, tzinfo=dt.timezone.utc),
+        Shade.DARK,
+        None,
+        frozenset({"a", "b"}),
+    )
+
+
+# the channel kit
+
+
+class ChannelConformance:
+    """Checks a channel plugin end to end against servers hosting the conformance service.
+
+    Set :attr:`channel` and implement :meth:`address`; override :meth:`make_server` when your
+    server side needs a particular Server (the HTTP channels use ``channels.http.HttpServer``).
+
+    Attributes:
+        channel: the channel name under test.
+        config: extra servicewire config for the client side (timeouts and so on).
+    """
+
+    channel: ClassVar[str] = ""
+    config: ClassVar[dict[str, Any]] = {}
+
+    def address(self, port: int) -> ChannelAddress:
+        """Return the address the conformance component advertises on a server's ``port``."""
+        raise NotImplementedError("set channel and implement address(port)")
+
+    def make_server(self) -> Server:
+        """Return a new, not yet booted server (default: one that listens on nothing itself)."""
+        return ListenerlessServer()
+
+    # fixtures
+
+    @pytest.fixture
+    def servers(self) -> Iterator[list[Server]]:
+        """Two booted servers hosting the conformance service on the channel under test."""
+        global _address_factory
+        _address_factory = lambda port: [self.address(port)]  # noqa: E731
+        booted: list[Server] = []
+        try:
+            for _ in range(2):
+                server = self.make_server()
+                server.boot(ServiceContainer(config=providers.Object({"registry": {"type": "static"}})))
+                booted.append(server)
+            yield booted
+        finally:
+            _address_factory = lambda port: []  # noqa: E731
+            for server in booted:
+                server.shutdown(timeout=5)
+
+    def urls_of(self, server: Server) -> list[str]:
+        """Return the URLs a booted server registered for the conformance component."""
+        assert server.manager is not None
+        descriptor = _conformance_component()
+        for address in server.manager.component_registry.get_addresses(descriptor):
+            if address.channel == self.channel:
+                return list(address.urls)
+        raise AssertionError(
+            f"the server registered no {self.channel!r} address for the conformance component"
+        )
+
+    def client(self, urls: list[str], selector: str = "round-robin") -> ServiceManager:
+        """Return a client-side ServiceManager whose static registry lists ``urls``."""
+        settings = {
+            "registry": {"type": "static", "components": {"sw-conformance-component": {self.channel: urls}}},
+            "components": {"sw-conformance-component": {"selector": selector, "cooldown": 1.0}},
+            **self.config,
+        }
+        return ServiceContainer(config=providers.Object(settings)).service_manager()
+
+    @pytest.fixture
+    def proxy(self, servers: list[Server]) -> Iterator[ConformanceService]:
+        """A proxy through the channel under test, to the first server."""
+        manager = self.client(self.urls_of(servers[0]))
+        yield manager.proxy(ConformanceService, self.channel)
+        manager.close()
+
+    # checks
+
+    def test_proxy_uses_the_channel(self, proxy: ConformanceService) -> None:
+        """The proxy sends through the channel under test, not a local shortcut."""
+        channel = proxy._servicewire_channel  # type: ignore[attr-defined]
+        assert isinstance(channel, Channel)
+        assert channel.name == self.channel
+
+    def test_text_round_trip(self, proxy: ConformanceService) -> None:
+        """Strings, unicode and empty ones included, come back unchanged."""
+        for text in ("hello", "", "grüße ✓ 日本", "x" * 100_000):
+            assert proxy.echo_text(text) == text
+
+    def test_recursive_dataclass_round_trip(self, proxy: ConformanceService) -> None:
+        """A recursive dataclass comes back equal and of its own type."""
+        tree = _sample_tree()
+        answer = proxy.echo_tree(tree)
+        assert answer == tree and isinstance(answer.children[0], Tree)
+
+    def test_attrs_uuid_decimal_datetime_enum_round_trip(self, proxy: ConformanceService) -> None:
+        """An attrs class with UUID, Decimal, aware datetime, Enum, Optional and a set survives."""
+        record = _sample_record()
+        answer = proxy.echo_record(record, scale=2)
+        assert answer == attrs.evolve(record, amount=decimal.Decimal("20.50"))
+        assert isinstance(answer.id, uuid.UUID) and isinstance(answer.shade, Shade)
+
+    def test_mapping_and_date_arguments(self, proxy: ConformanceService) -> None:
+        """Dicts of lists and dates are decoded by the parameter types."""
+        day = dt.date(2026, 1, 31)
+        assert proxy.echo_mapping({"a": [1, 2], "b": []}, day) == {"a": 3, "b": 0, "day": day.toordinal()}
+
+    def test_known_exception_is_raised_as_itself(self, proxy: ConformanceService) -> None:
+        """A ServiceException subclass known to the caller is raised as itself."""
+        with pytest.raises(ConformanceError, match="known failure"):
+            proxy.fail_known("known failure")
+
+    def test_other_exception_becomes_remote_service_exception(self, proxy: ConformanceService) -> None:
+        """Any other exception arrives as RemoteServiceException naming the remote type."""
+        with pytest.raises(RemoteServiceException) as info:
+            proxy.fail_unknown("lost key")
+        assert info.value.remote_type == "builtins.KeyError"
+        assert "lost key" in info.value.remote_message
+
+    def test_threads_share_one_proxy(self, proxy: ConformanceService) -> None:
+        """Eight threads calling one proxy each get their own answers."""
+        mixed: list[str] = []
+
+        def work(n: int) -> None:
+            for i in range(25):
+                text = f"{n}-{i}"
+                if proxy.echo_text(text) != text:
+                    mixed.append(text)
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert mixed == []
+
+    def test_round_robin_reaches_both_instances_first_url_sticks(self, servers: list[Server]) -> None:
+        """Round robin spreads calls over both servers; the first-URL selector stays on one."""
+        urls = self.urls_of(servers[0]) + self.urls_of(servers[1])
+        spread = self.client(urls)
+        assert len({spread.proxy(ConformanceService, self.channel).instance() for _ in range(6)}) == 2
+        spread.close()
+        sticky = self.client(urls, "first")
+        assert len({sticky.proxy(ConformanceService, self.channel).instance() for _ in range(6)}) == 1
+        sticky.close()
+
+    def test_set_address_changes_where_calls_go(self, servers: list[Server]) -> None:
+        """set_address replaces the URLs: none gives NoAddressException, a dead one fails over."""
+        manager = self.client(self.urls_of(servers[0]), "first")
+        proxy = manager.proxy(ConformanceService, self.channel)
+        channel: Channel = proxy._servicewire_channel  # type: ignore[attr-defined]
+        first = proxy.instance()
+        descriptor = _conformance_component()
+        channel.set_address(ChannelInstances(descriptor.name, self.channel, []))
+        with pytest.raises(NoAddressException):
+            proxy.instance()
+        second_url = self.urls_of(servers[1])[0]
+        channel.set_address(ChannelInstances(descriptor.name, self.channel, [second_url]))
+        second = proxy.instance()
+        assert second != first
+        dead = _with_port(second_url, free_port())
+        channel.set_address(ChannelInstances(descriptor.name, self.channel, [dead, second_url]))
+        assert proxy.instance() == second, "a URL where nothing listens is skipped"
+        manager.close()
+
+    def test_unreachable_url_is_a_communication_error(self) -> None:
+        """With only a dead URL, the call fails with a ServiceCommunicationException."""
+        probe = self.address(free_port()).uri
+        manager = self.client([_with_port(probe, free_port())])
+        with pytest.raises(ServiceCommunicationException):
+            manager.proxy(ConformanceService, self.channel).echo_text("anyone?")
+        manager.close()
+
+    def test_shutdown_stops_serving(self, servers: list[Server]) -> None:
+        """After a server shuts down, calls to it fail with ServiceCommunicationException."""
+        manager = self.client(self.urls_of(servers[0]))
+        proxy = manager.proxy(ConformanceService, self.channel)
+        assert proxy.echo_text("before") == "before"
+        servers[0].shutdown(timeout=5)
+        with pytest.raises(ServiceCommunicationException):
+            proxy.echo_text("after")
+        manager.close()
+
+
+def _with_port(url: str, port: int) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=f"{parts.hostname}:{port}"))
+
+
+# the registry kit
+
+
+_KILLED_REGISTRANT = textwrap.dedent(
+    """
+    import json, sys
+    from container import ChannelAddress, create_registry, descriptor_of
+    from container.testing import ConformanceComponent
+    registry = create_registry({"registry": json.loads(sys.argv[1])})
+    descriptor = descriptor_of(ConformanceComponent)
+    registry.register(descriptor, [ChannelAddress("local", "inproc://doomed")])
+    print("registered", flush=True)
+    sys.stdin.read()
+    """
+)
+
+
+class RegistryConformance:
+    """Checks a registry plugin: registration, look-up, watching, several instances, liveness.
+
+    Implement :meth:`registry_config`; set :attr:`shared` when registry objects built from the
+    same config see each other's entries (file, etcd; not static), and :attr:`liveness_timeout`
+    when entries of a process that died without deregistering vanish by themselves.
+
+    Attributes:
+        shared: registry objects of one config share their entries.
+        liveness_timeout: seconds within which a SIGKILLed process's entries vanish, or None.
+    """
+
+    shared: ClassVar[bool] = True
+    liveness_timeout: ClassVar[Optional[float]] = None  # noqa: UP045 - ClassVar of a union reads badly
+
+    def registry_config(self, tmp_path: Path, request: pytest.FixtureRequest) -> dict[str, Any]:
+        """Return the ``registry`` config section of the plugin under test."""
+        raise NotImplementedError("implement registry_config(tmp_path, request)")
+
+    @pytest.fixture
+    def settings(self, tmp_path: Path, request: pytest.FixtureRequest) -> dict[str, Any]:
+        """The registry section under test."""
+        return self.registry_config(tmp_path, request)
+
+    @pytest.fixture
+    def make(self, settings: dict[str, Any]) -> Iterator[Callable[[], ComponentRegistry]]:
+        """A factory of registry objects built from the config; all closed afterwards."""
+        made: list[ComponentRegistry] = []
+
+        def build() -> ComponentRegistry:
+            registry = create_registry({"registry": settings})
+            made.append(registry)
+            return registry
+
+        yield build
+        for registry in made:
+            registry.close()
+
+    @staticmethod
+    def _urls(registry: ComponentRegistry, channel: str = "local") -> list[str]:
+        for address in registry.get_addresses(_conformance_component()):
+            if address.channel == channel:
+                return sorted(address.urls)
+        return []
+
+    def test_register_get_deregister(self, make: Callable[[], ComponentRegistry]) -> None:
+        """A registered address is returned per channel; deregistering removes it."""
+        registry = make()
+        descriptor = _conformance_component()
+        registry.register(
+            descriptor, [ChannelAddress("local", "inproc://a"), ChannelAddress("other", "x://a")]
+        )
+        assert self._urls(registry) == ["inproc://a"]
+        assert self._urls(registry, "other") == ["x://a"]
+        registry.deregister(descriptor)
+        assert self._urls(registry) == []
+
+    def test_watch_notifies_channels(self, make: Callable[[], ComponentRegistry]) -> None:
+        """A watched channel is told its new URL list when an instance registers or leaves."""
+        observer = make()
+        source = make() if self.shared else observer
+        descriptor = _conformance_component()
+        source.register(descriptor, [ChannelAddress("local", "inproc://first")])
+        address = next(a for a in observer.get_addresses(descriptor) if a.channel == "local")
+        channel = ChannelManager().make("local", descriptor, address)
+        observer.watch(channel)
+        other = make() if self.shared else observer
+        if other is source:
+            source.register(
+                descriptor,
+                [ChannelAddress("local", "inproc://first"), ChannelAddress("local", "inproc://second")],
+            )
+        else:
+            other.register(descriptor, [ChannelAddress("local", "inproc://second")])
+        assert wait_until(lambda: sorted(channel.address.urls) == ["inproc://first", "inproc://second"])  # type: ignore[union-attr]
+        if other is source:
+            source.register(descriptor, [ChannelAddress("local", "inproc://first")])
+        else:
+            other.deregister(descriptor)
+        assert wait_until(lambda: channel.address.urls == ["inproc://first"])  # type: ignore[union-attr]
+
+    def test_several_instances(self, make: Callable[[], ComponentRegistry]) -> None:
+        """Instances registered by different registry objects are all returned (shared only)."""
+        if not self.shared:
+            pytest.skip("this registry keeps its entries per registry object (shared = False)")
+        first, second, reader = make(), make(), make()
+        descriptor = _conformance_component()
+        first.register(descriptor, [ChannelAddress("local", "inproc://one")])
+        second.register(descriptor, [ChannelAddress("local", "inproc://two")])
+        assert wait_until(lambda: self._urls(reader) == ["inproc://one", "inproc://two"])
+        first.deregister(descriptor)
+        assert wait_until(lambda: self._urls(reader) == ["inproc://two"])
+
+    def test_entries_of_a_killed_process_vanish(
+        self, make: Callable[[], ComponentRegistry], settings: dict[str, Any]
+    ) -> None:
+        """A process SIGKILLed without deregistering loses its entries within liveness_timeout."""
+        if self.liveness_timeout is None:
+            pytest.skip("this registry does not claim liveness (liveness_timeout = None)")
+        process = subprocess.Popen(  # noqa: S603 - our own script, this interpreter
+            [sys.executable, "-c", _KILLED_REGISTRANT, json.dumps(settings)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert process.stdout is not None and process.stdout.readline().strip() == "registered"
+            reader = make()
+            assert wait_until(lambda: self._urls(reader) == ["inproc://doomed"])
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=10)
+            assert wait_until(lambda: self._urls(reader) == [], timeout=self.liveness_timeout)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+            for stream in (process.stdin, process.stdout):
+                if stream is not None:
+                    stream.close()
+
+    def test_close_is_clean(self, make: Callable[[], ComponentRegistry]) -> None:
+        """close() after registering and watching raises nothing and can be repeated."""
+        registry = make()
+        descriptor = _conformance_component()
+        registry.register(descriptor, [ChannelAddress("local", "inproc://closing")])
+        registry.close()
+        registry.close()
+
+
+__all__ = [
+    "ChannelConformance",
+    "ConformanceComponent",
+    "ConformanceError",
+    "ConformanceService",
+    "ListenerlessServer",
+    "Record",
+    "RegistryConformance",
+    "Shade",
+    "Tree",
+    "free_port",
+    "wait_until",
+]

@@ -1,0 +1,66 @@
+"""Every built-in plugin passes the conformance kit that third-party plugins run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from channels.http import HttpServer
+from container import ChannelAddress, Server
+from container.testing import ChannelConformance, RegistryConformance
+
+
+class TestLocalChannel(ChannelConformance):
+    """The in-process channel: inproc://<manager id> URLs."""
+
+    channel = "local"
+
+    def address(self, port: int) -> ChannelAddress:
+        return ChannelAddress("local", "inproc://0")
+
+
+class TestDispatchJsonChannel(ChannelConformance):
+    """HTTP with JSON bodies, served by HttpServer (waitress)."""
+
+    channel = "dispatch-json"
+
+    def address(self, port: int) -> ChannelAddress:
+        return ChannelAddress(self.channel, f"http://127.0.0.1:{port}")
+
+    def make_server(self) -> Server:
+        return HttpServer("127.0.0.1", 0)
+
+
+class TestDispatchMsgpackChannel(TestDispatchJsonChannel):
+    """HTTP with MessagePack bodies."""
+
+    channel = "dispatch-msgpack"
+
+
+class TestStaticRegistry(RegistryConformance):
+    """In-memory registration per registry object; no liveness claim."""
+
+    shared = False
+
+    def registry_config(self, tmp_path: Path, request: pytest.FixtureRequest) -> dict:
+        return {"type": "static"}
+
+
+class TestFileRegistry(RegistryConformance):
+    """One JSON file; a killed process's entries vanish at the next poll (pid check)."""
+
+    liveness_timeout = 5.0
+
+    def registry_config(self, tmp_path: Path, request: pytest.FixtureRequest) -> dict:
+        return {"type": "file", "path": str(tmp_path / "registry.json"), "poll_interval": 0.05}
+
+
+class TestEtcdRegistry(RegistryConformance):
+    """A real etcd; a killed process's keys vanish when its 2 s lease expires."""
+
+    liveness_timeout = 10.0
+
+    def registry_config(self, tmp_path: Path, request: pytest.FixtureRequest) -> dict:
+        etcd = request.getfixturevalue("etcd")
+        return {"type": "etcd", "endpoints": etcd.endpoints, "ttl": 2}

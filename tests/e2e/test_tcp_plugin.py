@@ -1,0 +1,87 @@
+"""The third-party channel sample, built and installed into a fresh virtual environment.
+
+servicewire and samples/tcp_channel are installed there as regular (non-editable) packages,
+so the plugin is found only through its own entry point. Their dependencies (msgspec,
+dependency-injector, pytest, ...) come from this test environment's site-packages through a
+``.pth`` line, so the test does not download anything.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from .processes import ROOT
+
+PLUGIN = ROOT / "samples" / "tcp_channel"
+
+
+@pytest.fixture(scope="module")
+def venv_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv with servicewire and the plugin installed from their sources."""
+    venv = tmp_path_factory.mktemp("plugin-venv")
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    Path(site, "_servicewire_test_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    for source in (ROOT, PLUGIN):
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", str(source)],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+    return python
+
+
+def test_plugin_passes_the_conformance_kit(venv_python: Path):
+    """The plugin's own tests (servicewire's conformance kit) pass against the installed plugin."""
+    result = subprocess.run(
+        [str(venv_python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=PLUGIN,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"\b13 passed\b", result.stdout), result.stdout
+
+
+def test_two_processes_talk_through_the_plugin(venv_python: Path, tmp_path: Path):
+    """A server and a client process, in the fresh venv, call each other over tcp-msgpack."""
+    registry = tmp_path / "registry.json"
+    server = subprocess.Popen(
+        [str(venv_python), "example.py", "serve", str(registry)],
+        cwd=PLUGIN,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None and server.stdout.readline().strip() == "serving"
+        result = subprocess.run(
+            [str(venv_python), "example.py", "call", str(registry)],
+            cwd=PLUGIN,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == f"Hello world from pid {server.pid} over tcp-msgpack"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+        if server.stdout is not None:
+            server.stdout.close()

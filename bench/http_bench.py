@@ -31,6 +31,7 @@ sys.path.insert(0, str(HERE))
 CASES = {
     "sw-json": ("servicewire", "servicewire dispatch-json (requests -> waitress)"),
     "sw-msgpack": ("servicewire", "servicewire dispatch-msgpack (requests -> waitress)"),
+    "sw-tcp": ("servicewire", "servicewire tcp-msgpack (samples/tcp_channel plugin)"),
     "floor-http": ("http-echo", "floor: http.client -> raw-socket HTTP echo, msgspec JSON"),
     "floor-tcp-json": ("tcp", "floor: raw TCP, length prefix, msgspec JSON"),
     "floor-tcp-msgpack": ("tcp", "floor: raw TCP, length prefix, msgspec MessagePack"),
@@ -116,8 +117,10 @@ def make_client(case: str, port: int) -> tuple[Any, bool]:
 
         from container import ServiceClient
 
-        channel = "dispatch-json" if case == "sw-json" else "dispatch-msgpack"
-        url = f"http://127.0.0.1:{port}"
+        channel = {"sw-json": "dispatch-json", "sw-msgpack": "dispatch-msgpack", "sw-tcp": "tcp-msgpack"}[
+            case
+        ]
+        url = os.environ["BENCH_TCP_URL"] if case == "sw-tcp" else f"http://127.0.0.1:{port}"
         config = {"registry": {"type": "static", "components": {"bench-component": {channel: [url]}}}}
         return ServiceClient(config).get_service(BenchService, channel), True
     if case == "floor-http":
@@ -180,7 +183,11 @@ def run_case(case: str) -> dict[str, Any]:
         cwd=ROOT,
     )
     try:
-        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+        assert server.stdout is not None
+        ready = server.stdout.readline().split()
+        assert ready and ready[0] == "ready", ready
+        if case == "sw-tcp" and ready[1:] == ["-"]:
+            raise RuntimeError("sw-tcp needs the plugin: pip install -e samples/tcp_channel")
         out = subprocess.run(
             [sys.executable, str(HERE / "http_bench.py"), "--client", case, str(port), str(server.pid)],
             capture_output=True,
@@ -188,6 +195,7 @@ def run_case(case: str) -> dict[str, Any]:
             timeout=120,
             cwd=ROOT,
             check=False,
+            env={**os.environ, "BENCH_TCP_URL": ready[1] if len(ready) > 1 else "-"},
         )
         if out.returncode != 0:
             raise RuntimeError(f"client {case} failed:\n{out.stderr}")
@@ -252,20 +260,31 @@ def main() -> None:
             f"{row['echo_med']:.0f} | {row['echo_p99']:.0f} | {row['thr_rate']:.0f} | "
             f"{row['echo_cli_cpu']:.0f} | {row['echo_srv_cpu']:.0f} |"
         )
-    if peers:
-        print()
-        print("Ratios in this run (target in brackets):")
-        for ours, theirs in (("sw-json", "a1"), ("sw-msgpack", "a2")):
-            if ours in results and theirs in peers:
-                median_ratio = results[ours]["echo_median"] / float(peers[theirs]["echo_med"])
-                rate_ratio = results[ours]["echo_rate"] / float(peers[theirs]["thr_rate"])
+    print()
+    print("Ratios in this run (target in brackets):")
+    for ours, theirs in (("sw-json", "a1"), ("sw-msgpack", "a2")):
+        if ours in results and theirs in peers:
+            median_ratio = results[ours]["echo_median"] / float(peers[theirs]["echo_med"])
+            rate_ratio = results[ours]["echo_rate"] / float(peers[theirs]["thr_rate"])
+            print(
+                f"- {ours} / aspyx {theirs}: echo median {median_ratio:.3f}x [<= 0.25], "
+                f"8-thread echo throughput {rate_ratio:.1f}x [>= 4]"
+            )
+    if "sw-msgpack" in results and "d1" in peers:
+        ratio = results["sw-msgpack"]["echo_median"] / float(peers["d1"]["echo_med"])
+        print(f"- sw-msgpack / gRPC d1: echo median {ratio:.2f}x [< 1]")
+    if "sw-tcp" in results and "floor-tcp-msgpack" in results:
+        tcp, floor = results["sw-tcp"], results["floor-tcp-msgpack"]
+        for name in ("hello", "echo"):
+            ratio = tcp[f"{name}_median"] / floor[f"{name}_median"]
+            print(f"- sw-tcp / raw TCP msgpack floor: {name} median {ratio:.2f}x [<= 1.5]")
+        ratio = floor["echo_rate"] / tcp["echo_rate"]
+        print(f"- raw TCP msgpack floor / sw-tcp: 8-thread echo throughput {ratio:.2f}x [<= 1.5]")
+        for key in ("b2", "d1"):
+            if key in peers:
                 print(
-                    f"- {ours} / aspyx {theirs}: echo median {median_ratio:.3f}x [<= 0.25], "
-                    f"8-thread echo throughput {rate_ratio:.1f}x [>= 4]"
+                    f"- sw-tcp / {PEER_CASES[key]}: echo median {tcp['echo_median'] / float(peers[key]['echo_med']):.2f}x"
                 )
-        if "sw-msgpack" in results and "d1" in peers:
-            ratio = results["sw-msgpack"]["echo_median"] / float(peers["d1"]["echo_med"])
-            print(f"- sw-msgpack / gRPC d1: echo median {ratio:.2f}x [< 1]")
 
 
 if __name__ == "__main__":

@@ -83,7 +83,7 @@ class Threaded(socketserver.ThreadingTCPServer):
 def main() -> None:
     kind, port = sys.argv[1], int(sys.argv[2])
     if kind == "servicewire":
-        import workload  # noqa: F401 - hosts the bench service
+        import workload
         from dependency_injector import containers, providers
 
         from channels.http import HttpServer
@@ -94,7 +94,12 @@ def main() -> None:
 
         server = HttpServer("127.0.0.1", port, threads=int(os.environ.get("BENCH_THREADS", "8")))
         server.boot(BenchContainer)
-        print("ready", flush=True)
+        assert server.manager is not None
+        from container import descriptor_of
+
+        offered = server.manager.component_registry.get_addresses(descriptor_of(workload.BenchComponent))  # type: ignore[arg-type]
+        tcp = next((a.urls[0] for a in offered if a.channel == "tcp-msgpack"), "-")
+        print(f"ready {tcp}", flush=True)
         sys.stdin.read()
         server.shutdown()
         return

@@ -15,6 +15,7 @@ from abc import abstractmethod
 from collections.abc import Callable
 
 from container import (
+    CHANNELS,
     AbstractComponent,
     ChannelAddress,
     Component,
@@ -91,7 +92,10 @@ class BenchServiceImpl(BenchService):
 class BenchComponentImpl(AbstractComponent, BenchComponent):
     def get_addresses(self, port: int) -> list[ChannelAddress]:
         url = f"http://127.0.0.1:{port}"
-        return [ChannelAddress("dispatch-json", url), ChannelAddress("dispatch-msgpack", url)]
+        addresses = [ChannelAddress("dispatch-json", url), ChannelAddress("dispatch-msgpack", url)]
+        if "tcp-msgpack" in CHANNELS.names():  # the sample plugin, when installed
+            addresses.append(ChannelAddress("tcp-msgpack", "tcp://127.0.0.1:0"))
+        return addresses
 
 
 # measurement (the peers harness's method: per-call perf_counter_ns, median and p99)

@@ -168,9 +168,28 @@ class MethodCodec:
                 self._by_name[parameter.name] = parameter
         decoder_factory = msgspec.json.Decoder if codec is JSON_CODEC else msgspec.msgpack.Decoder
         self._call_decoder = decoder_factory(_CallBody)
+        self._exact_decoder = self._exact_call_decoder(decoder_factory)
         result_type = msgspec.defstruct("Result", [("result", method.return_type)])
         self._result_decoder = codec.decoder(result_type)
         self._error_decoder = codec.decoder(_ErrorBody)
+
+    def _exact_call_decoder(self, decoder_factory: Callable[..., Any]) -> Any:
+        """A one-pass decoder for the usual call: every positional argument, no keywords.
+
+        Returns None when the signature has ``*args`` or required keyword-only parameters.
+        """
+        if self._var_positional is not None or any(
+            p.kind == p.KEYWORD_ONLY and p.default is p.empty for p in self.method.parameters
+        ):
+            return None
+        types = tuple(self.method.parameter_types[p.name] for p in self._positional)
+        args_type: Any = tuple.__class_getitem__(types) if types else tuple[()]  # tuple[T1, T2, ...]
+        fields: list[tuple[str, Any] | tuple[str, Any, Any]] = [
+            ("args", args_type),
+            ("kwargs", dict[str, msgspec.Raw], {}),
+        ]
+        struct = msgspec.defstruct("ExactCall", fields, forbid_unknown_fields=True)
+        return decoder_factory(struct, dec_hook=_dec_hook)
 
     # client side
 
@@ -209,6 +228,15 @@ class MethodCodec:
             CodecError: the body is malformed, an argument has the wrong type (the message
                 names the field path), or the arguments do not fit the signature.
         """
+        exact = self._exact_decoder
+        if exact is not None:
+            try:
+                call = exact.decode(body)
+            except (msgspec.ValidationError, msgspec.DecodeError):
+                pass  # not the usual shape, or bad: the general path says exactly what is wrong
+            else:
+                if not call.kwargs:
+                    return list(call.args), {}
         try:
             call = self._call_decoder.decode(body)
         except msgspec.ValidationError as exc:

@@ -62,7 +62,7 @@ from ._health import (
 from ._manager import ServiceManager
 from ._plugins import CHANNEL_GROUP, CHANNELS, REGISTRIES, REGISTRY_GROUP, PluginGroup
 from ._provider import ServiceInstanceProvider
-from ._registry import ComponentRegistry
+from ._registry import ComponentRegistry, WatchList
 from ._server import Server
 from ._service_container import ServiceContainer, create_registry, find_service_manager_provider
 from ._values import ChannelAddress, ChannelInstances
@@ -116,6 +116,7 @@ __all__ = [
     "URLSelector",
     "UnknownChannelException",
     "UnknownRegistryException",
+    "WatchList",
     "channel",
     "component",
     "connect",

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -44,3 +45,55 @@ class ComponentRegistry(ABC):
 
     def close(self) -> None:
         """Stop background threads and release resources; called when the manager closes."""
+
+
+class WatchList:
+    """The channels a registry watches, and the URL list each was last told.
+
+    A registry plugin adds channels in :meth:`ComponentRegistry.watch` and calls :meth:`push`
+    whenever addresses may have changed; only channels whose URL list really changed get
+    ``set_address``, and that call happens outside the list's lock.
+    """
+
+    def __init__(self) -> None:
+        self._channels: list[Channel] = []
+        self._told: dict[int, list[str]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, channel: Channel) -> None:
+        """Start watching ``channel``."""
+        with self._lock:
+            self._channels.append(channel)
+
+    def clear(self) -> None:
+        """Stop watching every channel."""
+        with self._lock:
+            self._channels.clear()
+            self._told.clear()
+
+    def push(self, addresses_of: Callable[[str], list[ChannelInstances]]) -> None:
+        """Tell every watched channel its component's URLs, when they changed.
+
+        Args:
+            addresses_of: returns a component's current addresses, one entry per channel; it
+                is called once per watched component.
+        """
+        from ._values import ChannelInstances
+
+        changes = []
+        with self._lock:
+            by_component: dict[str, dict[str, ChannelInstances]] = {}
+            for channel in self._channels:
+                component = channel.component_descriptor
+                if component is None:
+                    continue
+                if component.name not in by_component:
+                    by_component[component.name] = {a.channel: a for a in addresses_of(component.name)}
+                address = by_component[component.name].get(
+                    channel.name, ChannelInstances(component.name, channel.name)
+                )
+                if self._told.get(id(channel)) != address.urls:
+                    self._told[id(channel)] = list(address.urls)
+                    changes.append((channel, address))
+        for channel, address in changes:
+            channel.set_address(address)

@@ -54,6 +54,7 @@ from container import (
     ComponentRegistry,
     ConfigurationException,
     LocalServiceException,
+    WatchList,
 )
 
 logger = logging.getLogger("servicewire.registry.etcd")
@@ -122,8 +123,7 @@ class EtcdComponentRegistry(ComponentRegistry):
         self._lease_id: int | None = None
         self._cache: dict[str, str] = {}
         self._cache_ready = False
-        self._watched: list[Channel] = []
-        self._pushed: dict[int, list[str]] = {}
+        self._watched = WatchList()
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._keepalive_thread: threading.Thread | None = None
@@ -235,8 +235,8 @@ class EtcdComponentRegistry(ComponentRegistry):
 
     def watch(self, channel: Channel) -> None:
         """Keep ``channel``'s URLs current through the watch on the prefix."""
+        self._watched.add(channel)
         with self._lock:
-            self._watched.append(channel)
             if self._watch_thread is None:
                 self._watch_thread = threading.Thread(
                     target=self._watch_loop, name="servicewire-etcd-watch", daemon=True
@@ -262,7 +262,7 @@ class EtcdComponentRegistry(ComponentRegistry):
         with self._lock:
             lease_id, self._lease_id = self._lease_id, None
             self._own.clear()
-            self._watched.clear()
+        self._watched.clear()
         if lease_id is not None:
             try:
                 self._call(lambda client: Lease(lease_id, client).revoke())
@@ -307,21 +307,13 @@ class EtcdComponentRegistry(ComponentRegistry):
         return [ChannelInstances(component, channel, urls) for channel, urls in by_channel.items()]
 
     def _push(self) -> None:
+        if self._cache_ready:
+            # Called without holding self._lock: WatchList takes its own lock, then this one.
+            self._watched.push(self._current_addresses)
+
+    def _current_addresses(self, component: str) -> list[ChannelInstances]:
         with self._lock:
-            if not self._cache_ready:
-                return
-            changes = []
-            for channel in self._watched:
-                component = channel.component_descriptor
-                if component is None:
-                    continue
-                found = {a.channel: a for a in self._addresses(component.name)}
-                address = found.get(channel.name, ChannelInstances(component.name, channel.name))
-                if self._pushed.get(id(channel)) != address.urls:
-                    self._pushed[id(channel)] = list(address.urls)
-                    changes.append((channel, address))
-        for channel, address in changes:
-            channel.set_address(address)
+            return self._addresses(component)
 
     # threads
 

@@ -45,6 +45,7 @@ from container import (
     ComponentRegistry,
     ConfigurationException,
     LocalServiceException,
+    WatchList,
 )
 
 logger = logging.getLogger("servicewire.registry.file")
@@ -113,8 +114,7 @@ class FileComponentRegistry(ComponentRegistry):
             ) from exc
         self._file_lock = filelock.FileLock(str(self.path) + ".lock", timeout=self.lock_timeout)
         self._own: dict[str, list[ChannelAddress]] = {}
-        self._watched: list[Channel] = []
-        self._pushed: dict[int, list[str]] = {}
+        self._watched = WatchList()
         self._lock = threading.RLock()
         self._stat_key: tuple[int, int, int] | None = None
         self._instances: dict[str, Any] = {}
@@ -146,8 +146,8 @@ class FileComponentRegistry(ComponentRegistry):
 
     def watch(self, channel: Channel) -> None:
         """Push the component's URL lists to ``channel`` whenever they change."""
+        self._watched.add(channel)
         with self._lock:
-            self._watched.append(channel)
             if self._watch_thread is None:
                 self._watch_thread = threading.Thread(
                     target=self._watch_loop, name="servicewire-file-registry-watch", daemon=True
@@ -168,7 +168,7 @@ class FileComponentRegistry(ComponentRegistry):
             if self._own:
                 self._own.clear()
                 self._write(raise_errors=False)
-            self._watched.clear()
+        self._watched.clear()
         for thread in (self._heartbeat_thread, self._watch_thread):
             if thread is not None and thread is not threading.current_thread():
                 thread.join(timeout=5)
@@ -308,23 +308,12 @@ class FileComponentRegistry(ComponentRegistry):
         """Tell every watched channel its component's URLs, when they changed."""
         with self._lock:
             self._refresh()
-            watched = list(self._watched)
-            changes = []
-            by_component: dict[str, dict[str, ChannelInstances]] = {}
-            for channel in watched:
-                component = channel.component_descriptor
-                if component is None:
-                    continue
-                if component.name not in by_component:
-                    by_component[component.name] = {a.channel: a for a in self._addresses(component.name)}
-                address = by_component[component.name].get(
-                    channel.name, ChannelInstances(component.name, channel.name)
-                )
-                if self._pushed.get(id(channel)) != address.urls:
-                    self._pushed[id(channel)] = list(address.urls)
-                    changes.append((channel, address))
-        for channel, address in changes:
-            channel.set_address(address)
+        # Called without holding self._lock: WatchList takes its own lock, then this one.
+        self._watched.push(self._current_addresses)
+
+    def _current_addresses(self, component: str) -> list[ChannelInstances]:
+        with self._lock:
+            return self._addresses(component)
 
 
 def _valid_entry(entry: Any) -> bool:

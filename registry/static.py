@@ -22,6 +22,7 @@ from container import (
     ComponentDescriptor,
     ComponentRegistry,
     ConfigurationException,
+    WatchList,
 )
 
 
@@ -40,7 +41,7 @@ class StaticComponentRegistry(ComponentRegistry):
         super().__init__(config)
         self._configured = _parse_components(self.config.get("components"))
         self._registered: dict[str, list[ChannelAddress]] = {}
-        self._watched: list[Channel] = []
+        self._watched = WatchList()
         self._lock = threading.Lock()
 
     def register(self, descriptor: ComponentDescriptor[Any], addresses: list[ChannelAddress]) -> None:
@@ -57,8 +58,7 @@ class StaticComponentRegistry(ComponentRegistry):
 
     def watch(self, channel: Channel) -> None:
         """Remember the channel so that later (de)registrations reach it."""
-        with self._lock:
-            self._watched.append(channel)
+        self._watched.add(channel)
 
     def get_addresses(self, descriptor: ComponentDescriptor[Any]) -> list[ChannelInstances]:
         """Return the configured and registered URLs of a component, per channel."""
@@ -66,8 +66,7 @@ class StaticComponentRegistry(ComponentRegistry):
 
     def close(self) -> None:
         """Forget the watched channels."""
-        with self._lock:
-            self._watched.clear()
+        self._watched.clear()
 
     def _addresses(self, component: str) -> list[ChannelInstances]:
         with self._lock:
@@ -81,15 +80,7 @@ class StaticComponentRegistry(ComponentRegistry):
         return [ChannelInstances(component, channel, urls) for channel, urls in by_channel.items()]
 
     def _notify(self, component: str) -> None:
-        addresses = {a.channel: a for a in self._addresses(component)}
-        with self._lock:
-            watched = [
-                c
-                for c in self._watched
-                if c.component_descriptor is not None and c.component_descriptor.name == component
-            ]
-        for channel in watched:
-            channel.set_address(addresses.get(channel.name, ChannelInstances(component, channel.name, [])))
+        self._watched.push(self._addresses)
 
 
 def _parse_components(value: Any) -> dict[str, dict[str, list[str]]]:

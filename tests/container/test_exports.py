@@ -51,6 +51,7 @@ EXPECTED = {
     "URLSelector",
     "UnknownChannelException",
     "UnknownRegistryException",
+    "WatchList",
     "channel",
     "component",
     "connect",

@@ -106,3 +106,44 @@ def test_sigkill_and_new_instance_under_load(registry):
         stop.set()
         for server in servers[1:]:
             server.terminate()
+
+
+def test_calls_go_on_while_etcd_restarts(etcd):
+    """A client calling in a loop sees no error while etcd stops and starts again; a server
+    started after the restart reaches it."""
+    registry = {"type": "etcd", "endpoints": etcd.endpoints, "ttl": 5}
+    servers = start_servers(registry, 1)
+    errors: list[BaseException] = []
+    served: collections.Counter[str] = collections.Counter()
+    stop = threading.Event()
+    try:
+        with ServiceClient(client_config(registry)) as client:
+            wire = client.get_service(WireService, "dispatch-msgpack")
+
+            def loop() -> None:
+                while not stop.is_set():
+                    try:
+                        served[wire.whoami()] += 1
+                    except BaseException as exc:  # collected and asserted below
+                        errors.append(exc)
+                        return
+
+            caller = threading.Thread(target=loop)
+            caller.start()
+            member = etcd.members[0]
+            member.stop()
+            before = sum(served.values())
+            time.sleep(1.0)
+            assert sum(served.values()) > before, "calls went on with etcd down"
+            member.start()
+            member.wait_healthy()
+            newcomer = start_servers(registry, 1)[0]
+            servers.append(newcomer)
+            assert wait_until(lambda: served[f"pid {newcomer.process.pid}"] > 0, timeout=20), served
+            stop.set()
+            caller.join(timeout=30)
+        assert errors == []
+    finally:
+        stop.set()
+        for server in servers:
+            server.terminate()

@@ -6,13 +6,14 @@ from typing import Any
 
 from dependency_injector import providers
 
+from ._errors import ConfigurationException
 from ._service_container import find_service_manager_provider
 
 
 class _ServiceResolver(providers.Provider[Any]):  # type: ignore[misc]
     """Yields the implementation or proxy of a service through a ServiceManager."""
 
-    __slots__ = ("_manager", "_owner", "_preferred_channel", "_service_type")
+    __slots__ = ("_found", "_manager", "_owner", "_preferred_channel", "_service_type")
 
     def __init__(
         self,
@@ -25,6 +26,7 @@ class _ServiceResolver(providers.Provider[Any]):  # type: ignore[misc]
         self._service_type = service_type
         self._preferred_channel = preferred_channel
         self._manager = manager
+        self._found: Any = None  # the manager provider found in the parent container, cached
         super().__init__()
 
     def __deepcopy__(self, memo: dict[Any, Any] | None) -> _ServiceResolver:
@@ -50,21 +52,17 @@ class _ServiceResolver(providers.Provider[Any]):  # type: ignore[misc]
         yield from super().related
 
     def _provide(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        manager_provider = self._manager
+        manager_provider = self._manager if self._manager is not None else self._found
         if manager_provider is None:
             container = self._owner.parent
             if container is None:
                 raise _unplaced(self._service_type)
-            manager_provider = find_service_manager_provider(container)
-        manager = manager_provider()
-        if self._owner.parent is not None:
-            manager.attach_container(self._owner.parent)
-        return manager.get_service(self._service_type, self._preferred_channel)
+            manager_provider = self._found = find_service_manager_provider(container)
+            manager_provider().attach_container(container)
+        return manager_provider().get_service(self._service_type, self._preferred_channel)
 
 
 def _unplaced(service_type: type) -> Exception:
-    from ._errors import ConfigurationException
-
     return ConfigurationException(
         f"ServiceInstanceProvider({service_type.__qualname__}) is not declared in a container; "
         "declare it in a container that includes a ServiceContainer, or pass manager="

@@ -64,3 +64,22 @@ class TestEtcdRegistry(RegistryConformance):
     def registry_config(self, tmp_path: Path, request: pytest.FixtureRequest) -> dict:
         etcd = request.getfixturevalue("etcd")
         return {"type": "etcd", "endpoints": etcd.endpoints, "ttl": 2}
+
+
+def test_every_builtin_plugin_runs_the_kit():
+    """Each channel and registry this distribution declares has a kit class above."""
+    from importlib import metadata
+
+    from container import CHANNEL_GROUP, REGISTRY_GROUP
+
+    ours = {
+        entry.name
+        for group in (CHANNEL_GROUP, REGISTRY_GROUP)
+        for entry in metadata.entry_points(group=group)
+        if entry.dist is not None and entry.dist.name == "servicewire"
+    }
+    covered = {cls.channel for cls in (TestLocalChannel, TestDispatchJsonChannel, TestDispatchMsgpackChannel)}
+    covered |= {"static", "file", "etcd"}
+    assert ours == covered
+    for kit in (TestStaticRegistry, TestFileRegistry, TestEtcdRegistry):
+        assert issubclass(kit, RegistryConformance)

@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -71,9 +70,10 @@ def test_servicewire_serve_command(tmp_path: Path):
         assert server.terminate() == 0, server.output
 
 
-def test_graceful_shutdown_lets_in_flight_calls_finish():
+def test_graceful_shutdown_lets_in_flight_calls_finish(tmp_path: Path):
     """SIGTERM during a call: the call completes, then the server stops and exits 0."""
-    server = ServerProcess(python_module("tests.e2e.wire_server"))
+    marker = tmp_path / "sleeping"
+    server = ServerProcess(python_module("tests.e2e.wire_server"), env={"WIRE_SLEEP_MARKER": str(marker)})
     outcome: dict[str, object] = {}
     with ServiceClient(client_config(server.url)) as client:
         wire = client.get_service(WireService, "dispatch-msgpack")
@@ -87,8 +87,7 @@ def test_graceful_shutdown_lets_in_flight_calls_finish():
 
         caller = threading.Thread(target=slow_call)
         caller.start()
-        assert wait_until(lambda: server.process.poll() is None)
-        time.sleep(0.3)  # the call is in flight now
+        assert wait_until(marker.exists, timeout=30), "the call reached the implementation"
         server.process.terminate()
         caller.join(timeout=30)
         assert outcome == {"result": 1.5}

@@ -61,8 +61,10 @@ def registration_latency(folder: Path) -> list[float]:
     return samples
 
 
-def start_server(path: Path) -> subprocess.Popen[str]:
-    config = json.dumps({"registry": {"type": "file", "path": str(path)}})
+def start_server(registry: Path | dict[str, object]) -> subprocess.Popen[str]:
+    """Start a wire-test server with a file registry at ``registry`` or the given registry section."""
+    section = registry if isinstance(registry, dict) else {"type": "file", "path": str(registry)}
+    config = json.dumps({"registry": section})
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.e2e.wire_server"],
         cwd=ROOT,
@@ -177,18 +179,7 @@ def etcd_figures(folder: Path) -> dict[str, float] | None:
         client.close()
         first.close()
 
-        config = json.dumps({"registry": settings})
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tests.e2e.wire_server"],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "WIRE_CONFIG": config},
-        )
-        assert process.stdout is not None
-        for line in process.stdout:
-            if "serving on" in line:
-                break
+        process = start_server(settings)
         client = ServiceClient({"registry": settings})
         wire = client.get_service(WireService, "dispatch-msgpack")
         registry = client.manager.component_registry

@@ -32,7 +32,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from container import ChannelAddress, ServiceClient, descriptor_of  # noqa: E402
+from container import ChannelAddress, ServiceClient, channel_of, descriptor_of  # noqa: E402
 from registry.file import FileComponentRegistry  # noqa: E402
 from tests.channels.services import WireService  # noqa: E402
 
@@ -44,7 +44,7 @@ def registration_latency(folder: Path) -> list[float]:
     first = FileComponentRegistry({"type": "file", "path": str(path)})
     first.register(WIRE, [ChannelAddress("dispatch-json", "http://127.0.0.1:1")])
     client = ServiceClient({"registry": {"type": "file", "path": str(path)}})
-    channel = client.get_service(WireService, "dispatch-json")._servicewire_channel
+    channel = channel_of(client.get_service(WireService, "dispatch-json"))
     samples = []
     for trial in range(20):
         other = FileComponentRegistry({"type": "file", "path": str(path)})
@@ -84,7 +84,7 @@ def sigkill_avoidance(folder: Path) -> dict[str, float]:
     servers = [start_server(path) for _ in range(2)]
     client = ServiceClient({"registry": {"type": "file", "path": str(path)}})
     wire = client.get_service(WireService, "dispatch-msgpack")
-    channel = wire._servicewire_channel
+    channel = channel_of(wire)
     while len(channel.address.urls) < 2:
         time.sleep(0.01)
     victim = servers[0]
@@ -165,7 +165,7 @@ def etcd_figures(folder: Path) -> dict[str, float] | None:
         first = EtcdComponentRegistry(settings)
         first.register(WIRE, [ChannelAddress("dispatch-json", "http://127.0.0.1:1")])
         client = ServiceClient({"registry": settings})
-        channel = client.get_service(WireService, "dispatch-json")._servicewire_channel
+        channel = channel_of(client.get_service(WireService, "dispatch-json"))
         samples = []
         for trial in range(20):
             other = EtcdComponentRegistry(settings)

@@ -1,25 +1,23 @@
-"""servicewire's core: services, components, the ServiceManager and the plugin contracts.
+"""servicewire's application API: services, components, the ServiceManager, calls and errors.
 
 A service interface resolves at injection time to the local implementation or to a proxy
 whose calls travel through a channel plugin to wherever a registry plugin says the service
 runs. This package never imports a plugin; plugins are found through the entry-point groups
-``servicewire.channels`` and ``servicewire.registries``.
+``servicewire.channels`` and ``servicewire.registries``. What plugin authors need (transports,
+listeners, the dispatcher, the codec, the registry base) is in :mod:`container.plugin`.
 """
 
-from ._channel import (
-    SELECTORS,
-    Channel,
-    FirstURLSelector,
-    Invocation,
-    LeastInFlightURLSelector,
-    RandomURLSelector,
-    RoundRobinURLSelector,
-    URLSelector,
-    selector_by_name,
-)
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from ._calls import Call, Interceptor, Invocation, ServerCall
+from ._channel import Channel
 from ._channel_manager import ChannelManager
 from ._client import ServiceClient, connect
 from ._component import AbstractComponent, Component, ComponentStatus, Service
+from ._context import CallContext, Identity, call_context, call_options
 from ._decorators import (
     channel,
     component,
@@ -29,20 +27,18 @@ from ._decorators import (
     implementation,
     service,
 )
-from ._descriptors import (
-    CATALOG,
-    BaseDescriptor,
-    ComponentDescriptor,
-    MethodDescriptor,
-    ServiceDescriptor,
-)
+from ._descriptors import BaseDescriptor, ComponentDescriptor, ServiceDescriptor
+from ._dispatcher import CallRejected
 from ._errors import (
     CallInterruptedException,
     ConfigurationException,
+    InvalidResponseException,
     LocalServiceException,
     NoAddressException,
     PluginException,
+    RemoteError,
     RemoteServiceException,
+    SerializationException,
     ServiceCommunicationException,
     ServiceException,
     ServiceNotFoundException,
@@ -51,32 +47,30 @@ from ._errors import (
     UnknownChannelException,
     UnknownRegistryException,
 )
-from ._health import (
-    Health,
-    HealthCheckManager,
-    HealthResult,
-    HealthStatus,
-    health_check,
-    health_checks,
-)
+from ._health import Health, HealthResult, HealthStatus, health_check, health_checks
 from ._manager import ServiceManager
-from ._plugins import CHANNEL_GROUP, CHANNELS, REGISTRIES, REGISTRY_GROUP, PluginGroup
 from ._provider import ServiceInstanceProvider
-from ._registry import ComponentRegistry, WatchList
-from ._server import Server
-from ._service_container import ServiceContainer, create_registry, find_service_manager_provider
+from ._proxy import channel_of
+from ._registry import ComponentRegistry
+from ._selectors import (
+    FirstURLSelector,
+    LeastInFlightURLSelector,
+    RandomURLSelector,
+    RoundRobinURLSelector,
+    URLSelector,
+)
+from ._server import ListenerlessServer, Server
+from ._service_container import ServiceContainer
+from ._settings import Settings
 from ._values import ChannelAddress, ChannelInstances
 
 __all__ = [
-    "CATALOG",
-    "CHANNELS",
-    "CHANNEL_GROUP",
-    "REGISTRIES",
-    "REGISTRY_GROUP",
-    "SELECTORS",
     "AbstractComponent",
     "BaseDescriptor",
+    "Call",
+    "CallContext",
     "CallInterruptedException",
+    "CallRejected",
     "Channel",
     "ChannelAddress",
     "ChannelInstances",
@@ -88,20 +82,24 @@ __all__ = [
     "ConfigurationException",
     "FirstURLSelector",
     "Health",
-    "HealthCheckManager",
     "HealthResult",
     "HealthStatus",
+    "Identity",
+    "Interceptor",
+    "InvalidResponseException",
     "Invocation",
     "LeastInFlightURLSelector",
+    "ListenerlessServer",
     "LocalServiceException",
-    "MethodDescriptor",
     "NoAddressException",
     "PluginException",
-    "PluginGroup",
     "RandomURLSelector",
+    "RemoteError",
     "RemoteServiceException",
     "RoundRobinURLSelector",
+    "SerializationException",
     "Server",
+    "ServerCall",
     "Service",
     "ServiceClient",
     "ServiceCommunicationException",
@@ -113,21 +111,57 @@ __all__ = [
     "ServiceNotFoundException",
     "ServiceTimeoutException",
     "ServiceUnavailableException",
+    "Settings",
     "URLSelector",
     "UnknownChannelException",
     "UnknownRegistryException",
-    "WatchList",
+    "call_context",
+    "call_options",
     "channel",
+    "channel_of",
     "component",
     "connect",
-    "create_registry",
     "descriptor_of",
-    "find_service_manager_provider",
     "health",
     "health_check",
     "health_checks",
     "idempotent",
     "implementation",
-    "selector_by_name",
     "service",
 ]
+
+# Names that left this module's public surface in 0.2: where each one lives now.
+_MOVED = {
+    "CATALOG": ("container._descriptors", "CATALOG", "internal: use descriptor_of(cls)"),
+    "CHANNELS": ("container.plugin", "CHANNELS", "import it from container.plugin"),
+    "CHANNEL_GROUP": ("container.plugin", "CHANNEL_GROUP", "import it from container.plugin"),
+    "REGISTRIES": ("container.plugin", "REGISTRIES", "import it from container.plugin"),
+    "REGISTRY_GROUP": ("container.plugin", "REGISTRY_GROUP", "import it from container.plugin"),
+    "PluginGroup": ("container.plugin", "PluginGroup", "import it from container.plugin"),
+    "SELECTORS": ("container.plugin", "SELECTORS", "import it from container.plugin"),
+    "selector_by_name": ("container.plugin", "selector_by_name", "import it from container.plugin"),
+    "WatchList": ("container.plugin", "WatchList", "import it from container.plugin"),
+    "MethodDescriptor": ("container.plugin", "MethodDescriptor", "import it from container.plugin"),
+    "create_registry": ("container.plugin", "create_registry", "import it from container.plugin"),
+    "HealthCheckManager": ("container._health", "HealthCheckManager", "internal: use health_checks"),
+    "find_service_manager_provider": (
+        "container._service_container",
+        "find_service_manager_provider",
+        "internal: use ServiceInstanceProvider or Server.boot",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    moved = _MOVED.get(name)
+    if moved is None:
+        raise AttributeError(f"module 'container' has no attribute {name!r}")
+    module_name, attribute, advice = moved
+    warnings.warn(
+        f"container.{name} is no longer part of the application API ({advice})",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    import importlib
+
+    return getattr(importlib.import_module(module_name), attribute)

@@ -1,206 +1,113 @@
-"""The channel contract: the invocation handler behind every proxy, and URL selection."""
+"""The channel: the invocation handler behind every proxy, and the client side of the pipeline.
+
+A channel plugin declares what it is made of; the core does the rest::
+
+    class TcpMsgpackChannel(Channel):
+        name = "tcp-msgpack"          # what registries and callers call it
+        codec = MSGPACK_CODEC         # how calls become bytes (None: in process, no encoding)
+        schemes = ("tcp",)            # the URL schemes its addresses use
+        transport = TcpTransport      # moves the bytes (client side)
+        listener = TcpListener        # accepts them (server side), when it serves
+
+For each call a proxy makes, :meth:`Channel.call` builds the :class:`~container.CallContext`
+(metadata and deadline), runs the client interceptors, then :meth:`Channel.invoke`: encodes
+the arguments once, chooses a URL, sends through the transport, fails over when that is safe,
+and decodes the answer or raises the error it carries.
+"""
 
 from __future__ import annotations
 
-import itertools
-import random
 import threading
 import time
-from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from ._calls import Invocation, compose
+from ._context import CallContext, check_metadata, new_client_context, options_variable, serving_variable
 from ._errors import (
-    CallInterruptedException,
-    ConfigurationException,
     NoAddressException,
+    PluginException,
     ServiceCommunicationException,
     ServiceTimeoutException,
-    ServiceUnavailableException,
 )
+from ._selectors import (
+    FirstURLSelector,
+    LeastInFlightURLSelector,
+    RandomURLSelector,
+    RoundRobinURLSelector,
+    URLSelector,
+    selector_by_name,
+)
+from ._settings import DEFAULT_COOLDOWN, Settings
+from ._transport import InProcessTransport, Listener, Request, Response, Transport
+from .codec import DEADLINE_EXCEEDED, OK, UNAVAILABLE, Codec, CodecError, MethodCodec, bad_answer, codec_for
+from .codec import error_for_status as _error_for_status
 
 _R = TypeVar("_R")
+_monotonic = time.monotonic
+_serving_get = serving_variable.get
+_options_get = options_variable.get
 
 if TYPE_CHECKING:
-    from ._descriptors import ComponentDescriptor, MethodDescriptor, ServiceDescriptor
+    from ._descriptors import ComponentDescriptor, MethodDescriptor
     from ._manager import ServiceManager
     from ._server import Server
     from ._values import ChannelAddress, ChannelInstances
 
 
-class Invocation:
-    """One call of a service method through a proxy.
+class _Plan:
+    """What a channel precomputes per method."""
 
-    Attributes:
-        method: the called method's descriptor (name, types, service, component).
-        args: the positional arguments.
-        kwargs: the keyword arguments.
-    """
+    __slots__ = ("codec", "connect_timeout", "idempotent", "path", "timeout")
 
-    __slots__ = ("args", "kwargs", "method")
-
-    def __init__(self, method: MethodDescriptor, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        self.method = method
-        self.args = args
-        self.kwargs = kwargs
-
-    @property
-    def service(self) -> ServiceDescriptor[Any]:
-        """The descriptor of the called service."""
-        return self.method.service
-
-    @property
-    def name(self) -> str:
-        """The called method's name."""
-        return self.method.name
-
-    def __repr__(self) -> str:
-        return f"<Invocation {self.method.path} args={self.args!r} kwargs={self.kwargs!r}>"
-
-
-class URLSelector(ABC):
-    """Chooses the URL of the next call among a component's URLs. Must be thread-safe.
-
-    Attributes:
-        tracks_calls: True when :meth:`started` and :meth:`finished` must be called around
-            each call (load-aware selectors); False spares the call path two method calls.
-    """
-
-    tracks_calls: ClassVar[bool] = False
-
-    @abstractmethod
-    def get(self, urls: list[str]) -> str:
-        """Return the URL for the next call.
-
-        Args:
-            urls: the known URLs, never empty.
-
-        Raises:
-            NoAddressException: ``urls`` is empty.
-        """
-
-    def started(self, url: str) -> None:
-        """Called when a call to ``url`` starts (for load-aware selectors)."""
-
-    def finished(self, url: str) -> None:
-        """Called when a call to ``url`` ends, successfully or not."""
-
-
-class FirstURLSelector(URLSelector):
-    """Always the first URL: every call goes to one instance while its URL stays first."""
-
-    def get(self, urls: list[str]) -> str:
-        """Return ``urls[0]``."""
-        if not urls:
-            raise NoAddressException("no URL is known")
-        return urls[0]
-
-
-class RoundRobinURLSelector(URLSelector):
-    """Each URL in turn, so calls spread evenly over every instance."""
-
-    def __init__(self) -> None:
-        self._counter = itertools.count()
-
-    def get(self, urls: list[str]) -> str:
-        """Return the next URL in turn."""
-        if not urls:
-            raise NoAddressException("no URL is known")
-        # next() on itertools.count is atomic under the GIL: no lock on the call path.
-        return urls[next(self._counter) % len(urls)]
-
-
-class RandomURLSelector(URLSelector):
-    """A URL chosen at random for each call."""
-
-    def get(self, urls: list[str]) -> str:
-        """Return a random URL."""
-        if not urls:
-            raise NoAddressException("no URL is known")
-        return random.choice(urls)  # noqa: S311 - load spreading, not cryptography
-
-
-class LeastInFlightURLSelector(URLSelector):
-    """The URL with the fewest calls in flight from this client; ties go round robin."""
-
-    tracks_calls = True
-
-    def __init__(self) -> None:
-        self._in_flight: dict[str, int] = {}
-        self._lock = threading.Lock()
-        self._counter = itertools.count()
-
-    def get(self, urls: list[str]) -> str:
-        """Return the least busy URL."""
-        if not urls:
-            raise NoAddressException("no URL is known")
-        start = next(self._counter)
-        in_flight = self._in_flight
-        ordered = [urls[(start + i) % len(urls)] for i in range(len(urls))]
-        return min(ordered, key=lambda url: in_flight.get(url, 0))
-
-    def started(self, url: str) -> None:
-        """Count a call to ``url`` as in flight."""
-        with self._lock:
-            self._in_flight[url] = self._in_flight.get(url, 0) + 1
-
-    def finished(self, url: str) -> None:
-        """Count a call to ``url`` as done."""
-        with self._lock:
-            self._in_flight[url] = self._in_flight.get(url, 1) - 1
-
-
-SELECTORS: dict[str, type[URLSelector]] = {
-    "first": FirstURLSelector,
-    "round-robin": RoundRobinURLSelector,
-    "random": RandomURLSelector,
-    "least-in-flight": LeastInFlightURLSelector,
-}
-"""Selectors that config can name (``components.<name>.selector``)."""
-
-
-def selector_by_name(name: str, where: str = "selector") -> URLSelector:
-    """Return a new selector of the named kind.
-
-    Args:
-        name: one of the keys of :data:`SELECTORS`.
-        where: the config key that held the name, for the error message.
-
-    Raises:
-        ConfigurationException: the name is unknown.
-    """
-    cls = SELECTORS.get(name)
-    if cls is None:
-        raise ConfigurationException(
-            f"config key {where!r} is {name!r}; known selectors: {', '.join(sorted(SELECTORS))}"
-        )
-    return cls()
+    def __init__(
+        self, codec: MethodCodec | None, path: str, timeout: float, connect_timeout: float, idempotent: bool
+    ) -> None:
+        self.codec = codec
+        self.path = path
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.idempotent = idempotent
 
 
 def _instance_failed(exc: ServiceCommunicationException) -> bool:
+    # A URL goes into the cool-down when connecting failed or the connection broke; a slow
+    # answer (deadline) or a missing address says nothing about the instance.
+    if isinstance(exc, NoAddressException):
+        return False
     if isinstance(exc, ServiceTimeoutException):
         return exc.limit == "connect"
-    return isinstance(exc, (ServiceUnavailableException, CallInterruptedException))
+    return True
 
 
-class Channel(ABC):
-    """The invocation handler behind every proxy of one component on one transport.
+class Channel:
+    """The invocation handler behind every proxy of one component on one channel.
 
-    A channel plugin subclasses this class and implements :meth:`invoke`. The core creates one
-    instance per (component, channel name) through :class:`~container.ChannelManager`, calls
-    :meth:`setup`, and the registry keeps its URLs current through :meth:`set_address`.
-    Instances are shared by every thread using the component's proxies, so :meth:`invoke`
-    must be thread-safe.
+    A channel plugin subclasses this class and sets :attr:`name`, :attr:`codec`,
+    :attr:`transport` and, when it serves calls, :attr:`listener` (see the module docstring).
+    The core creates one instance per (ServiceManager, component, channel name) through
+    :class:`~container.ChannelManager`, calls :meth:`setup`, and the registry keeps its URLs
+    current through :meth:`set_address`. One instance serves every thread.
 
     Attributes:
-        name: the channel name (set by ``@channel`` or the entry point).
+        name: the channel name (set by ``@channel``, the entry point, or the class).
+        codec: the wire format of byte transports; None for an in-process transport.
+        schemes: the URL schemes this channel's addresses use (``("http", "https")``).
+        transport: the :class:`~container.plugin.Transport` (or ``InProcessTransport``) class.
+        listener: the :class:`~container.plugin.Listener` class, or None when the channel is
+            served by the :class:`~container.Server` itself (the HTTP channels) or not at all.
         component_descriptor: the component this channel calls.
         address: the component's current URLs on this channel.
         url_selector: chooses the URL of each call.
+        cooldown: seconds a URL that failed to connect is skipped while others are left.
         manager: the ServiceManager that created the channel.
     """
 
     name: ClassVar[str] = ""
+    codec: ClassVar[Codec | None] = None
+    schemes: ClassVar[tuple[str, ...]] = ()
+    transport: ClassVar[type[Transport] | type[InProcessTransport] | None] = None
+    listener: ClassVar[type[Listener] | None] = None
 
     URLSelector = URLSelector
     FirstURLSelector = FirstURLSelector
@@ -208,17 +115,36 @@ class Channel(ABC):
     RandomURLSelector = RandomURLSelector
     LeastInFlightURLSelector = LeastInFlightURLSelector
 
-    DEFAULT_COOLDOWN = 5.0
+    DEFAULT_COOLDOWN = DEFAULT_COOLDOWN
     """Seconds a URL that failed is skipped while other URLs are left."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        transport = cls.__dict__.get("transport")
+        if transport is None:
+            return
+        in_process = isinstance(transport, type) and issubclass(transport, InProcessTransport)
+        if not in_process and not (isinstance(transport, type) and issubclass(transport, Transport)):
+            raise TypeError(f"{cls.__qualname__}.transport must be a Transport subclass, got {transport!r}")
+        if in_process and cls.codec is not None:
+            raise TypeError(f"{cls.__qualname__}: an InProcessTransport needs codec = None")
+        if not in_process and cls.codec is None:
+            raise TypeError(f"{cls.__qualname__}: a byte Transport needs a codec (JSON_CODEC, MSGPACK_CODEC)")
 
     def __init__(self) -> None:
         self.component_descriptor: ComponentDescriptor[Any] | None = None
         self.address: ChannelInstances | None = None
         self.manager: ServiceManager | None = None
+        self.settings = Settings()
         self.url_selector: URLSelector = RoundRobinURLSelector()
         self.cooldown = self.DEFAULT_COOLDOWN
         self._cooling: dict[str, float] = {}
-        self._idempotent: dict[MethodDescriptor, bool] = {}
+        self._plans: dict[MethodDescriptor, _Plan] = {}
+        self._timeouts: dict[MethodDescriptor, float] = {}  # the plans' default deadlines, for call()
+        self._transport: Transport | InProcessTransport | None = None
+        self._in_process: Callable[[str, Invocation], Any] | None = None
+        self._owns_transport = False
+        self._entry: Callable[[Invocation], Any] = self.invoke
         self._address_lock = threading.Lock()
 
     # configuration
@@ -231,24 +157,56 @@ class Channel(ABC):
     ) -> None:
         """Bind the channel to a component and its first known URLs.
 
-        Subclasses that read configuration override this and call ``super().setup(...)``.
+        Reads the component's settings (selector, cool-down, timeouts), takes the manager's
+        transport for this channel and its client interceptors. Subclasses that read more
+        settings override this and call ``super().setup(...)`` first.
+
+        Raises:
+            ConfigurationException: a setting of the component is wrong (the key is named).
         """
         self.component_descriptor = component_descriptor
         self.address = address
         self.manager = manager
-        settings = self._settings()
-        cooldown = settings.get("cooldown", self.DEFAULT_COOLDOWN)
-        if isinstance(cooldown, bool) or not isinstance(cooldown, (int, float)) or cooldown < 0:
-            raise ConfigurationException(
-                f"config key 'components.{component_descriptor.name}.cooldown' must be a number "
-                f"of seconds, got {cooldown!r}"
+        if manager is not None:
+            self.settings = manager.settings
+        settings = self.settings.component(component_descriptor.name)
+        self.cooldown = settings.cooldown
+        if settings.selector is not None:
+            self.url_selector = selector_by_name(
+                settings.selector, f"components.{component_descriptor.name}.selector"
             )
-        self.cooldown = float(cooldown)
+        transport = type(self).transport
+        if transport is not None:
+            if manager is not None:
+                self._transport = manager.transport_for(type(self))
+            else:
+                self._transport = transport(self.settings)
+                self._owns_transport = True
+        if isinstance(self._transport, InProcessTransport):
+            self._in_process = self._transport.call
+        interceptors = manager.client_interceptors(component_descriptor.name) if manager is not None else []
+        self._entry = compose(interceptors, self.invoke)
+        if self._in_process is not None and not interceptors and type(self).invoke is Channel.invoke:
+            self.call = self._call_in_process  # type: ignore[method-assign]
+        for service in component_descriptor.services:
+            for method in service.methods.values():
+                self._plan(method)  # builds codecs now: a bad type hint shows at get_service
 
-    def _settings(self) -> Any:
-        if self.manager is None or self.component_descriptor is None:
-            return {}
-        return self.manager.component_settings(self.component_descriptor.name)
+    def _plan(self, method: MethodDescriptor) -> _Plan:
+        plan = self._plans.get(method)
+        if plan is None:
+            component, service = method.service.component_descriptor.name, method.service.name
+            settings = self.settings
+            plan = _Plan(
+                MethodCodec(method, self.codec) if self.codec is not None else None,
+                method.path,
+                settings.timeout(component, service, method.name),
+                settings.connect_timeout(component),
+                method.idempotent or settings.idempotent(component, service, method.name),
+            )
+            self._plans[method] = plan
+            self._timeouts[method] = plan.timeout
+        return plan
 
     def is_idempotent(self, method: MethodDescriptor) -> bool:
         """Return whether a call of ``method`` that was sent may be retried on another URL.
@@ -257,14 +215,7 @@ class Channel(ABC):
         ``components.<component>.idempotent: true`` (every method) or
         ``components.<component>.methods.<service>.<method>.idempotent`` (or ``<method>``).
         """
-        known = self._idempotent.get(method)
-        if known is None:
-            settings = self._settings()
-            methods = settings.get("methods") or {}
-            specific = methods.get(f"{method.service.name}.{method.name}") or methods.get(method.name) or {}
-            known = bool(method.idempotent or specific.get("idempotent", settings.get("idempotent", False)))
-            self._idempotent[method] = known
-        return known
+        return self._plan(method).idempotent
 
     def set_address(self, address: ChannelInstances | None) -> None:
         """Replace the component's URLs; registries call this when instances come and go."""
@@ -285,43 +236,161 @@ class Channel(ABC):
         Raises:
             NoAddressException: no URL is known for the component.
         """
+        return self.url_selector.get(self._urls())
+
+    def _urls(self) -> list[str]:
         address = self.address
         if address is None or not address.urls:
             component = self.component_descriptor.name if self.component_descriptor else "?"
             raise NoAddressException(f"no URL known for component {component!r} on channel {self.name!r}")
-        return self.url_selector.get(address.urls)
+        return address.urls
 
     # calls
 
-    def call_with_failover(self, method: MethodDescriptor, send: Callable[[str], _R]) -> _R:
-        """Call ``send(url)`` on the selected URL, failing over to the other URLs.
+    def call(self, invocation: Invocation) -> Any:
+        """Run one call made through a proxy: context, client interceptors, then :meth:`invoke`."""
+        if invocation.context is None:
+            timeout = self._timeouts.get(invocation.method)
+            if timeout is None:
+                timeout = self._plan(invocation.method).timeout
+            # new_client_context(timeout), inlined for the common case: this runs on every call.
+            deadline = _monotonic() + timeout
+            serving = _serving_get()
+            if serving is not None:
+                inherited = serving.deadline
+                if inherited is not None and inherited < deadline:
+                    deadline = inherited
+            if _options_get() is None:
+                invocation.context = CallContext({}, deadline)
+            else:
+                invocation.context = new_client_context(timeout)
+        return self._entry(invocation)
 
-        A failure to connect (nothing was sent: :class:`ServiceUnavailableException`, or a
-        connect timeout) moves on to the next URL without the caller seeing it. A failure after
-        the call was sent (:class:`CallInterruptedException`, a read timeout) moves on only
-        when the method is idempotent (:meth:`is_idempotent`); otherwise it is raised. A URL
-        that failed is skipped for :attr:`cooldown` seconds while other URLs are left, then
-        tried again. Channel plugins call this from :meth:`invoke`.
+    def _call_in_process(self, invocation: Invocation) -> Any:
+        """:meth:`call` for an in-process channel without client interceptors, in one frame.
+
+        Proxies of the ``local`` channel run this on every call; it does what :meth:`call`
+        and :meth:`invoke` do for one URL, and hands anything else to them.
+        """
+        method = invocation.method
+        timeout = self._timeouts.get(method)
+        serving = _serving_get()
+        if timeout is None or _options_get() is not None or self._cooling:
+            return Channel.call(self, invocation)
+        deadline = _monotonic() + timeout
+        if serving is not None:
+            inherited = serving.deadline
+            if inherited is not None and inherited < deadline:
+                deadline = inherited
+        invocation.context = CallContext({}, deadline)
+        address = self.address
+        if address is None or len(address.urls) != 1:
+            return self.invoke(invocation)
+        url = invocation.url = address.urls[0]
+        try:
+            return self._in_process(url, invocation)  # type: ignore[misc]
+        except ServiceCommunicationException as exc:
+            if _instance_failed(exc):
+                self._mark_failed(url)
+            raise
+
+    def invoke(self, invocation: Invocation) -> Any:
+        """Carry out a call after the interceptors: encode, choose a URL, send, decode.
 
         Raises:
-            NoAddressException: no URL is known.
-            ServiceCommunicationException: every URL failed (the last failure is raised).
+            ServiceCommunicationException: the exchange could not be completed (no URL, no
+                connection on any URL, broken after sending, the deadline passed, an
+                unreadable answer).
+            RemoteServiceException: the server answered with an error.
+            ServiceException: an application exception the server raised, as itself.
+            SerializationException: an argument cannot be encoded (nothing was sent).
         """
-        address = self.address
-        urls = address.urls if address is not None else []
-        if not urls:
-            component = self.component_descriptor.name if self.component_descriptor else "?"
-            raise NoAddressException(f"no URL known for component {component!r} on channel {self.name!r}")
+        in_process = self._in_process
+        if in_process is not None:
+            address = self.address
+            if address is not None and len(address.urls) == 1 and not self._cooling:
+                # The common in-process case: one URL, nothing failing; no failover loop.
+                url = invocation.url = address.urls[0]
+                try:
+                    return in_process(url, invocation)
+                except ServiceCommunicationException as exc:
+                    if _instance_failed(exc):
+                        self._mark_failed(url)
+                    raise
+            plan = self._plans.get(invocation.method) or self._plan(invocation.method)
+            return self._attempts(invocation, plan, lambda url: in_process(url, invocation))
+        plan = self._plans.get(invocation.method) or self._plan(invocation.method)
+        transport = self._transport
+        if transport is None:
+            raise PluginException(
+                f"channel {self.name!r} ({type(self).__qualname__}) declares no transport: set "
+                "`transport = YourTransport` on the class (see docs/writing-a-channel-plugin.md)"
+            )
+        assert isinstance(transport, Transport)
+        context = invocation.context
+        if context.metadata:
+            check_metadata(context.metadata)
+        codec = self.codec
+        assert plan.codec is not None and codec is not None
+        request = Request(
+            plan.path,
+            plan.codec.encode_call(invocation.args, invocation.kwargs),
+            codec.content_type,
+            context.metadata,
+            context.deadline,
+            plan.connect_timeout,
+        )
+        send = transport.send
+
+        def exchange(url: str) -> Response:
+            response = send(url, request)
+            status = response.status
+            if status == UNAVAILABLE or status == DEADLINE_EXCEEDED:  # the call did not run
+                raise _error_for_status(self._codec_of(response), status, response.body, url, plan.path)
+            return response
+
+        response = self._attempts(invocation, plan, exchange)
+        if response.status == OK:
+            try:
+                return plan.codec.decode_result(response.body)
+            except CodecError as exc:
+                raise bad_answer(invocation.url, exc) from exc
+        raise _error_for_status(
+            self._codec_of(response), response.status, response.body, invocation.url, plan.path
+        )
+
+    def _codec_of(self, response: Response) -> Codec:
+        return codec_for(response.content_type) or self.codec or codec_for("application/json")  # type: ignore[return-value]
+
+    def _attempts(self, invocation: Invocation, plan: _Plan, send: Callable[[str], _R]) -> _R:
+        """Send to the selected URL, failing over to the others while that is safe.
+
+        A failure that sent nothing (``exc.sent`` False: no connection, a connect timeout, a
+        server that refused to run the call) moves on to the next URL. One that may have run
+        the call moves on only for idempotent methods. Never past the deadline; a URL that
+        failed to connect or broke is skipped for :attr:`cooldown` seconds while others are left.
+        """
+        urls = self._urls()
         selector = self.url_selector
+        tracks = selector.tracks_calls
+        if len(urls) == 1 and not self._cooling and not tracks:
+            url = invocation.url = urls[0]
+            try:
+                return send(url)
+            except ServiceCommunicationException as exc:
+                if _instance_failed(exc):
+                    self._mark_failed(url)
+                raise
         cooling = self._cooling
         tried: set[str] | None = None
+        deadline = invocation.context.deadline if invocation.context is not None else None
         while True:
             candidates = urls if tried is None else [u for u in urls if u not in tried]
             if cooling:
                 now = time.monotonic()
                 candidates = [u for u in candidates if cooling.get(u, 0.0) <= now] or candidates
             url = candidates[0] if len(candidates) == 1 else selector.get(candidates)
-            tracks = selector.tracks_calls
+            invocation.url = url
             if tracks:
                 selector.started(url)
             try:
@@ -329,12 +398,16 @@ class Channel(ABC):
             except ServiceCommunicationException as exc:
                 if _instance_failed(exc):
                     self._mark_failed(url)
-                if not self._may_retry(exc, method):
+                if exc.sent and not plan.idempotent:
+                    raise
+                if isinstance(exc, ServiceTimeoutException) and exc.limit == "deadline":
                     raise
                 tried = tried or set()
                 tried.add(url)
                 if len(tried) >= len(urls):
                     raise
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise ServiceTimeoutException(url, "deadline", plan.timeout) from exc
                 continue
             finally:
                 if tracks:
@@ -343,54 +416,46 @@ class Channel(ABC):
                 cooling.pop(url, None)
             return result
 
-    def _may_retry(self, exc: ServiceCommunicationException, method: MethodDescriptor) -> bool:
-        if isinstance(exc, ServiceUnavailableException):
-            return True
-        if isinstance(exc, ServiceTimeoutException):
-            return exc.limit == "connect" or self.is_idempotent(method)
-        if isinstance(exc, CallInterruptedException):
-            return self.is_idempotent(method)
-        return False
+    def call_with_failover(self, method: MethodDescriptor, send: Callable[[str], _R]) -> _R:
+        """Call ``send(url)`` on the selected URL with the pipeline's failover rules.
+
+        Kept for channels written to the first plugin contract, which override :meth:`invoke`;
+        a channel with a ``transport`` never needs it.
+        """
+        return self._attempts(Invocation(method, (), {}, CallContext()), self._plan(method), send)
 
     def _mark_failed(self, url: str) -> None:
-        # A slow answer (read timeout) says nothing about the instance; only failures to
-        # connect or broken connections put a URL in the cool-down.
         if self.cooldown > 0:
             self._cooling[url] = time.monotonic() + self.cooldown
 
-    @abstractmethod
-    def invoke(self, invocation: Invocation) -> Any:
-        """Carry out one call and return its result, decoded into the declared return type.
-
-        Raises:
-            ServiceException: a subclass saying what went wrong; transport errors are
-                translated into :class:`~container.ServiceCommunicationException` subclasses.
-        """
-
     def close(self) -> None:
-        """Release connections and threads; the channel is not used afterwards."""
+        """Release what the channel owns; the channel is not used afterwards."""
+        if self._owns_transport and self._transport is not None:
+            self._transport.close()
+            self._transport = None
 
-    # server side
+    # the first plugin contract's server-side hooks
 
     @classmethod
     def prepare_server(
         cls, server: Server, component_descriptor: ComponentDescriptor[Any], address: ChannelAddress
     ) -> ChannelAddress:
-        """Prepare the server side for a hosted component before it is registered.
+        """Prepare a server side of the first plugin contract; return the address to register.
 
-        Called once per address of this channel that a hosted component's ``get_addresses``
-        returned. A channel whose server side mounts on the :class:`~container.Server` (the HTTP
-        channels) has nothing to do and returns ``address``. One that listens on its own starts
-        its listener here (once per server; ``server.manager`` knows the hosted components) and
-        returns the address it really listens on, for example with the port it bound when
-        ``address`` asked for port 0. The returned address is what gets registered.
+        Channels with a :attr:`listener` do not need it: the core starts the listener. Kept for
+        channels written to the first contract, whose override the core still calls.
         """
         return address
 
     @classmethod
     def stop_server(cls, server: Server) -> None:
-        """Stop what :meth:`prepare_server` started; called once when the server shuts down."""
+        """Stop what :meth:`prepare_server` started (first plugin contract)."""
 
     def __repr__(self) -> str:
         component = self.component_descriptor.name if self.component_descriptor else None
         return f"<{type(self).__name__} {self.name!r} component={component!r}>"
+
+
+def uses_first_contract_server(cls: type[Channel]) -> bool:
+    """Return True when a channel class overrides ``prepare_server`` (the first plugin contract)."""
+    return getattr(cls.prepare_server, "__func__", None) is not Channel.prepare_server.__func__  # type: ignore[attr-defined]

@@ -8,26 +8,39 @@ Every error servicewire raises is a :class:`ServiceException`::
     │   ├── ServiceNotFoundException      a type that is no @service / @component (also LookupError)
     │   ├── UnknownChannelException       no channel plugin of that name (also LookupError)
     │   ├── UnknownRegistryException      no registry plugin of that name (also LookupError)
-    │   └── PluginException               a plugin could not be loaded or is not the right kind
-    ├── RemoteServiceException            the remote side answered with an error
-    │                                     (remote_type, message and HTTP-like status kept)
-    └── ServiceCommunicationException     the call could not be carried
+    │   ├── PluginException               a plugin could not be loaded or is not the right kind
+    │   └── SerializationException        an argument cannot be encoded (also TypeError)
+    ├── RemoteServiceException            the server answered with an error; whatever the
+    │                                     server raised that is not an application exception
+    │                                     (remote_type, remote_message, status, chain kept)
+    └── ServiceCommunicationException     this caller could not complete the exchange (.sent)
         ├── NoAddressException            no URL is known for the component and channel
         ├── ServiceUnavailableException   no connection could be made (nothing was sent)
         ├── CallInterruptedException      the connection broke after the call was sent
-        └── ServiceTimeoutException       a connect or read time limit ran out (url, limit)
+        ├── ServiceTimeoutException       the deadline (or a connect limit) ran out
+        └── InvalidResponseException      an answer arrived but could not be read
 
-Subclass these for finer cases; application code should never need to catch bare Exception.
+An application exception is a subclass of :class:`ServiceException` outside these three
+branches (``class OutOfStock(ServiceException)``): it crosses the wire as itself, with its
+attributes. servicewire's own exceptions never do: a server's failure reaches its caller as
+:class:`RemoteServiceException`, so a :class:`ServiceCommunicationException` at a caller always
+means that this caller could not complete the exchange.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+import attrs
+
 
 class ServiceException(Exception):
-    """Root of every error raised by servicewire and of errors meant to cross the wire.
+    """Root of every error raised by servicewire and of application errors meant to cross the wire.
 
-    A subclass of this class that both sides of a remote call know (same module and name) is
-    raised again as itself on the caller's side.
+    Subclass it (outside the three branches below) for errors that are part of a service
+    interface: such an exception, raised by an implementation, is raised again as itself on
+    the caller's side when the caller has imported its class, with the same attribute values
+    and ``str()``.
     """
 
 
@@ -85,66 +98,161 @@ class PluginException(LocalServiceException):
     """A plugin entry point could not be loaded or does not provide the right kind of class."""
 
 
+class SerializationException(LocalServiceException, TypeError):
+    """An argument of a call cannot be encoded by the channel's codec (nothing was sent)."""
+
+
+@attrs.frozen
+class RemoteError:
+    """One hop of a remote failure: what a server further down the call graph raised.
+
+    Attributes:
+        type: the public name of the exception type raised there.
+        message: its message.
+        path: the call that failed there, as ``component/service/method`` ("" if unknown).
+    """
+
+    type: str
+    message: str
+    path: str = ""
+
+    def __str__(self) -> str:
+        where = f" (in {self.path})" if self.path else ""
+        return f"{self.type}: {self.message}{where}"
+
+
 class RemoteServiceException(ServiceException):
     """The remote side answered the call with an error.
 
     Attributes:
-        remote_type: the qualified name of the exception type raised remotely
-            (or a protocol error name such as ``BadRequest``).
+        remote_type: the public name of the exception type raised remotely (for example
+            ``builtins.KeyError``, ``container.ServiceUnavailableException``), or a protocol
+            error name such as ``BadRequest``.
         remote_message: the message of the remote exception.
         status: the status the server answered with (HTTP-like: 400, 404, 413, 415, 500).
+        chain: when the remote failure came from a further hop, what was raised there: the
+            next hop first, the root cause last.
+        error_id: the id under which the server logged the failure ("" when none).
+        path: the call that failed, as ``component/service/method`` ("" if unknown).
     """
 
-    def __init__(self, remote_type: str, remote_message: str, status: int = 500) -> None:
+    def __init__(
+        self,
+        remote_type: str,
+        remote_message: str,
+        status: int = 500,
+        chain: tuple[RemoteError, ...] = (),
+        error_id: str = "",
+        path: str = "",
+    ) -> None:
         super().__init__(f"{remote_type}: {remote_message}")
         self.remote_type = remote_type
         self.remote_message = remote_message
         self.status = status
+        self.chain = tuple(chain)
+        self.error_id = error_id
+        self.path = path
+
+    @property
+    def root_cause(self) -> RemoteError:
+        """The failure furthest down the call graph (this one when there is no chain)."""
+        if self.chain:
+            return self.chain[-1]
+        return RemoteError(self.remote_type, self.remote_message, self.path)
 
 
 class ServiceCommunicationException(ServiceException):
-    """The call could not be carried to or back from the remote side."""
+    """This caller could not complete the exchange with the remote side.
+
+    Attributes:
+        url: the URL involved ("" when none was).
+        sent: False when the request certainly did not reach a server, so the call may be
+            tried elsewhere; True when it may have been received (at most once applies).
+    """
+
+    sent_by_default = True
+
+    def __init__(self, message: str, url: str = "", sent: bool | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+        self.sent = self.sent_by_default if sent is None else sent
 
 
 class NoAddressException(ServiceCommunicationException):
-    """No URL is known for a component on a channel."""
+    """No URL is known for a component on a channel (nothing was sent)."""
+
+    sent_by_default = False
 
 
 class ServiceUnavailableException(ServiceCommunicationException):
-    """No connection could be made to any URL of the component.
+    """No connection could be made, or the server refused the call without running it.
 
-    Attributes:
-        url: the last URL tried.
+    Nothing was sent to an implementation, so the call may be tried on another instance.
     """
 
-    def __init__(self, message: str, url: str = "") -> None:
-        super().__init__(message)
-        self.url = url
+    sent_by_default = False
 
 
 class CallInterruptedException(ServiceCommunicationException):
-    """The connection broke after the call was sent: it may or may not have run.
+    """The connection broke after the call was sent: it may or may not have run."""
 
-    Attributes:
-        url: the URL that was called.
-    """
 
-    def __init__(self, message: str, url: str = "") -> None:
-        super().__init__(message)
-        self.url = url
+class InvalidResponseException(ServiceCommunicationException):
+    """An answer arrived but could not be read (malformed, of the wrong type, or too large)."""
 
 
 class ServiceTimeoutException(ServiceCommunicationException):
-    """A time limit ran out while connecting or waiting for the answer.
+    """The call's deadline, or the limit of one connection attempt, ran out.
 
     Attributes:
-        url: the URL that was called.
-        limit: which limit ran out, ``"connect"`` or ``"read"``.
+        limit: which limit ran out: ``"deadline"`` (the whole call) or ``"connect"`` (one
+            connection attempt; nothing was sent).
         seconds: the limit in seconds.
     """
 
-    def __init__(self, url: str, limit: str, seconds: float) -> None:
-        super().__init__(f"{limit} timeout of {seconds:g}s expired calling {url}")
-        self.url = url
+    def __init__(self, url: str, limit: str, seconds: float, sent: bool | None = None) -> None:
+        what = "deadline" if limit == "deadline" else f"{limit} timeout"
+        super().__init__(
+            f"{what} of {seconds:g}s expired calling {url or '(no URL)'}",
+            url,
+            limit != "connect" if sent is None else sent,
+        )
         self.limit = limit
         self.seconds = seconds
+
+
+FRAMEWORK_BRANCHES: tuple[type[ServiceException], ...] = (
+    LocalServiceException,
+    RemoteServiceException,
+    ServiceCommunicationException,
+)
+"""Exceptions of these branches are servicewire's own: they are never revived from the wire."""
+
+
+def is_application_exception(cls: type[BaseException]) -> bool:
+    """Return True for exception classes that cross the wire as themselves.
+
+    That is a proper subclass of :class:`ServiceException` outside servicewire's own branches.
+    """
+    return (
+        issubclass(cls, ServiceException)
+        and cls is not ServiceException
+        and not issubclass(cls, FRAMEWORK_BRANCHES)
+    )
+
+
+def public_type_name(cls: type[BaseException]) -> str:
+    """Return the name that identifies an exception type on the wire.
+
+    servicewire's own exceptions are named as their public import (``container.X``), others
+    by module and qualified name (``builtins.KeyError``, ``orders.errors.OutOfStock``).
+    """
+    module = cls.__module__
+    if module == "container._errors":
+        module = "container"
+    return f"{module}.{cls.__qualname__}"
+
+
+def exception_fields(exc: BaseException) -> dict[str, Any]:
+    """Return the public attributes an exception carries (its ``__dict__`` without ``_`` names)."""
+    return {name: value for name, value in vars(exc).items() if not name.startswith("_")}

@@ -5,19 +5,22 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from dependency_injector import providers
 
-from ._channel import Channel, selector_by_name
+from ._calls import InterceptorLike, applies_to, load_interceptor
+from ._channel import Channel
 from ._channel_manager import ChannelManager
 from ._descriptors import CATALOG, ComponentDescriptor, ServiceDescriptor
+from ._dispatcher import Dispatcher
 from ._errors import NoAddressException, ServiceNotFoundException
 from ._proxy import make_proxy
 from ._registry import ComponentRegistry
-from ._values import ChannelInstances
+from ._settings import Settings
+from ._transport import InProcessTransport, Listener, Transport
+from ._values import ChannelAddress, ChannelInstances
 
 if TYPE_CHECKING:
     from ._component import Component
@@ -30,7 +33,6 @@ T = TypeVar("T")
 ServiceType = Callable[..., T]
 
 LOCAL = "local"
-LOCAL_SCHEME = "inproc://"
 
 logger = logging.getLogger("servicewire")
 
@@ -47,34 +49,95 @@ class ServiceManager:
     Args:
         component_registry: where component addresses are registered and looked up.
         channel_manager: creates channels by name.
-        config: the whole servicewire configuration mapping (channel settings live here).
+        config: the servicewire configuration: a mapping, or :class:`Settings` already
+            validated.
         container: the :class:`ServiceContainer` instance this manager belongs to; its parent
             application container is searched for providers of implementation classes.
-    """
+        client_interceptors: interceptors of outgoing calls, outermost first (before those
+            that config names).
+        server_interceptors: interceptors of incoming calls, outermost first.
 
-    _live: weakref.WeakValueDictionary[str, ServiceManager] = weakref.WeakValueDictionary()
+    Raises:
+        ConfigurationException: the configuration does not validate (the key path is named),
+            or an interceptor that config names cannot be loaded.
+    """
 
     def __init__(
         self,
         component_registry: ComponentRegistry,
         channel_manager: ChannelManager,
-        config: Mapping[str, Any] | None = None,
+        config: Mapping[str, Any] | Settings | None = None,
         container: Any = None,
+        client_interceptors: Iterable[InterceptorLike] = (),
+        server_interceptors: Iterable[InterceptorLike] = (),
     ) -> None:
         self.id = uuid.uuid4().hex
-        ServiceManager._live[self.id] = self
+        self.settings = config if isinstance(config, Settings) else Settings(config)
+        self.config: Mapping[str, Any] = self.settings.raw
         self.component_registry = component_registry
         self.channel_manager = channel_manager
-        self.config: Mapping[str, Any] = config or {}
         self.preferred_channel = ""
         self._container = container
+        self._interceptors = {
+            "client": list(client_interceptors) + self._configured_interceptors("client"),
+            "server": list(server_interceptors) + self._configured_interceptors("server"),
+        }
+        self._component_interceptors = {
+            (name, side): [
+                load_interceptor(spec, f"components.{name}.interceptors.{side}[{index}]")
+                for index, spec in enumerate(getattr(settings.interceptors, side))
+            ]
+            for name, settings in self.settings.components.items()
+            for side in ("client", "server")
+        }
         self._services: dict[tuple[Any, str], Any] = {}
         self._channels: dict[tuple[type, str], Channel] = {}
+        self._transports: dict[type[Channel], Transport | InProcessTransport] = {}
         self._instances: dict[type, Any] = {}
         self._started: list[ComponentDescriptor[Any]] = []
+        self._own_listener: Listener | None = None
+        self._own_local_uri = ""
         self.served_channels: set[str] = set()
         self._lock = threading.RLock()
         self._closed = False
+
+    def _configured_interceptors(self, side: str) -> list[InterceptorLike]:
+        specs = getattr(self.settings.interceptors, side)
+        return [load_interceptor(spec, f"interceptors.{side}[{i}]") for i, spec in enumerate(specs)]
+
+    def client_interceptors(self, component: str) -> list[InterceptorLike]:
+        """Return the interceptors of calls to ``component``, outermost first."""
+        return self._interceptors_of(component, "client")
+
+    def server_interceptors(self, component: str) -> list[InterceptorLike]:
+        """Return the interceptors of calls served for ``component``, outermost first."""
+        return self._interceptors_of(component, "server")
+
+    def _interceptors_of(self, component: str, side: str) -> list[InterceptorLike]:
+        shared = [i for i in self._interceptors[side] if applies_to(i, component)]
+        return shared + self._component_interceptors.get((component, side), [])
+
+    def transport_for(self, channel_class: type[Channel]) -> Transport | InProcessTransport:
+        """Return this manager's transport of a channel class (one, shared by its components)."""
+        transport = self._transports.get(channel_class)
+        if transport is None:
+            with self._lock:
+                transport = self._transports.get(channel_class)
+                if transport is None:
+                    assert channel_class.transport is not None
+                    transport = channel_class.transport(self.settings)
+                    self._transports[channel_class] = transport
+        return transport
+
+    def create_dispatcher(self, debug: bool = False) -> Dispatcher:
+        """Return a dispatcher of this manager's hosted components (implementations created now)."""
+        return Dispatcher(
+            self.hosted_components(),
+            lambda service: self.get_instance(service.implementation) if service.implementation else None,
+            lambda component: self.get_instance(cast(type, component.implementation)),
+            self.server_interceptors,
+            debug=debug,
+        )
 
     # resolution
 
@@ -85,15 +148,20 @@ class ServiceManager:
 
     @property
     def local_uri(self) -> str:
-        """The URL of this manager for the ``local`` channel: ``inproc://<id>``."""
-        return LOCAL_SCHEME + self.id
+        """The ``local`` channel URL of this manager's hosted services, listening from first use.
 
-    @classmethod
-    def find(cls, uri: str) -> ServiceManager | None:
-        """Return the open manager of this process that a ``local`` channel URL names, or None."""
-        if not uri.startswith(LOCAL_SCHEME):
-            return None
-        return cls._live.get(uri[len(LOCAL_SCHEME) :])
+        A server registers its own ``local`` URL; this one lets :meth:`proxy` reach the hosted
+        services of a manager that no server booted.
+        """
+        with self._lock:
+            if self._own_listener is None:
+                channel_class = self.channel_manager.get_class(LOCAL)
+                if channel_class.listener is None:
+                    raise NoAddressException(f"the {LOCAL!r} channel plugin has no listener")
+                listener = channel_class.listener(self.create_dispatcher(), self.settings)
+                self._own_local_uri = listener.listen(ChannelAddress(LOCAL, "")).uri
+                self._own_listener = listener
+            return self._own_local_uri
 
     def set_preferred_channel(self, preferred_channel: str) -> None:
         """Set the channel used when ``get_service`` is called without one."""
@@ -191,20 +259,15 @@ class ServiceManager:
             channel = self._channels.get(key)
             if channel is None:
                 channel = self.channel_manager.make(address.channel, component, address, self)
-                self._configure_selector(channel, component)
                 self._channels[key] = channel
                 self.component_registry.watch(channel)
             return channel
 
-    def _configure_selector(self, channel: Channel, component: ComponentDescriptor[Any]) -> None:
-        settings = self.component_settings(component.name)
-        name = settings.get("selector")
-        if name is None:
-            return
-        channel.url_selector = selector_by_name(name, f"components.{component.name}.selector")
-
     def component_settings(self, component: str) -> Mapping[str, Any]:
-        """Return the config section ``components.<component>`` (empty when absent)."""
+        """Return the config section ``components.<component>`` as given (empty when absent).
+
+        The validated form is ``manager.settings.component(name)``.
+        """
         components = self.config.get("components") or {}
         return cast(Mapping[str, Any], components.get(component) or {})
 
@@ -250,7 +313,8 @@ class ServiceManager:
         """Start every hosted component and register its addresses.
 
         For each component: create the implementation, call ``startup()``, collect
-        ``get_addresses(port)``, let each channel plugin prepare its server side, register.
+        ``get_addresses(port)``, let the server listen on each (``server.listen_on``), register
+        the addresses it really listens on.
 
         Args:
             server: the server hosting the components (None: nothing is served).
@@ -261,10 +325,7 @@ class ServiceManager:
             instance.startup()
             addresses = list(instance.get_addresses(port)) if server is not None else []
             if server is not None:
-                addresses = [
-                    self.channel_manager.get_class(a.channel).prepare_server(server, component, a)
-                    for a in addresses
-                ]
+                addresses = [server.listen_on(component, a) for a in addresses]
                 self.served_channels.update(a.channel for a in addresses)
             with self._lock:
                 self._started.append(component)
@@ -295,18 +356,25 @@ class ServiceManager:
         self.stop_components()
 
     def close(self) -> None:
-        """Shut down, close every channel and the registry; the manager is not used afterwards."""
+        """Shut down, close channels, transports and the registry; not used afterwards."""
         if self._closed:
             return
         self._closed = True
-        ServiceManager._live.pop(self.id, None)
         self.shutdown()
         with self._lock:
             channels = list(self._channels.values())
+            transports = list(self._transports.values())
+            listener, self._own_listener = self._own_listener, None
             self._channels.clear()
             self._services.clear()
+            self._transports.clear()
+        if listener is not None:
+            listener.stop_accepting()
+            listener.close()
         for channel in channels:
             channel.close()
+        for transport in transports:
+            transport.close()
         self.component_registry.close()
 
     def report(self) -> str:

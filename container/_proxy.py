@@ -11,7 +11,7 @@ import functools
 import threading
 from typing import TYPE_CHECKING, Any
 
-from ._channel import Invocation
+from ._calls import Invocation
 
 if TYPE_CHECKING:
     from ._channel import Channel
@@ -36,9 +36,20 @@ def proxy_class(descriptor: ServiceDescriptor[Any]) -> type:
 def make_proxy(descriptor: ServiceDescriptor[Any], channel: Channel) -> Any:
     """Return a proxy of the service that sends every call through ``channel``."""
     proxy: Any = object.__new__(proxy_class(descriptor))
-    proxy._servicewire_invoke = channel.invoke
+    proxy._servicewire_call = channel.call
     proxy._servicewire_channel = channel
     return proxy
+
+
+def channel_of(proxy: Any) -> Channel:
+    """Return the channel behind a proxy (its URLs, its selector, ``select_first_url()``).
+
+    Raises:
+        TypeError: ``proxy`` is not a proxy (for example, the local implementation itself).
+    """
+    if not getattr(type(proxy), "__servicewire_proxy__", False):
+        raise TypeError(f"{proxy!r} is not a servicewire proxy, so it has no channel")
+    return proxy._servicewire_channel  # type: ignore[no-any-return]
 
 
 def _generate(descriptor: ServiceDescriptor[Any]) -> type:
@@ -49,6 +60,7 @@ def _generate(descriptor: ServiceDescriptor[Any]) -> type:
         + (interface.__doc__ or ""),
         "__init__": _no_init,
         "__repr__": _repr,
+        "__servicewire_proxy__": True,
     }
     for name, method in descriptor.methods.items():
         namespace[name] = _method(method)
@@ -68,7 +80,7 @@ def _method(method: MethodDescriptor) -> Any:
     original = getattr(method.service.type, method.name)
 
     def call(self: Any, *args: Any, **kwargs: Any) -> Any:
-        return self._servicewire_invoke(Invocation(method, args, kwargs))
+        return self._servicewire_call(Invocation(method, args, kwargs))
 
     functools.update_wrapper(call, original)
     # update_wrapper copies __isabstractmethod__ from the interface's abstract method.

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ._channel import Channel, uses_first_contract_server
+from ._dispatcher import Dispatcher
 from ._manager import ServiceManager
 from ._service_container import find_service_manager_provider
+from ._transport import Listener
+from ._values import ChannelAddress
+
+if TYPE_CHECKING:
+    from ._descriptors import ComponentDescriptor
 
 logger = logging.getLogger("servicewire")
 
@@ -16,28 +24,41 @@ logger = logging.getLogger("servicewire")
 class Server(ABC):
     """Hosts the components of a main container.
 
-    :meth:`boot` creates the container, starts listening (so the bound port is known), starts
-    the ServiceManager (component ``startup()``, channel server sides, registration).
-    :meth:`shutdown` reverses it: deregister first, let in-flight calls finish (bounded wait),
-    stop the components, stop listening. A concrete server implements the listening part;
-    ``channels.http.HttpServer`` is the built-in one.
+    :meth:`boot` creates the container, the dispatcher of its hosted components, starts the
+    server's own listening (so the bound port is known), then starts each component, lets a
+    listener of each channel it advertises listen, and registers the addresses. A failed boot
+    undoes what it started. :meth:`shutdown` reverses it in this order: stop accepting on every
+    listener (new calls on open connections are answered 503, so callers try elsewhere),
+    deregister, wait for the calls in flight and let every listener drain (bounded), stop the
+    components, close the listeners, close the manager.
+
+    A concrete server implements its own listening (:meth:`start_listening`,
+    :meth:`stop_listening`, and optionally :meth:`stop_accepting` and :meth:`drain`);
+    ``channels.http.HttpServer`` is the built-in one, :class:`ListenerlessServer` has none.
 
     Args:
         host: the interface to listen on.
         port: the port to listen on; 0 picks a free one (see :attr:`port` after boot).
+        debug: append tracebacks to the messages of 500 answers.
 
     Attributes:
         host: the listening interface.
         port: the bound port once listening.
         container: the booted main container, or None.
         manager: the booted ServiceManager, or None.
+        dispatcher: the dispatcher every listener of this server hands calls to, or None.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, debug: bool = False) -> None:
         self.host = host
         self.port = port
+        self.debug = debug
         self.container: Any = None
         self.manager: ServiceManager | None = None
+        self.dispatcher: Dispatcher | None = None
+        self._listeners: dict[type[Channel], Listener] = {}
+        self._first_contract: list[type[Channel]] = []
+        self._listening = False
 
     def boot(self, main_container: Any, **overriding_providers: Any) -> Any:
         """Create the main container, start listening and start its components.
@@ -57,17 +78,52 @@ class Server(ABC):
         manager.attach_container(container)
         self.container = container
         self.manager = manager
-        self.start_listening()
         try:
+            self.dispatcher = manager.create_dispatcher(debug=self.debug)
+            self.start_listening()
+            self._listening = True
             manager.startup(self, self.port)
         except BaseException:
-            self.stop_listening()
+            self._undo_boot()
             raise
         logger.info("server %s listening on %s:%s", type(self).__name__, self.host, self.port)
         return container
 
+    def _undo_boot(self) -> None:
+        manager = self.manager
+        self.manager = None
+        self._stop_accepting_everywhere()
+        if manager is not None:
+            manager.deregister()
+            manager.stop_components()
+        self._close_listeners()
+        if manager is not None:
+            manager.close()
+
+    def listen_on(self, component: ComponentDescriptor[Any], address: ChannelAddress) -> ChannelAddress:
+        """Make sure something listens for ``address`` and return the address to register.
+
+        A channel with a listener class gets one listener per server (created on the first
+        address); a channel of the first plugin contract gets its ``prepare_server`` call; any
+        other channel (the HTTP ones) is served by this server's own listening.
+        """
+        assert self.manager is not None and self.dispatcher is not None
+        channel_class = self.manager.channel_manager.get_class(address.channel)
+        listener_class = channel_class.listener
+        if listener_class is not None:
+            listener = self._listeners.get(channel_class)
+            if listener is None:
+                listener = listener_class(self.dispatcher, self.manager.settings)
+                self._listeners[channel_class] = listener
+            return listener.listen(address)
+        if uses_first_contract_server(channel_class):
+            if channel_class not in self._first_contract:
+                self._first_contract.append(channel_class)
+            return channel_class.prepare_server(self, component, address)
+        return address
+
     def shutdown(self, timeout: float = 10.0) -> None:
-        """Stop gracefully: deregister, drain in-flight calls (up to ``timeout``), stop.
+        """Stop gracefully: stop accepting, deregister, drain (up to ``timeout``), stop, close.
 
         Args:
             timeout: seconds to wait for calls in flight before stopping anyway.
@@ -76,14 +132,40 @@ class Server(ABC):
         if manager is None:
             return
         self.manager = None
+        deadline = time.monotonic() + timeout
+        self._stop_accepting_everywhere()
         manager.deregister()
-        if not self.drain(timeout):
+        drained = self.dispatcher.wait_idle(timeout) if self.dispatcher is not None else True
+        drained = self.drain(max(0.0, deadline - time.monotonic())) and drained
+        for listener in self._listeners.values():
+            drained = listener.drain(max(0.0, deadline - time.monotonic())) and drained
+        if not drained:
             logger.warning("calls still in flight after %ss; stopping anyway", timeout)
         manager.stop_components()
-        for channel_name in sorted(manager.served_channels):
-            manager.channel_manager.get_class(channel_name).stop_server(self)
-        self.stop_listening()
+        self._close_listeners()
         manager.close()
+
+    def _stop_accepting_everywhere(self) -> None:
+        if self._listening:
+            self.stop_accepting()
+        for listener in self._listeners.values():
+            listener.stop_accepting()
+        if self.dispatcher is not None:
+            self.dispatcher.stop_taking_calls()
+
+    def _close_listeners(self) -> None:
+        for listener in self._listeners.values():
+            try:
+                listener.close()
+            except Exception:  # closing goes on for the others
+                logger.exception("closing the %s listener failed", type(listener).__name__)
+        self._listeners.clear()
+        for channel_class in self._first_contract:
+            channel_class.stop_server(self)
+        self._first_contract.clear()
+        if self._listening:
+            self._listening = False
+            self.stop_listening()
 
     @abstractmethod
     def start_listening(self) -> None:
@@ -91,10 +173,13 @@ class Server(ABC):
 
     @abstractmethod
     def stop_listening(self) -> None:
-        """Stop serving and release the port."""
+        """Stop serving and release the port (called last)."""
+
+    def stop_accepting(self) -> None:
+        """Stop accepting new connections on the server's own listening (first shutdown step)."""
 
     def drain(self, timeout: float) -> bool:
-        """Wait until no call is in flight; return False when ``timeout`` ran out first."""
+        """Wait until the answers of the server's own listening are sent; False on timeout."""
         return True
 
     @staticmethod
@@ -108,3 +193,17 @@ class Server(ABC):
         except OSError:
             return "127.0.0.1"
         return address or "127.0.0.1"
+
+
+class ListenerlessServer(Server):
+    """A Server that listens on nothing itself: for channels whose listeners are their own.
+
+    The tcp-msgpack sample and the ``local`` channel serve through listeners of their own, so
+    a process that hosts components only on such channels boots with this server.
+    """
+
+    def start_listening(self) -> None:
+        """Nothing to do."""
+
+    def stop_listening(self) -> None:
+        """Nothing to do."""

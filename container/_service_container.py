@@ -12,11 +12,12 @@ from ._errors import ConfigurationException
 from ._manager import ServiceManager
 from ._plugins import REGISTRIES
 from ._registry import ComponentRegistry
+from ._settings import Settings
 
 DEFAULT_REGISTRY = {"type": "static"}
 
 
-def create_registry(config: Mapping[str, Any] | None) -> ComponentRegistry:
+def create_registry(config: Mapping[str, Any] | Settings | None) -> ComponentRegistry:
     """Create the registry named by ``registry.type`` with its config section.
 
     A config without a ``registry`` section gets an empty static registry (enough for an
@@ -27,11 +28,8 @@ def create_registry(config: Mapping[str, Any] | None) -> ComponentRegistry:
         UnknownRegistryException: no registry plugin of that type; the message lists the known
             ones.
     """
-    config = _as_mapping(config, "config")
-    section = config.get("registry")
-    if section is None:
-        section = DEFAULT_REGISTRY
-    section = _as_mapping(section, "registry")
+    settings = config if isinstance(config, Settings) else Settings(_as_mapping(config, "config"))
+    section = settings.registry
     kind = section.get("type")
     if not kind:
         raise ConfigurationException(
@@ -53,10 +51,6 @@ def _as_mapping(value: Any, where: str) -> Mapping[str, Any]:
     return value
 
 
-def _config_mapping(config: Any) -> Mapping[str, Any]:
-    return _as_mapping(config, "config")
-
-
 class ServiceContainer(containers.DeclarativeContainer):
     """The servicewire providers, meant to be included in an application container.
 
@@ -69,9 +63,19 @@ class ServiceContainer(containers.DeclarativeContainer):
 
     ``config`` takes the whole servicewire configuration: a dict, or any
     :class:`~dependency_injector.providers.Configuration` (YAML, INI, environment).
+    Interceptors given in code go in ``client_interceptors`` and ``server_interceptors``::
+
+        services = providers.Container(
+            ServiceContainer,
+            config=config,
+            client_interceptors=providers.List(providers.Singleton(Timing)),
+        )
 
     Attributes:
         config: the configuration mapping.
+        settings: the validated configuration (:class:`~container.Settings`).
+        client_interceptors: interceptors of outgoing calls, outermost first.
+        server_interceptors: interceptors of incoming calls, outermost first.
         registry: the component registry chosen by ``registry.type``.
         channel_manager: the channel factory.
         service_manager: the :class:`ServiceManager`.
@@ -80,7 +84,9 @@ class ServiceContainer(containers.DeclarativeContainer):
     __self__ = providers.Self()
 
     config = providers.Configuration(default={})
-    settings = providers.Callable(_config_mapping, config)
+    settings = providers.Singleton(Settings, config)
+    client_interceptors = providers.List()
+    server_interceptors = providers.List()
     registry = providers.Singleton(create_registry, settings)
     channel_manager = providers.Singleton(ChannelManager)
     service_manager = providers.Singleton(
@@ -89,6 +95,8 @@ class ServiceContainer(containers.DeclarativeContainer):
         channel_manager=channel_manager,
         config=settings,
         container=__self__,
+        client_interceptors=client_interceptors,
+        server_interceptors=server_interceptors,
     )
 
 

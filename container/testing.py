@@ -63,8 +63,9 @@ from ._errors import (
     ServiceException,
 )
 from ._manager import ServiceManager
+from ._proxy import channel_of
 from ._registry import ComponentRegistry
-from ._server import Server
+from ._server import ListenerlessServer, Server
 from ._service_container import ServiceContainer, create_registry
 from ._values import ChannelAddress, ChannelInstances
 
@@ -190,16 +191,6 @@ class ConformanceComponentImpl(AbstractComponent, ConformanceComponent):
         return _address_factory(port)
 
 
-class ListenerlessServer(Server):
-    """A Server that listens on nothing itself: for channels whose server side listens on its own."""
-
-    def start_listening(self) -> None:
-        """Nothing to do."""
-
-    def stop_listening(self) -> None:
-        """Nothing to do."""
-
-
 def _conformance_component() -> ComponentDescriptor[Any]:
     descriptor = descriptor_of(ConformanceComponent)
     assert isinstance(descriptor, ComponentDescriptor)
@@ -313,7 +304,7 @@ class ChannelConformance:
 
     def test_proxy_uses_the_channel(self, proxy: ConformanceService) -> None:
         """The proxy sends through the channel under test, not a local shortcut."""
-        channel = proxy._servicewire_channel  # type: ignore[attr-defined]
+        channel = channel_of(proxy)
         assert isinstance(channel, Channel)
         assert channel.name == self.channel
 
@@ -383,7 +374,7 @@ class ChannelConformance:
         """set_address replaces the URLs: none gives NoAddressException, a dead one fails over."""
         manager = self.client(self.urls_of(servers[0]), "first")
         proxy = manager.proxy(ConformanceService, self.channel)
-        channel: Channel = proxy._servicewire_channel  # type: ignore[attr-defined]
+        channel = channel_of(proxy)
         first = proxy.instance()
         descriptor = _conformance_component()
         channel.set_address(ChannelInstances(descriptor.name, self.channel, []))

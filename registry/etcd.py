@@ -46,14 +46,14 @@ try:
 except ImportError as missing:  # an optional dependency: say how to get it
     raise ImportError("the etcd registry needs etcd3gw: pip install 'servicewire[etcd]'") from missing
 
-from container import (
+from container import LocalServiceException
+from container.plugin import (
     Channel,
     ChannelAddress,
     ChannelInstances,
     ComponentDescriptor,
     ComponentRegistry,
     ConfigurationException,
-    LocalServiceException,
     WatchList,
 )
 

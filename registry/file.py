@@ -37,14 +37,14 @@ from typing import Any
 
 import filelock
 
-from container import (
+from container import LocalServiceException
+from container.plugin import (
     Channel,
     ChannelAddress,
     ChannelInstances,
     ComponentDescriptor,
     ComponentRegistry,
     ConfigurationException,
-    LocalServiceException,
     WatchList,
 )
 

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from container import (
+from container.plugin import (
     Channel,
     ChannelAddress,
     ChannelInstances,

@@ -70,7 +70,7 @@ def test_every_builtin_plugin_runs_the_kit():
     """Each channel and registry this distribution declares has a kit class above."""
     from importlib import metadata
 
-    from container import CHANNEL_GROUP, REGISTRY_GROUP
+    from container.plugin import CHANNEL_GROUP, REGISTRY_GROUP
 
     ours = {
         entry.name

@@ -1,15 +1,16 @@
 """The HTTP channels ``dispatch-json`` and ``dispatch-msgpack``, and the HTTP server.
 
-Client side: :class:`DispatchJsonChannel` and :class:`DispatchMsgpackChannel` (on requests),
-found through the ``servicewire.channels`` entry points. Server side: :class:`ServiceApplication`,
-a WSGI application (run it under any WSGI server), and :class:`HttpServer`, which serves it with
-waitress.
+Client side: :class:`DispatchJsonChannel` and :class:`DispatchMsgpackChannel`, whose
+:class:`HttpTransport` POSTs each call's bytes, found through the ``servicewire.channels``
+entry points. Server side: :class:`ServiceApplication`, a WSGI application over the dispatcher
+(run it under any WSGI server), and :class:`HttpServer`, which serves it in process.
 """
 
 from ._client import (
     DispatchJsonChannel,
     DispatchMsgpackChannel,
     HttpChannel,
+    HttpTransport,
     SessionCustomizer,
     customize_session,
     remove_session_customizer,
@@ -23,6 +24,7 @@ __all__ = [
     "DispatchMsgpackChannel",
     "HttpChannel",
     "HttpServer",
+    "HttpTransport",
     "ServiceApplication",
     "SessionCustomizer",
     "Timeouts",

@@ -1,47 +1,54 @@
 """The client side of the HTTP channels: ``dispatch-json`` and ``dispatch-msgpack``.
 
-One ``requests.Session`` per thread and channel keeps connections alive; a session is never
-shared between threads, because requests does not promise that sessions are thread-safe.
+:class:`HttpTransport` POSTs a call's bytes to ``{base}/invoke/{component}/{service}/{method}``
+with the call's metadata as headers (and ``sw-timeout-ms``), and returns the answer's bytes.
 
-Calls do not go through ``Session.request``: that merges environment settings, cookies and
-defaults on every call, which a channel does not need. The channel prepares the request itself
-from the session's headers and auth and hands it to ``Session.send``, so the session stays the
-customisation point (headers, auth, certificates, proxies, adapters, response hooks).
+A ``requests.Session`` per component is the customisation point (headers, ``auth``,
+``verify``, ``cert``, proxies, adapters, hooks). When it asks for nothing beyond headers, auth
+and TLS settings, calls go through a shared, bounded pool of keep-alive ``http.client``
+connections whose reads are bounded by the deadline; otherwise through ``Session.send`` on a
+session of the calling thread, so adapters, proxies and hooks apply.
 """
 
 from __future__ import annotations
 
+import os
+import ssl
 import threading
+import time
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
 import requests
 import urllib3
-from requests.structures import CaseInsensitiveDict
+from requests.adapters import HTTPAdapter
+from requests.utils import DEFAULT_CA_BUNDLE_PATH
 
 from container import (
     CallInterruptedException,
-    Channel,
-    ChannelInstances,
-    ComponentDescriptor,
-    Invocation,
-    MethodDescriptor,
-    ServiceCommunicationException,
-    ServiceManager,
+    InvalidResponseException,
     ServiceTimeoutException,
     ServiceUnavailableException,
 )
-from container.codec import JSON_CODEC, MSGPACK_CODEC, Codec, CodecError, MethodCodec, codec_for, decode_error
+from container.plugin import (
+    JSON_CODEC,
+    MSGPACK_CODEC,
+    Channel,
+    ConfigurationException,
+    Request,
+    Response,
+    Settings,
+    Transport,
+)
 
 from ._connections import (
     ConnectError,
-    Connections,
     ConnectTimeout,
+    DeadlineExceeded,
     ExchangeError,
-    ReadTimeout,
-    needs_requests,
+    Pool,
+    ResponseTooLarge,
 )
-from ._settings import Timeouts, timeouts_for, trust_env
 
 SessionCustomizer = Callable[[requests.Session, str], None]
 """A function that adjusts a new session; it receives the session and the component name."""
@@ -50,12 +57,12 @@ _customizers: list[SessionCustomizer] = []
 
 
 def customize_session(customizer: SessionCustomizer) -> SessionCustomizer:
-    """Register a function that adjusts every new HTTP channel session.
+    """Register a function that adjusts the session of every component the HTTP channels call.
 
-    It runs once per session (one per thread and component), with the session and the
-    component name, before the session's first call. Use it for headers, ``session.auth``
-    (an auth object runs on every call, so it can refresh tokens), certificates
-    (``session.verify``, ``session.cert``), proxies, mounted adapters or response hooks.
+    It runs once per transport and component, with the session and the component name, before
+    the first call. Use it for headers, ``session.auth`` (an auth object runs on every call,
+    so it can refresh tokens), certificates (``session.verify``, ``session.cert``), proxies,
+    mounted adapters or response hooks.
 
     Example::
 
@@ -79,153 +86,184 @@ def remove_session_customizer(customizer: SessionCustomizer) -> None:
         _customizers.remove(customizer)
 
 
-class _MethodPlan:
-    """What a channel precomputes per method: codec, path and limits."""
+def needs_requests(session: requests.Session) -> bool:
+    """Return True when the session uses something only ``Session.send`` provides.
 
-    __slots__ = ("codec", "path", "request_timeout", "timeouts")
-
-    def __init__(self, codec: MethodCodec, path: str, timeouts: Timeouts) -> None:
-        self.codec = codec
-        self.path = path
-        self.timeouts = timeouts
-        self.request_timeout = timeouts.as_requests()
-
-
-class _ThreadSession(threading.local):
-    session: requests.Session | None = None
-    headers: CaseInsensitiveDict[str] | None = None
-    plain_headers: dict[str, str] | None = None
-    connections: Connections | None = None
+    That is: proxies (or proxies from the environment with ``trust_env``), response hooks,
+    cookies, or a transport adapter other than a plain, non-retrying ``HTTPAdapter``.
+    """
+    if session.proxies or session.trust_env or session.cookies:
+        return True
+    if any(session.hooks.values()):
+        return True
+    for adapter in session.adapters.values():
+        if type(adapter) is not HTTPAdapter or adapter.max_retries.total not in (0, None):
+            return True
+    return False
 
 
-class HttpChannel(Channel):
-    """Base of the HTTP channels; subclasses choose the codec.
+def tls_context(verify: Any, cert: Any) -> ssl.SSLContext:
+    """Return the TLS context that requests would use for ``verify`` and ``cert``.
 
-    Override :meth:`create_session` for full control over the session; for small adjustments
-    register a :func:`customize_session` function.
+    ``verify``: True (certifi's CA bundle, as requests), False (no verification), or a path to
+    a CA bundle file or a folder of hashed CA certificates. ``cert``: a path to a file holding
+    the client certificate and key, or a (certificate, key) pair, or None.
+    """
+    if verify is False:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    else:
+        where = verify if isinstance(verify, str) else DEFAULT_CA_BUNDLE_PATH
+        if os.path.isdir(where):
+            context = ssl.create_default_context(capath=where)
+        else:
+            context = ssl.create_default_context(cafile=where)
+    if isinstance(cert, str):
+        context.load_cert_chain(cert)
+    elif cert:
+        context.load_cert_chain(cert[0], cert[1])
+    return context
+
+
+class _Route:
+    """How calls to one component are sent: the session and what was read from it once."""
+
+    def __init__(self, session: requests.Session, plain: bool) -> None:
+        self.session = session
+        self.plain = plain
+        headers = _str_headers(session)
+        headers.pop("Connection", None)
+        headers["Accept-Encoding"] = "identity"  # http.client does not decompress
+        self.headers = headers
+        self.auth = session.auth
+
+
+class _ThreadSessions(threading.local):
+    sessions: dict[str, requests.Session] | None = None
+
+
+class HttpTransport(Transport):
+    """POSTs calls over HTTP/1.1 with keep-alive; one per ServiceManager and channel.
+
+    Override :meth:`create_session` in a subclass for full control over the sessions (and set
+    ``transport = YourTransport`` on a channel subclass); for small adjustments register a
+    :func:`customize_session` function.
+
+    Args:
+        settings: the servicewire settings (``http`` section: ``trust_env``, ``pool_size``,
+            ``max_response_size``).
     """
 
-    codec: ClassVar[Codec] = JSON_CODEC
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self._routes: dict[str, _Route] = {}
+        self._pools: dict[tuple[Any, Any], Pool] = {}
+        self._thread = _ThreadSessions()
+        self._made: list[requests.Session] = []
+        self._lock = threading.Lock()
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._plans: dict[MethodDescriptor, _MethodPlan] = {}
-        self._local = _ThreadSession()
-        self._sessions: list[tuple[requests.Session, Connections | None]] = []
-        self._sessions_lock = threading.Lock()
-        self._config: Any = {}
-
-    def setup(
-        self,
-        component_descriptor: ComponentDescriptor[Any],
-        address: ChannelInstances,
-        manager: ServiceManager | None = None,
-    ) -> None:
-        """Bind to the component and read the channel's settings from the manager's config."""
-        super().setup(component_descriptor, address, manager)
-        self._config = manager.config if manager is not None else {}
-        for service in component_descriptor.services:
-            for method in service.methods.values():
-                self._plan(method)  # validates timeout settings now, not at the first call
-
-    # sessions
-
-    def create_session(self) -> requests.Session:
-        """Return a new session for one thread; runs the registered customizers."""
+    def create_session(self, component: str) -> requests.Session:
+        """Return a new session for calls to ``component``; runs the registered customizers."""
         session = requests.Session()
-        session.trust_env = trust_env(self._config)
-        component = self.component_descriptor.name if self.component_descriptor else ""
+        session.trust_env = self.settings.http.trust_env
         for customizer in list(_customizers):
             customizer(session, component)
         return session
 
-    def _thread_state(self) -> _ThreadSession:
-        local = self._local
-        if local.session is None:
-            session = self.create_session()
-            headers: CaseInsensitiveDict[str] = CaseInsensitiveDict(session.headers)  # type: ignore[arg-type]
-            headers["Content-Type"] = self.codec.content_type
-            headers["Accept"] = self.codec.content_type
-            local.session, local.headers = session, headers
-            if not needs_requests(session):
-                # http.client does not decompress: ask for the body as it is.
-                local.plain_headers = {**headers, "Accept-Encoding": "identity"}
-                local.plain_headers.pop("Connection", None)
-                local.connections = Connections(session)
-            with self._sessions_lock:
-                self._sessions.append((session, local.connections))
-        return local
+    def _route(self, component: str) -> _Route:
+        route = self._routes.get(component)
+        if route is None:
+            with self._lock:
+                route = self._routes.get(component)
+                if route is None:
+                    session = self.create_session(component)
+                    self._made.append(session)
+                    route = _Route(session, not needs_requests(session))
+                    self._routes[component] = route
+        return route
 
-    def close(self) -> None:
-        """Close every thread's session and its connections."""
-        with self._sessions_lock:
-            sessions, self._sessions = self._sessions, []
-        for session, connections in sessions:
-            if connections is not None:
-                connections.close()
-            session.close()
-        self._local = _ThreadSession()
+    def _pool(self, session: requests.Session) -> Pool:
+        key = (session.verify if isinstance(session.verify, (bool, str)) else True, _cert_key(session.cert))
+        pool = self._pools.get(key)
+        if pool is None:
+            with self._lock:
+                pool = self._pools.get(key)
+                if pool is None:
+                    try:
+                        context = tls_context(session.verify, session.cert)
+                    except (OSError, ssl.SSLError) as exc:
+                        raise ConfigurationException(
+                            f"cannot load the TLS settings of the session: {exc}"
+                        ) from exc
+                    pool = self._pools[key] = Pool(self.settings.http.pool_size, context)
+        return pool
 
-    # calls
+    def send(self, url: str, request: Request) -> Response:
+        """POST the call to ``url`` and return the answer (see the module docstring)."""
+        component = request.path.partition("/")[0]
+        route = self._routes.get(component) or self._route(component)
+        full_url = f"{url}/invoke/{request.path}"
+        headers = {
+            **route.headers,
+            "Content-Type": request.content_type,
+            "Accept": request.content_type,
+            **request.wire_metadata(),
+        }
+        if route.auth is not None:
+            headers = _with_auth(route.auth, full_url, headers)
+        if route.plain:
+            return self._send_plain(route.session, url, full_url, request, headers)
+        return self._send_requests(component, full_url, request, headers)
 
-    def _plan(self, method: MethodDescriptor) -> _MethodPlan:
-        plan = self._plans.get(method)
-        if plan is None:
-            component = method.service.component_descriptor.name
-            timeouts = timeouts_for(self._config, component, method.service.name, method.name)
-            plan = _MethodPlan(MethodCodec(method, self.codec), "/invoke/" + method.path, timeouts)
-            self._plans[method] = plan
-        return plan
+    def _send_plain(
+        self, session: requests.Session, base: str, full_url: str, request: Request, headers: dict[str, str]
+    ) -> Response:
+        connect = request.connect_time(full_url)
+        try:
+            status, body, content_type = self._pool(session).post(
+                base,
+                "/invoke/" + request.path,
+                request.body,
+                headers,
+                connect,
+                request.deadline,
+                self.settings.http.max_response_size,
+            )
+        except ConnectTimeout as exc:
+            raise ServiceTimeoutException(full_url, "connect", connect) from exc
+        except ConnectError as exc:
+            raise ServiceUnavailableException(f"cannot reach {full_url}: {exc}", full_url) from exc
+        except DeadlineExceeded as exc:
+            raise ServiceTimeoutException(full_url, "deadline", request.timeout) from exc
+        except ExchangeError as exc:
+            raise CallInterruptedException(
+                f"connection to {full_url} broke during the call: {exc}", full_url
+            ) from exc
+        except ResponseTooLarge as exc:
+            raise InvalidResponseException(f"answer from {full_url} refused: {exc}", full_url) from exc
+        except ConfigurationException as exc:
+            raise ServiceUnavailableException(f"cannot call {full_url}: {exc}", full_url) from exc
+        return Response(status, body, content_type)
 
-    def invoke(self, invocation: Invocation) -> Any:
-        """Send the call to the next URL and decode the answer.
-
-        Raises:
-            ServiceTimeoutException: the connect or read limit ran out (says which, and the URL).
-            ServiceUnavailableException: no connection could be made.
-            ServiceCommunicationException: the answer could not be read or decoded.
-            RemoteServiceException: the server answered with an error; a ServiceException
-                subclass known here is raised as itself instead.
-        """
-        plan = self._plans.get(invocation.method) or self._plan(invocation.method)
-        body = plan.codec.encode_call(invocation.args, invocation.kwargs)
-        status, content, content_type, url = self.call_with_failover(
-            invocation.method, lambda base: self._post(base, base + plan.path, body, plan)
-        )
-        if status == 200:
-            try:
-                return plan.codec.decode_result(content)
-            except CodecError as exc:
-                raise ServiceCommunicationException(f"bad answer from {url}: {exc}") from exc
-        codec = codec_for(content_type) or self.codec
-        raise decode_error(codec, content, status)
-
-    def _post(self, base: str, url: str, body: bytes, plan: _MethodPlan) -> tuple[int, bytes, str, str]:
-        state = self._thread_state()
-        session = state.session
-        assert session is not None and state.headers is not None
-        connections = state.connections
-        if connections is not None and session.auth is None:
-            assert state.plain_headers is not None
-            return self._post_plain(connections, base, url, body, state.plain_headers, plan)
-        request = requests.PreparedRequest()
-        request.method = "POST"
-        request.url = url
-        request.headers = state.headers.copy()
-        request.headers["Content-Length"] = str(len(body))
-        request.body = body
-        request.hooks = {"response": list(session.hooks.get("response", []))}
-        request._cookies = None  # type: ignore[attr-defined]
-        if session.auth is not None:
-            request.prepare_auth(session.auth, url)
-            if connections is not None and not request.hooks["response"]:
-                headers = {**request.headers, "Accept-Encoding": "identity"}
-                headers.pop("Connection", None)
-                return self._post_plain(connections, base, url, body, headers, plan)
+    def _send_requests(
+        self, component: str, full_url: str, request: Request, headers: dict[str, str]
+    ) -> Response:
+        session = self._thread_session(component)
+        prepared = requests.PreparedRequest()
+        prepared.method = "POST"
+        prepared.url = full_url
+        prepared.headers = requests.structures.CaseInsensitiveDict({**_str_headers(session), **headers})
+        prepared.headers["Content-Length"] = str(len(request.body))
+        prepared.body = request.body
+        prepared.hooks = {"response": list(session.hooks.get("response", []))}
+        prepared._cookies = None  # type: ignore[attr-defined]
+        connect = request.connect_time(full_url)
+        left = request.time_left(full_url)
         try:
             response = session.send(
-                request,
-                timeout=plan.request_timeout,
+                prepared,
+                timeout=(connect, left),
                 allow_redirects=False,
                 proxies=session.proxies,
                 verify=session.verify,
@@ -233,41 +271,63 @@ class HttpChannel(Channel):
                 stream=False,
             )
         except requests.ConnectTimeout as exc:
-            raise ServiceTimeoutException(url, "connect", plan.timeouts.connect) from exc
+            raise ServiceTimeoutException(full_url, "connect", connect) from exc
         except requests.ReadTimeout as exc:
-            raise ServiceTimeoutException(url, "read", plan.timeouts.read) from exc
+            raise ServiceTimeoutException(full_url, "deadline", request.timeout) from exc
         except requests.ConnectionError as exc:
             if _nothing_sent(exc):
-                raise ServiceUnavailableException(f"cannot reach {url}: {_reason(exc)}", url) from exc
+                raise ServiceUnavailableException(
+                    f"cannot reach {full_url}: {_reason(exc)}", full_url
+                ) from exc
             raise CallInterruptedException(
-                f"connection to {url} broke during the call: {_reason(exc)}", url
+                f"connection to {full_url} broke during the call: {_reason(exc)}", full_url
             ) from exc
         except requests.RequestException as exc:
-            raise ServiceCommunicationException(f"call to {url} failed: {exc}") from exc
-        return response.status_code, response.content, response.headers.get("Content-Type", ""), url
+            raise CallInterruptedException(f"call to {full_url} failed: {exc}", full_url) from exc
+        if request.deadline is not None and time.monotonic() > request.deadline:
+            # requests bounds each read, not the exchange: an answer that came too late is
+            # reported as the timeout it is, never returned after the deadline.
+            raise ServiceTimeoutException(full_url, "deadline", request.timeout)
+        return Response(response.status_code, response.content, response.headers.get("Content-Type", ""))
 
-    def _post_plain(
-        self,
-        connections: Connections,
-        base: str,
-        url: str,
-        body: bytes,
-        headers: dict[str, str],
-        plan: _MethodPlan,
-    ) -> tuple[int, bytes, str, str]:
-        try:
-            status, content, content_type = connections.post(
-                base, plan.path, body, headers, plan.timeouts.connect, plan.timeouts.read
-            )
-        except ConnectTimeout as exc:
-            raise ServiceTimeoutException(url, "connect", plan.timeouts.connect) from exc
-        except ReadTimeout as exc:
-            raise ServiceTimeoutException(url, "read", plan.timeouts.read) from exc
-        except ConnectError as exc:
-            raise ServiceUnavailableException(f"cannot reach {url}: {exc}", url) from exc
-        except ExchangeError as exc:
-            raise CallInterruptedException(f"connection to {url} broke during the call: {exc}", url) from exc
-        return status, content, content_type, url
+    def _thread_session(self, component: str) -> requests.Session:
+        sessions = self._thread.sessions
+        if sessions is None:
+            sessions = self._thread.sessions = {}
+        session = sessions.get(component)
+        if session is None:
+            session = sessions[component] = self.create_session(component)
+            with self._lock:
+                self._made.append(session)
+        return session
+
+    def close(self) -> None:
+        """Close every pooled connection and every session."""
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+            made, self._made = self._made, []
+            self._routes.clear()
+        for pool in pools:
+            pool.close()
+        for session in made:
+            session.close()
+        self._thread = _ThreadSessions()
+
+
+def _str_headers(session: requests.Session) -> dict[str, str]:
+    return {k: v.decode("latin-1") if isinstance(v, bytes) else v for k, v in session.headers.items()}
+
+
+def _cert_key(cert: Any) -> Any:
+    return tuple(cert) if isinstance(cert, (list, tuple)) else cert
+
+
+def _with_auth(auth: Any, url: str, headers: dict[str, str]) -> dict[str, str]:
+    prepared = requests.PreparedRequest()
+    prepared.url = url
+    prepared.headers = requests.structures.CaseInsensitiveDict(headers)
+    prepared.prepare_auth(auth, url)
+    return dict(prepared.headers)
 
 
 def _nothing_sent(exc: requests.ConnectionError) -> bool:
@@ -282,6 +342,18 @@ def _reason(exc: BaseException) -> str:
     while seen.__context__ is not None and seen.__context__ is not seen:
         seen = seen.__context__
     return str(seen) if seen is not exc else str(exc)
+
+
+class HttpChannel(Channel):
+    """Base of the HTTP channels; subclasses choose the codec.
+
+    The server side is the :class:`~channels.http.HttpServer` itself (or the WSGI application
+    under any WSGI server), so the channel has no listener of its own.
+    """
+
+    codec = JSON_CODEC
+    schemes = ("http", "https")
+    transport = HttpTransport
 
 
 class DispatchJsonChannel(HttpChannel):

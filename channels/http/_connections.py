@@ -1,69 +1,147 @@
-"""Keep-alive HTTP/1.1 connections of one thread, on ``http.client``.
+"""Keep-alive HTTP/1.1 connections on ``http.client``, pooled and bounded by the call's deadline.
 
-``requests`` spends most of a small call's client time in per-call machinery that a channel
-does not use (adapter look-up, urllib3 pool and retry bookkeeping, cookie extraction, header
-merging). When a session asks for nothing that needs that machinery (see
-:func:`needs_requests`), the channel sends through these connections instead, still taking
-its headers, auth, ``verify`` and ``cert`` from the session.
+``http.client`` applies a socket timeout to each ``recv``, so a server that drips one byte a
+second never trips a two-second timeout. Here every connection's socket is wrapped so that
+each send and each read is given only the time left before the call's deadline: the whole
+exchange ends by the deadline, however the server paces its bytes.
+
+One :class:`Pool` per transport keeps idle connections per base URL, at most ``max_idle`` of
+them per URL; a call that finds none idle opens a new one, and a connection returned to a
+full pool is closed. So any number of calling threads share a bounded number of sockets.
 """
 
 from __future__ import annotations
 
+import collections
 import http.client
+import io
 import select
 import socket
 import ssl
+import threading
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
-from requests.adapters import HTTPAdapter
-
-
-def needs_requests(session: requests.Session) -> bool:
-    """Return True when the session uses something only ``Session.send`` provides.
-
-    That is: proxies (or proxies from the environment with ``trust_env``), response hooks,
-    cookies, or a transport adapter other than a plain, non-retrying ``HTTPAdapter``.
-    """
-    if session.proxies or session.trust_env or session.cookies:
-        return True
-    if any(session.hooks.values()):
-        return True
-    for adapter in session.adapters.values():
-        if type(adapter) is not HTTPAdapter or adapter.max_retries.total not in (0, None):
-            return True
-    return False
+from container import ConfigurationException
 
 
 class ConnectError(Exception):
-    """No connection could be made (wraps the OSError)."""
+    """No connection could be made (wraps the OSError); nothing was sent."""
+
+
+class ConnectTimeout(Exception):
+    """The connection attempt ran out of time; nothing was sent."""
+
+
+class SendError(Exception):
+    """Writing the request failed on a reused connection the server had closed; nothing was read."""
 
 
 class ExchangeError(Exception):
     """The connection broke after the request was (perhaps partly) sent."""
 
 
-class ConnectTimeout(Exception):
-    """The connect limit ran out."""
+class DeadlineExceeded(Exception):
+    """The call's deadline passed while sending or waiting for the answer."""
 
 
-class ReadTimeout(Exception):
-    """The read limit ran out."""
+class _Deadline:
+    """The deadline of the exchange a connection is carrying now (None: no deadline)."""
+
+    __slots__ = ("at",)
+
+    def __init__(self) -> None:
+        self.at: float | None = None
+
+    def left(self) -> float | None:
+        if self.at is None:
+            return None
+        remaining = self.at - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("deadline")
+        return remaining
 
 
-class Connections:
-    """One keep-alive connection per base URL, for one thread.
+class _Reader(io.RawIOBase):
+    """The read side of a socket, each ``recv`` given only the time left."""
+
+    def __init__(self, sock: socket.socket, deadline: _Deadline) -> None:
+        self._sock = sock
+        self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        self._sock.settimeout(self._deadline.left())
+        return self._sock.recv_into(buffer)
+
+
+class _DeadlineSocket:
+    """A socket whose sends and reads never outlast the current exchange's deadline."""
+
+    def __init__(self, sock: socket.socket, deadline: _Deadline) -> None:
+        self._sock = sock
+        self._deadline = deadline
+
+    def sendall(self, data: Any) -> None:
+        self._sock.settimeout(self._deadline.left())
+        self._sock.sendall(data)
+
+    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BufferedReader:
+        return io.BufferedReader(_Reader(self._sock, self._deadline))
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class _Connection(http.client.HTTPConnection):
+    deadline: _Deadline
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = _DeadlineSocket(self.sock, self.deadline)  # type: ignore[assignment]
+
+
+class _TlsConnection(http.client.HTTPSConnection):
+    deadline: _Deadline
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = _DeadlineSocket(self.sock, self.deadline)  # type: ignore[assignment]
+
+
+def _dropped(sock: Any) -> bool:
+    # An idle keep-alive socket that is readable was closed by the server (EOF) or has stray
+    # bytes: either way it must not carry the next request (urllib3 does the same).
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
+class Pool:
+    """Idle keep-alive connections per base URL, shared by threads, bounded per URL.
 
     Args:
-        session: where TLS settings (``verify``, ``cert``) come from.
+        max_idle: the most idle connections kept per base URL.
+        tls: the TLS context for ``https`` URLs (None: a verifying default).
     """
 
-    def __init__(self, session: requests.Session) -> None:
-        self._session = session
-        self._connections: dict[str, http.client.HTTPConnection] = {}
-        self._prefixes: dict[str, str] = {}
-        self._ssl_context: ssl.SSLContext | None = None
+    def __init__(self, max_idle: int = 10, tls: ssl.SSLContext | None = None) -> None:
+        self.max_idle = max_idle
+        self._tls = tls
+        self._idle: dict[str, collections.deque[http.client.HTTPConnection]] = {}
+        self._targets: dict[str, tuple[str, str, int | None, str]] = {}
+        self._lock = threading.Lock()
+        self._closed = False
 
     def post(
         self,
@@ -72,125 +150,158 @@ class Connections:
         body: bytes,
         headers: dict[str, str],
         connect_timeout: float,
-        read_timeout: float,
+        deadline: float | None,
+        max_response: int,
     ) -> tuple[int, bytes, str]:
-        """POST ``body`` to ``base + path``; return (status, body, content type).
+        """POST ``body`` to ``base + path`` and return (status, body, content type).
 
         Raises:
-            ConnectError: no connection could be made; nothing was sent.
-            ConnectTimeout: connecting took longer than ``connect_timeout``; nothing was sent.
-            ExchangeError: the connection broke after the request was sent.
-            ReadTimeout: the answer took longer than ``read_timeout``.
+            ConnectError, ConnectTimeout: no connection could be made; nothing was sent.
+            DeadlineExceeded: the deadline passed after the request was (perhaps) sent.
+            ExchangeError: the connection broke after the request was (perhaps) sent, or the
+                answer was not HTTP.
+            ResponseTooLarge: the answer declared or sent more than ``max_response`` bytes.
         """
-        prefix = self._prefixes.get(base)
-        if prefix is None:
-            prefix = self._prefixes[base] = urlsplit(base).path.rstrip("/")
-        reused = base in self._connections
-        connection = self._connection(base, connect_timeout)
+        scheme, host, port, prefix = self._target(base)
+        connection, reused = self._checkout(base, scheme, host, port, connect_timeout)
+        target = prefix + path
         try:
-            self._send(connection, prefix + path, body, headers, read_timeout)
-        except OSError as exc:
-            self._drop(base)
-            if not reused:
-                raise ExchangeError(str(exc) or type(exc).__name__) from exc
-            # The server closed an idle connection as we wrote to it, so it did not read the
-            # request: send it once more on a new connection.
-            connection = self._connection(base, connect_timeout)
             try:
-                self._send(connection, prefix + path, body, headers, read_timeout)
-            except OSError as again:
-                self._drop(base)
-                raise ExchangeError(str(again) or type(again).__name__) from again
-        try:
-            response = connection.getresponse()
-            content = response.read()
+                self._send(connection, target, body, headers, deadline)
+            except (OSError, http.client.HTTPException) as exc:
+                if isinstance(exc, TimeoutError) and _expired(deadline):
+                    raise DeadlineExceeded() from exc
+                if not reused:
+                    raise ExchangeError(_reason(exc)) from exc
+                # The server closed an idle connection as we wrote to it, so it read nothing:
+                # send once more on a new connection.
+                connection.close()
+                connection, reused = self._open(scheme, host, port, connect_timeout), False
+                self._send(connection, target, body, headers, deadline)
+            status, content, content_type, reusable = self._receive(connection, max_response)
+        except (ConnectError, ConnectTimeout, ResponseTooLarge):
+            connection.close()
+            raise
         except TimeoutError as exc:
-            self._drop(base)
-            raise ReadTimeout(str(exc)) from exc
+            connection.close()
+            if _expired(deadline):
+                raise DeadlineExceeded() from exc
+            raise ExchangeError(_reason(exc)) from exc
         except (OSError, http.client.HTTPException) as exc:
-            self._drop(base)
-            raise ExchangeError(str(exc) or type(exc).__name__) from exc
-        if response.will_close:
-            self._drop(base)
-        return response.status, content, response.getheader("Content-Type", "")
+            connection.close()
+            raise ExchangeError(_reason(exc)) from exc
+        if reusable:
+            self._checkin(base, connection)
+        else:
+            connection.close()
+        return status, content, content_type
 
     @staticmethod
     def _send(
         connection: http.client.HTTPConnection,
-        path: str,
+        target: str,
         body: bytes,
         headers: dict[str, str],
-        read_timeout: float,
+        deadline: float | None,
     ) -> None:
-        connection.sock.settimeout(read_timeout)  # type: ignore[union-attr]
-        connection.request("POST", path, body, headers)
+        connection.deadline.at = deadline  # type: ignore[attr-defined]
+        connection.request("POST", target, body, headers)
 
-    def _connection(self, base: str, connect_timeout: float) -> http.client.HTTPConnection:
-        connection = self._connections.get(base)
-        if connection is not None and connection.sock is not None and not _dropped(connection.sock):
-            return connection
-        if connection is not None:
+    @staticmethod
+    def _receive(connection: http.client.HTTPConnection, max_response: int) -> tuple[int, bytes, str, bool]:
+        response = connection.getresponse()
+        length = response.length
+        if length is not None and length > max_response:
+            raise ResponseTooLarge(f"the answer declares {length} bytes; the limit is {max_response}")
+        content = response.read(max_response + 1) if length is None else response.read()
+        if len(content) > max_response:
+            raise ResponseTooLarge(f"the answer is larger than the limit of {max_response} bytes")
+        reusable = not response.will_close and response.isclosed()
+        return response.status, content, response.getheader("Content-Type", ""), reusable
+
+    def _target(self, base: str) -> tuple[str, str, int | None, str]:
+        target = self._targets.get(base)
+        if target is None:
+            parts = urlsplit(base)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ConfigurationException(f"{base!r} is not an http:// or https:// URL")
+            target = (parts.scheme, parts.hostname, parts.port, parts.path.rstrip("/"))
+            self._targets[base] = target
+        return target
+
+    def _checkout(
+        self, base: str, scheme: str, host: str, port: int | None, connect_timeout: float
+    ) -> tuple[http.client.HTTPConnection, bool]:
+        idle = self._idle.get(base)
+        while idle:
+            try:
+                connection = idle.pop()
+            except IndexError:
+                break
+            if connection.sock is not None and not _dropped(connection.sock):
+                return connection, True
             connection.close()
-        connection = self._open(base, connect_timeout)
-        self._connections[base] = connection
-        return connection
+        return self._open(scheme, host, port, connect_timeout), False
 
-    def _open(self, base: str, connect_timeout: float) -> http.client.HTTPConnection:
-        parts = urlsplit(base)
-        host = parts.hostname or "127.0.0.1"
+    def _open(
+        self, scheme: str, host: str, port: int | None, connect_timeout: float
+    ) -> http.client.HTTPConnection:
         connection: http.client.HTTPConnection
-        if parts.scheme == "https":
-            connection = http.client.HTTPSConnection(
-                host, parts.port, timeout=connect_timeout, context=self._tls()
-            )
+        if scheme == "https":
+            connection = _TlsConnection(host, port, timeout=connect_timeout, context=self._tls_context())
         else:
-            connection = http.client.HTTPConnection(host, parts.port, timeout=connect_timeout)
+            connection = _Connection(host, port, timeout=connect_timeout)
+        connection.deadline = _Deadline()  # type: ignore[attr-defined]
         try:
             connection.connect()
         except TimeoutError as exc:
             connection.close()
             raise ConnectTimeout(str(exc)) from exc
+        except ssl.SSLError as exc:
+            connection.close()
+            raise ConnectError(f"TLS handshake failed: {exc}") from exc
         except OSError as exc:
             connection.close()
-            raise ConnectError(str(exc) or type(exc).__name__) from exc
-        connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # type: ignore[union-attr]
+            raise ConnectError(_reason(exc)) from exc
         return connection
 
-    def _tls(self) -> ssl.SSLContext:
-        if self._ssl_context is None:
-            verify: Any = self._session.verify
-            if verify is False:
-                context = ssl.create_default_context()
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
-            elif isinstance(verify, str):
-                context = ssl.create_default_context(cafile=verify)
-            else:
-                context = ssl.create_default_context()
-            cert: Any = self._session.cert
-            if isinstance(cert, str):
-                context.load_cert_chain(cert)
-            elif cert:
-                context.load_cert_chain(cert[0], cert[1])
-            self._ssl_context = context
-        return self._ssl_context
+    def _tls_context(self) -> ssl.SSLContext:
+        if self._tls is None:
+            self._tls = ssl.create_default_context()
+        return self._tls
 
-    def _drop(self, base: str) -> None:
-        connection = self._connections.pop(base, None)
-        if connection is not None:
-            connection.close()
+    def _checkin(self, base: str, connection: http.client.HTTPConnection) -> None:
+        connection.deadline.at = None  # type: ignore[attr-defined]
+        with self._lock:
+            if not self._closed:
+                idle = self._idle.setdefault(base, collections.deque())
+                if len(idle) < self.max_idle:
+                    idle.append(connection)
+                    return
+        connection.close()
+
+    def idle_count(self) -> int:
+        """Return the number of idle connections held now (all URLs)."""
+        with self._lock:
+            return sum(len(idle) for idle in self._idle.values())
 
     def close(self) -> None:
-        """Close every connection."""
-        for base in list(self._connections):
-            self._drop(base)
+        """Close every idle connection; connections in use are closed when returned."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, {}
+        for connections in idle.values():
+            for connection in connections:
+                connection.close()
 
 
-def _dropped(sock: socket.socket) -> bool:
-    # An idle keep-alive socket that is readable was closed by the server (EOF) or has
-    # stray bytes: either way it must not carry the next request (urllib3 does the same).
-    try:
-        readable, _, _ = select.select([sock], [], [], 0)
-    except (OSError, ValueError):
-        return True
-    return bool(readable)
+class ResponseTooLarge(Exception):
+    """The answer is larger than the transport accepts."""
+
+
+def _expired(deadline: float | None) -> bool:
+    return deadline is not None and time.monotonic() >= deadline
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__

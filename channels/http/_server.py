@@ -13,7 +13,6 @@ from waitress.server import create_server
 
 from container import Server
 
-from ._settings import max_body_size
 from ._wsgi import ServiceApplication
 
 logger = logging.getLogger("servicewire.http")
@@ -45,9 +44,8 @@ class HttpServer(Server):
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, threads: int = 8, debug: bool = False) -> None:
-        super().__init__(host, port)
+        super().__init__(host, port, debug)
         self.threads = threads
-        self.debug = debug
         self.application: ServiceApplication | None = None
         self._waitress: Any = None
         self._thread: threading.Thread | None = None
@@ -56,8 +54,10 @@ class HttpServer(Server):
 
     def start_listening(self) -> None:
         """Bind the port and serve the WSGI application in a background thread."""
-        assert self.manager is not None
-        self.application = ServiceApplication(self.manager, max_body_size(self.manager.config), self.debug)
+        assert self.manager is not None and self.dispatcher is not None
+        self.application = ServiceApplication(
+            self.dispatcher, self.manager.settings.http.max_body_size, report=self.manager.report
+        )
         self._waitress = create_server(
             self.application,
             host=self.host,
@@ -105,10 +105,6 @@ class HttpServer(Server):
             pass
         self._thread.join(timeout=10)
         self._thread = None
-
-    def drain(self, timeout: float) -> bool:
-        """Wait until the calls being executed have finished (at most ``timeout`` seconds)."""
-        return self.application.wait_idle(timeout) if self.application is not None else True
 
     def serve_forever(self, main_container: Any, **overriding_providers: Any) -> None:
         """Boot, serve until SIGINT or SIGTERM, then shut down gracefully (for scripts)."""

@@ -1,4 +1,4 @@
-"""The server side of the HTTP channels: a WSGI application over a ServiceManager.
+"""The server side of the HTTP channels as a WSGI application: a thin adapter over the dispatcher.
 
 Routes::
 
@@ -7,197 +7,131 @@ Routes::
     GET  /report                                  plain text: what is hosted
     GET  {endpoint}                               a component's @health(endpoint), if any
 
-Only the public methods that a hosted service interface declares are routes; anything else
-(``_private``, ``__class__``, methods that only the implementation has) is 404 and nothing is
-executed. Errors answer ``{"error": {"type": ..., "message": ...}}`` in the request's codec.
+The application reads the body (413 over the limit), turns the request headers into call
+metadata and hands everything to the :class:`~container.plugin.Dispatcher`, which routes,
+checks, runs and answers. Everything it answers, errors included, is the dispatcher's
+envelope in the request's codec.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
-import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from container import ComponentDescriptor, HealthStatus, ServiceManager
-from container.codec import (
-    CODECS,
-    JSON_CODEC,
-    Codec,
-    CodecError,
-    MethodCodec,
-    codec_for,
-    encode_error,
-    exception_type_name,
-)
-
-from ._settings import DEFAULT_MAX_BODY_SIZE
-
-logger = logging.getLogger("servicewire.http")
+from container import ServiceManager
+from container.plugin import RESERVED_METADATA, Dispatcher, Response
 
 StartResponse = Callable[..., Any]
 
-_REASONS = {
+REASONS = {
     200: "200 OK",
     400: "400 Bad Request",
+    401: "401 Unauthorized",
+    403: "403 Forbidden",
     404: "404 Not Found",
     405: "405 Method Not Allowed",
     413: "413 Payload Too Large",
     415: "415 Unsupported Media Type",
     500: "500 Internal Server Error",
     503: "503 Service Unavailable",
+    504: "504 Gateway Timeout",
 }
 
-_ERROR_TYPES = {
-    400: "BadRequest",
-    404: "NotFound",
-    405: "MethodNotAllowed",
-    413: "PayloadTooLarge",
-    415: "UnsupportedMediaType",
-}
+DEFAULT_MAX_BODY_SIZE = 8 * 1024 * 1024
+"""Largest request body the server accepts, in bytes."""
+
+_INVOKE = "/invoke/"
 
 
-class _Route:
-    __slots__ = ("codecs", "function")
-
-    def __init__(self, function: Callable[..., Any], codecs: dict[str, MethodCodec]) -> None:
-        self.function = function
-        self.codecs = codecs
+def metadata_from_environ(environ: Mapping[str, Any]) -> dict[str, str]:
+    """Return the call metadata a WSGI request carries: its headers, lowercase, framing ones left out."""
+    metadata = {}
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            name = key[5:].lower().replace("_", "-")
+            if name not in RESERVED_METADATA:
+                metadata[name] = value
+    return metadata
 
 
 class ServiceApplication:
-    """WSGI application serving every component a ServiceManager hosts.
+    """WSGI application serving every component a dispatcher hosts.
 
     Args:
-        manager: the started ServiceManager whose hosted components are served.
+        dispatcher: the dispatcher of the hosted components (a started ServiceManager is
+            accepted too: a dispatcher of its hosted components is made from it).
         max_body_size: the largest request body accepted, in bytes (413 above it).
-        debug: include the traceback in the message of 500 answers.
+        debug: with a ServiceManager, append tracebacks to 500 answers.
+        report: returns the plain-text report served on ``/report`` (None: the dispatcher's).
     """
 
     def __init__(
         self,
-        manager: ServiceManager,
+        dispatcher: Dispatcher | ServiceManager,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         debug: bool = False,
+        report: Callable[[], str] | None = None,
     ) -> None:
-        self.manager = manager
+        if isinstance(dispatcher, ServiceManager):
+            report = report or dispatcher.report
+            dispatcher = dispatcher.create_dispatcher(debug=debug)
+        self.dispatcher = dispatcher
         self.max_body_size = max_body_size
-        self.debug = debug
-        self._routes: dict[str, _Route] = {}
-        self._health: dict[str, ComponentDescriptor[Any]] = {}
-        self._in_flight = 0
-        self._idle = threading.Condition()
-        for component in manager.hosted_components():
-            self.add_component(component)
-
-    def add_component(self, component: ComponentDescriptor[Any]) -> None:
-        """Add the routes of a hosted component's services and health."""
-        for service in component.services:
-            implementation = (
-                self.manager.get_instance(service.implementation)
-                if (service.implementation is not None)
-                else None
-            )
-            if implementation is None:
-                continue
-            for method in service.methods.values():
-                codecs = {ct: MethodCodec(method, codec) for ct, codec in CODECS.items()}
-                path = f"/invoke/{component.name}/{service.name}/{method.name}"
-                self._routes[path] = _Route(getattr(implementation, method.name), codecs)
-        self._health[f"/health/{component.name}"] = component
-        if component.health_endpoint:
-            self._health[component.health_endpoint] = component
-
-    # in-flight calls
+        self._report = report
+        self._health_paths = {
+            component.health_endpoint: component.name
+            for component in dispatcher.components
+            if component.health_endpoint
+        }
 
     @property
     def in_flight(self) -> int:
         """The number of calls being executed now."""
-        return self._in_flight
+        return self.dispatcher.in_flight
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no call is in flight; return False when ``timeout`` ran out first."""
-        deadline = time.monotonic() + timeout
-        with self._idle:
-            while self._in_flight:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._idle.wait(remaining)
-        return True
-
-    # WSGI
+        return self.dispatcher.wait_idle(timeout)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """Serve one request."""
         path: str = environ.get("PATH_INFO") or "/"
-        route = self._routes.get(path)
-        if route is not None:
-            return self._invoke(route, environ, start_response)
-        if path.startswith("/invoke/"):
-            return self._error(start_response, JSON_CODEC, 404, f"no service method at {path}")
-        component = self._health.get(path)
+        if path.startswith(_INVOKE):
+            return self._answer(start_response, self._invoke(path[len(_INVOKE) :], environ))
+        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            return self._answer(start_response, self.dispatcher.error_response(405, "use GET here"))
+        component = path[len("/health/") :] if path.startswith("/health/") else self._health_paths.get(path)
         if component is not None:
-            return self._health_document(component, start_response)
-        if path == "/report":
-            text = self.manager.report().encode()
+            health = self.dispatcher.health(component)
+            if health is not None:
+                return self._answer(start_response, health)
+        elif path == "/report":
+            text = (self._report() if self._report is not None else self._default_report()).encode()
             start_response(
-                _REASONS[200],
+                REASONS[200],
                 [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(text)))],
             )
             return [text]
-        return self._error(start_response, JSON_CODEC, 404, f"nothing at {path}")
+        return self._answer(start_response, self.dispatcher.error_response(404, f"nothing at {path}"))
 
-    def _invoke(
-        self, route: _Route, environ: dict[str, Any], start_response: StartResponse
-    ) -> Iterable[bytes]:
-        content_type = environ.get("CONTENT_TYPE", "")
-        codec = codec_for(content_type)
-        if codec is None:
-            known = ", ".join(CODECS)
-            return self._error(
-                start_response,
-                JSON_CODEC,
-                415,
-                f"content type {content_type!r} is not supported; use one of {known}",
-            )
+    def _invoke(self, route: str, environ: dict[str, Any]) -> Response:
+        dispatcher = self.dispatcher
         if environ.get("REQUEST_METHOD") != "POST":
-            return self._error(start_response, codec, 405, "service methods are called with POST")
+            if dispatcher.has_route(route):
+                return dispatcher.error_response(405, "service methods are called with POST")
+            return dispatcher.error_response(404, f"no service method at {route}")
         body = self._read_body(environ)
         if body is None:
-            return self._error(
-                start_response,
-                codec,
-                413,
-                f"request body is larger than the limit of {self.max_body_size} bytes",
+            return dispatcher.error_response(
+                413, f"request body is larger than the limit of {self.max_body_size} bytes"
             )
-        method_codec = route.codecs[codec.content_type]
-        try:
-            args, kwargs = method_codec.decode_call(body)
-        except CodecError as exc:
-            return self._error(start_response, codec, 400, str(exc))
-        with self._idle:
-            self._in_flight += 1
-        try:
-            result = route.function(*args, **kwargs)
-            out = method_codec.encode_result(result)
-        except Exception as exc:
-            message = str(exc)
-            if self.debug:
-                message += "\n" + traceback.format_exc()
-            logger.debug("%s raised %r", method_codec.method.path, exc)
-            return self._error(start_response, codec, 500, message, exception_type_name(exc))
-        finally:
-            with self._idle:
-                self._in_flight -= 1
-                if not self._in_flight:
-                    self._idle.notify_all()
-        start_response(
-            _REASONS[200], [("Content-Type", codec.content_type), ("Content-Length", str(len(out)))]
+        return dispatcher.dispatch(
+            route,
+            body,
+            environ.get("CONTENT_TYPE", ""),
+            metadata_from_environ(environ),
+            environ.get("REMOTE_ADDR", ""),
         )
-        return [out]
 
     def _read_body(self, environ: dict[str, Any]) -> bytes | None:
         stream = environ["wsgi.input"]
@@ -215,30 +149,20 @@ class ServiceApplication:
         body: bytes = stream.read(self.max_body_size + 1)
         return None if len(body) > self.max_body_size else body
 
-    def _health_document(
-        self, component: ComponentDescriptor[Any], start_response: StartResponse
-    ) -> Iterable[bytes]:
-        instance: Any = self.manager.get_instance(component.implementation)  # type: ignore[arg-type]
-        health = instance.get_health()
-        body = JSON_CODEC.encode(
-            {"component": component.name, "component_status": instance.get_status().value, **health.to_dict()}
-        )
-        status = 503 if health.status >= HealthStatus.ERROR else 200
+    @staticmethod
+    def _answer(start_response: StartResponse, response: Response) -> Iterable[bytes]:
         start_response(
-            _REASONS[status], [("Content-Type", JSON_CODEC.content_type), ("Content-Length", str(len(body)))]
+            REASONS.get(response.status, f"{response.status} Error"),
+            [("Content-Type", response.content_type), ("Content-Length", str(len(response.body)))],
         )
-        return [body]
+        return [response.body]
 
-    def _error(
-        self,
-        start_response: StartResponse,
-        codec: Codec,
-        status: int,
-        message: str,
-        type_name: str | None = None,
-    ) -> Iterable[bytes]:
-        body = encode_error(codec, type_name or _ERROR_TYPES.get(status, "Error"), message)
-        start_response(
-            _REASONS[status], [("Content-Type", codec.content_type), ("Content-Length", str(len(body)))]
-        )
-        return [body]
+    def _default_report(self) -> str:
+        lines = []
+        for component in self.dispatcher.components:
+            lines.append(f"component {component.name} ({component.type.__qualname__})")
+            for service in component.services:
+                lines.append(f"  service {service.name} ({service.type.__qualname__})")
+                for method in service.methods.values():
+                    lines.append(f"    {method.name}{method.signature}")
+        return "\n".join(lines) + "\n"

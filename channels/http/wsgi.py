@@ -15,7 +15,6 @@ from typing import Any
 
 from container import Server
 
-from ._settings import max_body_size
 from ._wsgi import ServiceApplication
 
 
@@ -25,10 +24,11 @@ class WsgiHost(Server):
     Args:
         port: the port the external server listens on (passed to ``get_addresses``).
         host: the interface it listens on.
+        debug: append tracebacks to 500 answers.
     """
 
-    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
-        super().__init__(host, port)
+    def __init__(self, port: int, host: str = "127.0.0.1", debug: bool = False) -> None:
+        super().__init__(host, port, debug)
 
     def start_listening(self) -> None:
         """Nothing to do: the WSGI server listens."""
@@ -55,9 +55,13 @@ def create_app(
         from ..cli import load_object
 
         main_container = load_object(main_container)
-    host_server = WsgiHost(port, host)
+    host_server = WsgiHost(port, host, debug)
     host_server.boot(main_container)
-    assert host_server.manager is not None
-    application = ServiceApplication(host_server.manager, max_body_size(host_server.manager.config), debug)
+    assert host_server.manager is not None and host_server.dispatcher is not None
+    application = ServiceApplication(
+        host_server.dispatcher,
+        host_server.manager.settings.http.max_body_size,
+        report=host_server.manager.report,
+    )
     atexit.register(host_server.shutdown)
     return application

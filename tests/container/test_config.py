@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from dependency_injector import containers, providers
 
-from container import ConfigurationException, ServiceContainer, create_registry, descriptor_of
+from container import ConfigurationException, ServiceContainer, descriptor_of
+from container.plugin import create_registry
 
 from .services import GreeterService
 

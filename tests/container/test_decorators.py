@@ -5,7 +5,6 @@ from abc import abstractmethod
 import pytest
 
 from container import (
-    CATALOG,
     Component,
     ComponentDescriptor,
     Service,
@@ -16,6 +15,7 @@ from container import (
     implementation,
     service,
 )
+from container._descriptors import CATALOG
 
 from .services import (
     CalculatorComponent,

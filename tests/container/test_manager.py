@@ -9,6 +9,7 @@ from container import (
     ServiceNotFoundException,
     ServiceUnavailableException,
     UnknownChannelException,
+    channel_of,
     descriptor_of,
 )
 
@@ -62,8 +63,10 @@ def test_remote_service_goes_through_registry_channel(manager):
     assert isinstance(greeter, GreeterService)
     assert type(greeter).__name__ == "GreeterServiceProxy"
     assert manager.get_service(GreeterService) is greeter
-    # No ServiceManager of this process has the URL the registry gave.
-    with pytest.raises(ServiceUnavailableException, match="no ServiceManager of this process hosts"):
+    # Nothing of this process listens at the URL the registry gave.
+    with pytest.raises(
+        ServiceUnavailableException, match="nothing in this process listens at inproc://nowhere"
+    ):
         greeter.greet("x")
 
 
@@ -127,7 +130,7 @@ def test_lifecycle_virgin_running_stopped(manager):
 def test_registered_addresses_reach_watching_channels(manager):
     """Registering a component tells the channels that watch it its new URLs."""
     greeter = manager.get_service(GreeterService)
-    channel = greeter._servicewire_channel
+    channel = channel_of(greeter)
     assert channel.address.urls == ["inproc://nowhere"]
     greeter_component = descriptor_of(GreeterService).component_descriptor
     manager.component_registry.register(greeter_component, [ChannelAddress("local", "inproc://second")])

@@ -9,15 +9,13 @@ from pathlib import Path
 import pytest
 
 from container import (
-    CHANNEL_GROUP,
     ChannelManager,
     PluginException,
-    PluginGroup,
     UnknownChannelException,
     UnknownRegistryException,
-    create_registry,
 )
 from container._plugins import _channel_base
+from container.plugin import CHANNEL_GROUP, PluginGroup, create_registry
 
 
 def _install_distribution(root: Path, dist: str, module: str, source: str, entry_points: str) -> None:

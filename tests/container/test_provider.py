@@ -11,6 +11,7 @@ from container import (
     ServiceContainer,
     ServiceInstanceProvider,
     ServiceManager,
+    channel_of,
 )
 
 from .conftest import STATIC_CONFIG, AppContainer
@@ -114,7 +115,7 @@ def test_config_given_as_plain_mapping():
         greeter = ServiceInstanceProvider(GreeterService)
 
     greeter = Plain().greeter()
-    channel = greeter._servicewire_channel
+    channel = channel_of(greeter)
     assert channel.address.urls == ["inproc://nowhere"]
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from container import ServiceClient
+from container import ServiceClient, channel_of
 from tests.channels.services import WireService
 
 from .processes import ServerProcess, python_module, wait_until
@@ -45,7 +45,7 @@ def test_round_robin_reaches_every_instance_first_url_sticks(registry):
         pids = {f"pid {s.process.pid}" for s in servers}
         with ServiceClient(client_config(registry)) as client:
             wire = client.get_service(WireService, "dispatch-msgpack")
-            assert wait_until(lambda: len(wire._servicewire_channel.address.urls) == 3)
+            assert wait_until(lambda: len(channel_of(wire).address.urls) == 3)
             assert {wire.whoami() for _ in range(9)} == pids
         with ServiceClient(client_config(registry, "first")) as client:
             wire = client.get_service(WireService, "dispatch-json")
@@ -68,7 +68,7 @@ def test_sigkill_and_new_instance_under_load(registry):
     try:
         with ServiceClient(client_config(registry)) as client:
             wire = client.get_service(WireService, "dispatch-msgpack")
-            assert wait_until(lambda: len(wire._servicewire_channel.address.urls) == 3)
+            assert wait_until(lambda: len(channel_of(wire).address.urls) == 3)
 
             def loop() -> None:
                 while not stop.is_set():
@@ -97,7 +97,7 @@ def test_sigkill_and_new_instance_under_load(registry):
                 thread.join(timeout=30)
             # The killed instance leaves the registry view: at once for the file registry (its
             # pid is gone), when its lease expires for etcd.
-            channel = wire._servicewire_channel
+            channel = channel_of(wire)
             assert wait_until(lambda: len(channel.address.urls) == 3, timeout=15), channel.address.urls
         assert errors == []
         for server in servers:

@@ -15,7 +15,7 @@ from dependency_injector import providers
 from etcd3gw.client import Etcd3Client
 from etcd3gw.lease import Lease
 
-from container import ChannelAddress, ConfigurationException, ServiceContainer, descriptor_of
+from container import ChannelAddress, ConfigurationException, ServiceContainer, channel_of, descriptor_of
 from registry.etcd import EtcdComponentRegistry, EtcdRegistryException
 from tests.channels.services import WireService
 from tests.e2e.processes import ROOT, wait_until
@@ -73,7 +73,7 @@ def test_watch_pushes_changes_to_channels(etcd):
     manager = ServiceContainer(
         config=providers.Object({"registry": config(etcd.endpoints)})
     ).service_manager()
-    channel = manager.get_service(WireService, "dispatch-json")._servicewire_channel
+    channel = channel_of(manager.get_service(WireService, "dispatch-json"))
     assert channel.address.urls == ["http://one"]
     other = EtcdComponentRegistry(config(etcd.endpoints))
     other.register(WIRE, [ChannelAddress("dispatch-json", "http://two")])
@@ -141,7 +141,7 @@ def test_etcd_restart_keeps_cached_addresses_and_catches_up(etcd):
     manager = ServiceContainer(
         config=providers.Object({"registry": config(etcd.endpoints)})
     ).service_manager()
-    channel = manager.get_service(WireService, "dispatch-json")._servicewire_channel
+    channel = channel_of(manager.get_service(WireService, "dispatch-json"))
     member = etcd.members[0]
     member.stop()
     time.sleep(1.0)
@@ -166,7 +166,7 @@ def test_cluster_with_one_member_stopped(etcd3):
     manager = ServiceContainer(
         config=providers.Object({"registry": config(etcd3.endpoints)})
     ).service_manager()
-    channel = manager.get_service(WireService, "dispatch-json")._servicewire_channel
+    channel = channel_of(manager.get_service(WireService, "dispatch-json"))
     assert channel.address.urls == ["http://clustered"]
     other = EtcdComponentRegistry(config(list(reversed(etcd3.endpoints))))
     other.register(WIRE, [ChannelAddress("dispatch-json", "http://second")])

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from container import ChannelAddress, ConfigurationException, descriptor_of
+from container import ChannelAddress, ConfigurationException, channel_of, descriptor_of
 from registry.file import FileComponentRegistry, RegistryFileException
 from tests.channels.services import WireService
 from tests.e2e.processes import ROOT, wait_until
@@ -160,7 +160,7 @@ def test_watched_channels_hear_about_new_instances(tmp_path):
         config=providers.Object({"registry": {"type": "file", "path": str(path), "poll_interval": 0.05}})
     ).service_manager()
     proxy = manager.get_service(WireService, "dispatch-json")
-    channel = proxy._servicewire_channel
+    channel = channel_of(proxy)
     assert channel.address.urls == ["http://one"]
     other = make(path)
     other.register(WIRE, [ChannelAddress("dispatch-json", "http://two")])

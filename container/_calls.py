@@ -1,0 +1,237 @@
+"""Calls as interceptors see them, and the interceptor contract shared by both sides.
+
+An :class:`Interceptor` wraps a continuation, as gRPC's interceptors and Dubbo's filters do: it
+gets the call and ``call_next``, and may read or add metadata, time the call, short-circuit it
+by returning or raising without calling ``call_next``, or change what ``call_next`` returns.
+The same contract serves the client side (the call is an :class:`Invocation`, before URL
+selection and encoding) and the server side (a :class:`ServerCall`, after routing and the
+deadline check, before the arguments are decoded and the implementation runs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import msgspec
+
+from ._context import CallContext
+
+if TYPE_CHECKING:
+    from ._descriptors import MethodDescriptor, ServiceDescriptor
+
+CallNext = Callable[["Call"], Any]
+"""The continuation an interceptor calls to go on with the call."""
+
+
+class Call(msgspec.Struct):
+    """One call of a service method, as an interceptor sees it.
+
+    (Calls are msgspec Structs because one is made for every call: a Struct is made in a
+    third of the time of a slotted class.)
+
+    Attributes:
+        side: ``"client"`` or ``"server"``.
+        method: the called method's descriptor (``.name``, ``.service.name``,
+            ``.service.component_descriptor.name``, ``.path``, types).
+        context: the call's metadata, deadline and (server side) caller identity.
+    """
+
+    side: ClassVar[str] = ""
+
+    @property
+    def service(self) -> ServiceDescriptor[Any]:
+        """The descriptor of the called service."""
+        return self.method.service  # type: ignore[attr-defined, no-any-return]
+
+    @property
+    def name(self) -> str:
+        """The called method's name."""
+        return self.method.name  # type: ignore[attr-defined, no-any-return]
+
+    @property
+    def component(self) -> str:
+        """The name of the component that hosts the service."""
+        return self.method.service.component_descriptor.name  # type: ignore[attr-defined, no-any-return]
+
+    @property
+    def args(self) -> Sequence[Any]:
+        """The positional arguments."""
+        raise NotImplementedError
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The keyword arguments."""
+        raise NotImplementedError
+
+
+class Invocation(Call):
+    """A call on the client side: made through a proxy, not yet sent.
+
+    Attributes:
+        url: the URL of the last attempt, set by the pipeline once it chose one ("" before).
+    """
+
+    side = "client"
+    method: MethodDescriptor
+    _args: tuple[Any, ...]
+    _kwargs: dict[str, Any]
+    context: CallContext = None  # type: ignore[assignment]  # set by the channel before interceptors run
+    url: str = ""
+
+    @property
+    def args(self) -> tuple[Any, ...]:
+        """The positional arguments the caller passed."""
+        return self._args
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The keyword arguments the caller passed."""
+        return self._kwargs
+
+    def __repr__(self) -> str:
+        return f"<Invocation {self.method.path} args={self._args!r} kwargs={self._kwargs!r}>"
+
+
+class ServerCall(Call):
+    """A call on the server side: routed, within its deadline, arguments decoded on first use.
+
+    Reading :attr:`args` or :attr:`kwargs` decodes the body; a body that does not decode
+    raises the error that becomes a 400 answer. Interceptors that never read the arguments
+    (authentication, tracing, metrics) run before any decoding work.
+
+    Attributes:
+        content_type: the request's content type ("" for in-process calls).
+    """
+
+    side = "server"
+    method: MethodDescriptor
+    context: CallContext
+    _decode: Callable[[], tuple[Sequence[Any], dict[str, Any]]] | None = None
+    _args: Sequence[Any] = ()
+    _kwargs: dict[str, Any] = msgspec.field(default_factory=dict)
+    content_type: str = ""
+
+    def _decoded(self) -> None:
+        decode = self._decode
+        if decode is not None:
+            self._args, self._kwargs = decode()
+            self._decode = None
+
+    @property
+    def args(self) -> Sequence[Any]:
+        """The positional arguments, decoded by the parameter types."""
+        if self._decode is not None:
+            self._decoded()
+        return self._args
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The keyword arguments, decoded by the parameter types."""
+        if self._decode is not None:
+            self._decoded()
+        return self._kwargs
+
+    def __repr__(self) -> str:
+        return f"<ServerCall {self.method.path}>"
+
+
+class Interceptor:
+    """Wraps calls on the client side, the server side, or both.
+
+    Subclass it and override :meth:`intercept`; a plain function ``f(call, call_next)`` works
+    as an interceptor too. Put it in a ServiceContainer's ``client_interceptors`` or
+    ``server_interceptors`` (or name it in config, ``interceptors.client``/``.server``); the
+    same object may serve both sides (``call.side`` tells which). Example::
+
+        class Timing(Interceptor):
+            def intercept(self, call, call_next):
+                started = time.perf_counter()
+                try:
+                    return call_next(call)
+                finally:
+                    log.info("%s took %.3fs", call.method.path, time.perf_counter() - started)
+
+    Attributes:
+        components: the names of the components whose calls the interceptor wraps; None (the
+            default) for every component.
+    """
+
+    components: frozenset[str] | None = None
+
+    def intercept(self, call: Call, call_next: CallNext) -> Any:
+        """Run the call: do something around ``call_next(call)`` and return its result.
+
+        Args:
+            call: the :class:`Invocation` (client side) or :class:`ServerCall` (server side).
+            call_next: the rest of the chain; call it at most once.
+
+        Returns:
+            The call's result (what the caller receives, or what the server encodes).
+        """
+        return call_next(call)
+
+
+InterceptorLike = Interceptor | Callable[[Call, CallNext], Any]
+"""An :class:`Interceptor`, or a function ``f(call, call_next)``."""
+
+
+def applies_to(interceptor: InterceptorLike, component: str) -> bool:
+    """Return True when an interceptor wraps the calls of ``component``."""
+    components = getattr(interceptor, "components", None)
+    return components is None or component in components
+
+
+def compose(interceptors: Sequence[InterceptorLike], terminal: Callable[[Any], Any]) -> CallNext:
+    """Return ``terminal`` wrapped by the interceptors, the first one outermost.
+
+    An empty sequence returns ``terminal`` itself, so an empty chain costs nothing.
+    """
+    handler = terminal
+    for interceptor in reversed(interceptors):
+        handler = _link(interceptor, handler)
+    return handler
+
+
+def _link(interceptor: InterceptorLike, call_next: CallNext) -> CallNext:
+    intercept = interceptor.intercept if isinstance(interceptor, Interceptor) else interceptor
+
+    def handler(call: Call) -> Any:
+        return intercept(call, call_next)
+
+    return handler
+
+
+def load_interceptor(spec: str, where: str) -> InterceptorLike:
+    """Return the interceptor that config names as ``package.module:name``.
+
+    A class is instantiated with no arguments; an :class:`Interceptor` object or a function
+    ``f(call, call_next)`` is used as it is.
+
+    Raises:
+        ConfigurationException: the spec is malformed, cannot be imported, or names something
+            that is no interceptor (the message names the config key ``where``).
+    """
+    import importlib
+
+    from ._errors import ConfigurationException
+
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise ConfigurationException(f"config key {where!r}: expected 'package.module:name', got {spec!r}")
+    try:
+        value: Any = importlib.import_module(module_name)
+        for part in attribute.split("."):
+            value = getattr(value, part)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigurationException(f"config key {where!r}: cannot import {spec!r}: {exc}") from exc
+    if isinstance(value, type):
+        try:
+            value = value()
+        except Exception as exc:
+            raise ConfigurationException(f"config key {where!r}: cannot create {spec!r}: {exc!r}") from exc
+    if not (isinstance(value, Interceptor) or callable(value)):
+        raise ConfigurationException(
+            f"config key {where!r}: {spec!r} is {value!r}, not an Interceptor or f(call, call_next)"
+        )
+    return value  # type: ignore[no-any-return]

@@ -1,0 +1,252 @@
+"""The servicewire configuration as one typed model, validated once.
+
+The configuration mapping (a dict, or any dependency-injector ``Configuration`` source: YAML
+with ``${VAR:default}``, INI, environment variables) is converted into :class:`Settings` when a
+ServiceContainer's manager is created, before any thread starts. Strings are converted where a
+number or a boolean is expected (``"2.5"`` from an environment variable is 2.5), and every
+error names the full key path: ``config key 'components.orders.methods.reserve.timeout':
+Expected `float` > 0, got `str```. Sections that belong to third-party plugins (any other
+top-level key, and ``registry`` apart from ``type``) are passed to their plugins unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, TypeVar
+
+import msgspec
+
+from ._errors import ConfigurationException
+
+_T = TypeVar("_T")
+
+Seconds = Annotated[float, msgspec.Meta(gt=0)]
+Bytes = Annotated[int, msgspec.Meta(gt=0)]
+Count = Annotated[int, msgspec.Meta(gt=0)]
+
+DEFAULT_TIMEOUT = 30.0
+"""Seconds: the default deadline of a call."""
+
+DEFAULT_CONNECT_TIMEOUT = 5.0
+"""Seconds: the limit of one connection attempt (never past the deadline)."""
+
+DEFAULT_COOLDOWN = 5.0
+"""Seconds a URL that failed to connect is skipped while other URLs are left."""
+
+
+class MethodSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Settings of one method: ``components.<component>.methods.<service>.<method>`` (or ``<method>``).
+
+    Attributes:
+        timeout: the method's default deadline, seconds.
+        read_timeout: the older name of ``timeout``.
+        idempotent: whether a call that was sent may be retried on another instance.
+    """
+
+    timeout: Seconds | None = None
+    read_timeout: Seconds | None = None
+    idempotent: bool | None = None
+
+
+class InterceptorSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Interceptors named by import path (``package.module:name``), per side.
+
+    Attributes:
+        client: interceptors of outgoing calls, outermost first.
+        server: interceptors of incoming calls, outermost first.
+    """
+
+    client: list[str] = []
+    server: list[str] = []
+
+
+class ComponentSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Settings of calls to one component: ``components.<component>``.
+
+    Attributes:
+        selector: how a URL is chosen: ``first``, ``round-robin``, ``random``,
+            ``least-in-flight`` (None: round robin).
+        cooldown: seconds a URL that failed to connect is skipped while others are left.
+        idempotent: every method may be retried after it was sent.
+        timeout: default deadline of the component's calls, seconds.
+        read_timeout: the older name of ``timeout``.
+        connect_timeout: limit of one connection attempt, seconds.
+        methods: per-method settings, by ``<service>.<method>`` or ``<method>``.
+        interceptors: interceptors for this component only.
+    """
+
+    selector: str | None = None
+    cooldown: Annotated[float, msgspec.Meta(ge=0)] = DEFAULT_COOLDOWN
+    idempotent: bool = False
+    timeout: Seconds | None = None
+    read_timeout: Seconds | None = None
+    connect_timeout: Seconds | None = None
+    methods: dict[str, MethodSettings] = {}
+    interceptors: InterceptorSettings = msgspec.field(default_factory=InterceptorSettings)
+
+
+class CallSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Defaults of every call on every channel: ``calls``.
+
+    Attributes:
+        timeout: the default deadline, seconds.
+        connect_timeout: the limit of one connection attempt, seconds.
+    """
+
+    timeout: Seconds | None = None
+    connect_timeout: Seconds | None = None
+
+
+class HttpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Settings of the HTTP channels and the HTTP server: ``http``.
+
+    Attributes:
+        connect_timeout: older spelling of ``calls.connect_timeout``.
+        timeout: older spelling of ``calls.timeout``.
+        read_timeout: older spelling of ``calls.timeout``.
+        trust_env: honour proxy and netrc settings from the environment (client).
+        pool_size: idle keep-alive connections the client keeps per instance URL.
+        max_response_size: the largest answer the client accepts, bytes.
+        max_body_size: the largest request body the server accepts, bytes.
+    """
+
+    connect_timeout: Seconds | None = None
+    timeout: Seconds | None = None
+    read_timeout: Seconds | None = None
+    trust_env: bool = False
+    pool_size: Count = 10
+    max_response_size: Bytes = 64 * 1024 * 1024
+    max_body_size: Bytes = 8 * 1024 * 1024
+
+
+def convert(value: Any, type_: type[_T], where: str) -> _T:
+    """Convert a config section into ``type_``, converting strings; errors name the key path.
+
+    Raises:
+        ConfigurationException: the value does not fit; the message names ``where`` and the key.
+    """
+    if value is None:
+        value = {}
+    try:
+        return msgspec.convert(value, type_, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ConfigurationException(_located(str(exc), where, type_)) from None
+
+
+def _located(message: str, where: str, type_: type) -> str:
+    text, _, location = message.partition(" - at `$")
+    key = where + location.rstrip("`")
+    unknown = _UNKNOWN.match(text)
+    if unknown and not location:
+        known = ", ".join(getattr(type_, "__struct_fields__", ()))
+        return f"config key '{key}.{unknown.group(1)}' is unknown; known keys there: {known}"
+    return f"config key {key!r}: {text}"
+
+
+_UNKNOWN = re.compile(r"Object contains unknown field `([^`]*)`")
+
+
+def _section(raw: Mapping[str, Any], key: str) -> Any:
+    value = raw.get(key)
+    if value is not None and not isinstance(value, Mapping):
+        raise ConfigurationException(
+            f"config key {key!r} must be a mapping, got {type(value).__name__}: {value!r:.80}"
+        )
+    return value
+
+
+class Settings:
+    """The validated servicewire configuration.
+
+    Args:
+        raw: the whole configuration mapping.
+
+    Raises:
+        ConfigurationException: a known key holds a value of the wrong kind (the message
+            names the full key path), or a section that must be a mapping is not one.
+
+    Attributes:
+        raw: the mapping as given (plugins read their own sections from it).
+        calls: defaults of every call.
+        http: the HTTP channels' and server's settings.
+        components: per-component settings, by component name.
+        interceptors: container-wide interceptors by import path.
+        registry: the ``registry`` section, for the registry plugin (``type`` included).
+    """
+
+    def __init__(self, raw: Mapping[str, Any] | None = None) -> None:
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, Mapping):
+            raise ConfigurationException(f"config must be a mapping, got {type(raw).__name__}: {raw!r:.80}")
+        self.raw: Mapping[str, Any] = raw
+        registry = _section(raw, "registry")
+        self.registry: Mapping[str, Any] = {"type": "static"} if registry is None else registry
+        self.calls = convert(_section(raw, "calls"), CallSettings, "calls")
+        self.http = convert(_section(raw, "http"), HttpSettings, "http")
+        self.interceptors = convert(_section(raw, "interceptors"), InterceptorSettings, "interceptors")
+        self.components: dict[str, ComponentSettings] = {}
+        for name, section in (_section(raw, "components") or {}).items():
+            where = f"components.{name}"
+            if section is not None and not isinstance(section, Mapping):
+                raise ConfigurationException(f"config key {where!r} must be a mapping, got {section!r:.80}")
+            methods = (section or {}).get("methods")
+            if methods is not None and not isinstance(methods, Mapping):
+                raise ConfigurationException(
+                    f"config key '{where}.methods' must be a mapping, got {methods!r:.80}"
+                )
+            plain = {k: v for k, v in (section or {}).items() if k != "methods"}
+            settings = convert(plain, ComponentSettings, where)
+            settings.methods = {
+                str(key): convert(value, MethodSettings, f"{where}.methods.{key}")
+                for key, value in (methods or {}).items()
+            }
+            self.components[str(name)] = settings
+        self._default_timeout = (
+            self.calls.timeout or self.http.timeout or self.http.read_timeout or DEFAULT_TIMEOUT
+        )
+        self._default_connect = (
+            self.calls.connect_timeout or self.http.connect_timeout or DEFAULT_CONNECT_TIMEOUT
+        )
+
+    def component(self, name: str) -> ComponentSettings:
+        """Return the settings of a component (defaults when it has no section)."""
+        found = self.components.get(name)
+        if found is None:
+            found = self.components[name] = ComponentSettings()
+        return found
+
+    def method(self, component: str, service: str, method: str) -> MethodSettings | None:
+        """Return the settings of one method (``<service>.<method>`` wins over ``<method>``), or None."""
+        methods = self.component(component).methods
+        if not methods:
+            return None
+        return methods.get(f"{service}.{method}") or methods.get(method)
+
+    def timeout(self, component: str, service: str, method: str) -> float:
+        """Return a method's default deadline in seconds: method, component, ``calls``, ``http``."""
+        specific = self.method(component, service, method)
+        if specific is not None and (specific.timeout or specific.read_timeout):
+            return float(specific.timeout or specific.read_timeout)  # type: ignore[arg-type]
+        settings = self.component(component)
+        return float(settings.timeout or settings.read_timeout or self._default_timeout)
+
+    def connect_timeout(self, component: str) -> float:
+        """Return the limit of one connection attempt to a component's instances, in seconds."""
+        return float(self.component(component).connect_timeout or self._default_connect)
+
+    def idempotent(self, component: str, service: str, method: str) -> bool:
+        """Return whether config marks a method idempotent (``@idempotent`` is checked elsewhere)."""
+        specific = self.method(component, service, method)
+        if specific is not None and specific.idempotent is not None:
+            return specific.idempotent
+        return self.component(component).idempotent
+
+    def section(self, key: str) -> Mapping[str, Any]:
+        """Return a top-level section as given (for plugins), empty when absent.
+
+        Raises:
+            ConfigurationException: the section is not a mapping.
+        """
+        return _section(self.raw, key) or {}

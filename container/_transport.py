@@ -1,0 +1,222 @@
+"""The channel plugin contract: a transport moves bytes, a listener accepts them.
+
+Everything else about a call (interceptors, deadlines, URL selection, failover, encoding, the
+error envelope, routing, in-flight counting) is done once, in the core, for every channel.
+
+Client side, a :class:`Transport` has one job: send a :class:`Request`'s bytes to a URL and
+return the :class:`Response`'s bytes, within the request's deadline, saying exactly how it
+failed when it did:
+
+=====================================================  ============================================
+raise                                                  when
+=====================================================  ============================================
+``ServiceUnavailableException(message, url)``          nothing was sent (no connection; refused)
+``ServiceTimeoutException(url, "connect", seconds)``   a connection attempt ran out; nothing sent
+``ServiceTimeoutException(url, "deadline", seconds)``  the deadline passed after sending
+``CallInterruptedException(message, url)``             the connection broke after sending
+``InvalidResponseException(message, url)``             an answer arrived that cannot be read
+=====================================================  ============================================
+
+The first two let the core try another instance; the others mean the call may have run, so
+it is retried only for idempotent methods.
+
+Server side, a :class:`Listener` accepts requests in its own way and hands each to the
+:class:`~container.plugin.Dispatcher`, which answers with a :class:`Response`.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ._context import timeout_metadata
+from ._errors import ServiceTimeoutException
+
+if TYPE_CHECKING:
+    from ._calls import Invocation
+    from ._dispatcher import Dispatcher
+    from ._settings import Settings
+    from ._values import ChannelAddress
+
+
+class Request:
+    """The bytes of one call and what travels with them.
+
+    Attributes:
+        path: ``component/service/method``.
+        body: the encoded call.
+        content_type: the codec's content type, for example ``application/msgpack``.
+        metadata: str->str pairs to send (HTTP headers, a frame field, ...).
+        deadline: when the call must be over (:func:`time.monotonic`), or None.
+        connect_timeout: seconds one connection attempt may take (never past the deadline).
+        timeout: the length of the deadline when the call started, seconds (for messages).
+    """
+
+    __slots__ = ("body", "connect_timeout", "content_type", "deadline", "metadata", "path", "timeout")
+
+    def __init__(
+        self,
+        path: str,
+        body: bytes,
+        content_type: str,
+        metadata: Mapping[str, str],
+        deadline: float | None,
+        connect_timeout: float,
+    ) -> None:
+        self.path = path
+        self.body = body
+        self.content_type = content_type
+        self.metadata = metadata
+        self.deadline = deadline
+        self.connect_timeout = connect_timeout
+        self.timeout = 0.0 if deadline is None else max(0.0, round(deadline - time.monotonic(), 3))
+
+    def time_left(self, url: str) -> float | None:
+        """Return the seconds left before the deadline (None: no deadline).
+
+        Call it before each blocking step and use it as that step's timeout.
+
+        Raises:
+            ServiceTimeoutException: the deadline has passed (``limit="deadline"``).
+        """
+        if self.deadline is None:
+            return None
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise ServiceTimeoutException(url, "deadline", self.timeout)
+        return left
+
+    def connect_time(self, url: str) -> float:
+        """Return the timeout of a connection attempt now: the connect limit or the time left."""
+        left = self.time_left(url)
+        return self.connect_timeout if left is None else min(self.connect_timeout, left)
+
+    def wire_metadata(self) -> dict[str, str]:
+        """Return the metadata to write: the caller's pairs plus ``sw-timeout-ms`` (time left)."""
+        timeout = timeout_metadata(self.deadline)
+        if timeout is None:
+            return dict(self.metadata)
+        return {**self.metadata, "sw-timeout-ms": timeout}
+
+    def __repr__(self) -> str:
+        return f"<Request {self.path} {len(self.body)} bytes {self.content_type}>"
+
+
+class Response:
+    """The answer to one call.
+
+    Attributes:
+        status: 200 for a result; otherwise the error's status (400, 401, 403, 404, 413, 415,
+            500, 503, 504), the body holding the error envelope.
+        body: the encoded result or error.
+        content_type: the codec's content type.
+        metadata: str->str pairs the server sent back (may be empty).
+    """
+
+    __slots__ = ("body", "content_type", "metadata", "status")
+
+    def __init__(
+        self, status: int, body: bytes, content_type: str, metadata: Mapping[str, str] | None = None
+    ) -> None:
+        self.status = status
+        self.body = body
+        self.content_type = content_type
+        self.metadata: Mapping[str, str] = metadata if metadata is not None else {}
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status} {len(self.body)} bytes {self.content_type}>"
+
+
+class Transport(ABC):
+    """Sends the bytes of calls to URLs; one instance serves every thread of a ServiceManager.
+
+    Subclass it, implement :meth:`send` (thread-safe) and :meth:`close`, and name the class in
+    your channel's ``transport`` attribute. The core creates one per ServiceManager and channel.
+
+    Args:
+        settings: the validated servicewire configuration (read your own section with
+            ``settings.section("name")``).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @abstractmethod
+    def send(self, url: str, request: Request) -> Response:
+        """Send ``request`` to the instance at ``url`` and return its answer.
+
+        Honour ``request.deadline`` for every blocking step (see :meth:`Request.time_left`), and
+        classify every failure (module docstring): never let an ``OSError`` or a library's own
+        exception escape.
+        """
+
+    def close(self) -> None:
+        """Close connections and threads; the transport is not used afterwards."""
+
+
+class InProcessTransport(ABC):
+    """Hands calls to a dispatcher of this process without encoding them (the ``local`` channel).
+
+    Args:
+        settings: the validated servicewire configuration.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @abstractmethod
+    def call(self, url: str, invocation: Invocation) -> Any:
+        """Run the call at the dispatcher that ``url`` names; return its result or raise.
+
+        Raises:
+            ServiceUnavailableException: nothing at ``url`` (nothing ran).
+            ServiceException: what :meth:`Dispatcher.call_local` raised.
+        """
+
+    def close(self) -> None:
+        """Release what the transport holds."""
+
+
+class Listener(ABC):
+    """Accepts calls of one channel for one server and hands each to the dispatcher.
+
+    The core creates one per server and channel (when the channel names a ``listener``
+    class) and calls, in order: :meth:`listen` for each address a hosted component
+    advertises on the channel, then at shutdown :meth:`stop_accepting`, :meth:`drain` and
+    :meth:`close`.
+
+    Args:
+        dispatcher: routes, decodes, runs and answers calls (thread-safe).
+        settings: the validated servicewire configuration.
+    """
+
+    def __init__(self, dispatcher: Dispatcher, settings: Settings) -> None:
+        self.dispatcher = dispatcher
+        self.settings = settings
+
+    @abstractmethod
+    def listen(self, address: ChannelAddress) -> ChannelAddress:
+        """Listen where ``address`` says and return the address to register.
+
+        Called once per advertised address; start listening on the first call and serve every
+        hosted component from then on. Return the address you really listen on (for example
+        with the port you bound when ``address`` asked for port 0).
+        """
+
+    @abstractmethod
+    def stop_accepting(self) -> None:
+        """Stop accepting new connections; calls already received go on."""
+
+    def drain(self, timeout: float) -> bool:
+        """Wait until the calls this listener received are answered; False if ``timeout`` ran out.
+
+        The default waits for the dispatcher's calls in flight; override it when answers can
+        still sit in your buffers after the dispatcher is done.
+        """
+        return self.dispatcher.wait_idle(timeout)
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close every connection and release the port; called last."""

@@ -1,0 +1,109 @@
+"""servicewire's plugin API: what channel, registry and interceptor authors build on.
+
+A channel plugin is a :class:`Channel` subclass that names its ``codec``, its ``schemes``, a
+:class:`Transport` (client side: bytes to a URL and back) and, when it serves, a
+:class:`Listener` (server side: hands each request to the :class:`Dispatcher`). Everything
+between a proxy and the transport, and between a listener and the implementation, is the core's
+call pipeline. A registry plugin is a :class:`ComponentRegistry` subclass. Both are found through
+the entry-point groups :data:`CHANNEL_GROUP` and :data:`REGISTRY_GROUP`; :mod:`container.testing`
+is the conformance kit. See docs/writing-a-channel-plugin.md and docs/writing-a-registry-plugin.md.
+"""
+
+from __future__ import annotations
+
+from ._calls import Call, CallNext, Interceptor, InterceptorLike, Invocation, ServerCall
+from ._channel import Channel
+from ._channel_manager import ChannelManager
+from ._context import RESERVED_METADATA, TIMEOUT_KEY, CallContext, check_metadata, deadline_from_metadata
+from ._descriptors import ComponentDescriptor, MethodDescriptor, ServiceDescriptor
+from ._dispatcher import CallRejected, Dispatcher
+from ._errors import (
+    CallInterruptedException,
+    ConfigurationException,
+    InvalidResponseException,
+    PluginException,
+    ServiceTimeoutException,
+    ServiceUnavailableException,
+)
+from ._manager import ServiceManager
+from ._plugins import CHANNEL_GROUP, CHANNELS, REGISTRIES, REGISTRY_GROUP, PluginGroup
+from ._registry import ComponentRegistry, WatchList
+from ._selectors import SELECTORS, URLSelector, selector_by_name
+from ._server import ListenerlessServer, Server
+from ._service_container import create_registry
+from ._settings import Settings
+from ._transport import InProcessTransport, Listener, Request, Response, Transport
+from ._values import ChannelAddress, ChannelInstances
+from .codec import (
+    CODECS,
+    JSON_CODEC,
+    MSGPACK_CODEC,
+    Codec,
+    CodecError,
+    MethodCodec,
+    codec_for,
+    decode_error,
+    encode_error,
+    encode_exception,
+    error_for_status,
+)
+
+__all__ = [
+    "CHANNELS",
+    "CHANNEL_GROUP",
+    "CODECS",
+    "JSON_CODEC",
+    "MSGPACK_CODEC",
+    "REGISTRIES",
+    "REGISTRY_GROUP",
+    "RESERVED_METADATA",
+    "SELECTORS",
+    "TIMEOUT_KEY",
+    "Call",
+    "CallContext",
+    "CallInterruptedException",
+    "CallNext",
+    "CallRejected",
+    "Channel",
+    "ChannelAddress",
+    "ChannelInstances",
+    "ChannelManager",
+    "Codec",
+    "CodecError",
+    "ComponentDescriptor",
+    "ComponentRegistry",
+    "ConfigurationException",
+    "Dispatcher",
+    "InProcessTransport",
+    "Interceptor",
+    "InterceptorLike",
+    "InvalidResponseException",
+    "Invocation",
+    "Listener",
+    "ListenerlessServer",
+    "MethodCodec",
+    "MethodDescriptor",
+    "PluginException",
+    "PluginGroup",
+    "Request",
+    "Response",
+    "Server",
+    "ServerCall",
+    "ServiceDescriptor",
+    "ServiceManager",
+    "ServiceTimeoutException",
+    "ServiceUnavailableException",
+    "Settings",
+    "Transport",
+    "URLSelector",
+    "WatchList",
+    "check_metadata",
+    "codec_for",
+    "create_registry",
+    "deadline_from_metadata",
+    "decode_error",
+    "encode_error",
+    "encode_exception",
+    "error_for_status",
+    "selector_by_name",
+]

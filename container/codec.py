@@ -537,7 +537,17 @@ def _field_types(cls: type) -> dict[str, Any]:
 
 
 def _revive(codec: Codec, cls: type[ServiceException], detail: _ErrorDetail) -> ServiceException | None:
-    """Build an instance without calling ``__init__``: ``args`` and attributes as sent."""
+    """Build an instance without calling ``__init__``: ``args`` and attributes as sent.
+
+    An envelope without ``args`` comes from a server side of the first plugin contract, which
+    sent only the type and the message: the class is built from the message when its
+    constructor takes one, as servicewire 0.1 did, and reported as remote otherwise.
+    """
+    if detail.args is None and not detail.fields:
+        try:
+            return cls(detail.message)
+        except Exception:
+            return None
     try:
         exc = cls.__new__(cls)
         exc.args = tuple(detail.args) if detail.args is not None else (detail.message,)

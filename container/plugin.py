@@ -27,6 +27,7 @@ from ._errors import (
 )
 from ._manager import ServiceManager
 from ._plugins import CHANNEL_GROUP, CHANNELS, REGISTRIES, REGISTRY_GROUP, PluginGroup
+from ._pool import IdlePool, socket_is_stale
 from ._registry import ComponentRegistry, WatchList
 from ._selectors import SELECTORS, URLSelector, selector_by_name
 from ._server import ListenerlessServer, Server
@@ -74,6 +75,7 @@ __all__ = [
     "ComponentRegistry",
     "ConfigurationException",
     "Dispatcher",
+    "IdlePool",
     "InProcessTransport",
     "Interceptor",
     "InterceptorLike",
@@ -106,4 +108,5 @@ __all__ = [
     "encode_exception",
     "error_for_status",
     "selector_by_name",
+    "socket_is_stale",
 ]

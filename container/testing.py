@@ -51,16 +51,20 @@ import attrs
 import pytest
 from dependency_injector import providers
 
-from ._channel import Channel
+from ._channel import Channel, uses_first_contract_server
 from ._channel_manager import ChannelManager
 from ._component import AbstractComponent, Component, Service
+from ._context import call_context, call_options
 from ._decorators import component, descriptor_of, idempotent, implementation, service
 from ._descriptors import ComponentDescriptor
 from ._errors import (
+    CallInterruptedException,
     NoAddressException,
     RemoteServiceException,
     ServiceCommunicationException,
     ServiceException,
+    ServiceTimeoutException,
+    ServiceUnavailableException,
 )
 from ._manager import ServiceManager
 from ._proxy import channel_of
@@ -104,6 +108,32 @@ class ConformanceError(ServiceException):
     """Raised by the conformance service; known on both sides, so raised again as itself."""
 
 
+class ConformanceShortage(ServiceException):
+    """An application exception with fields of its own and a constructor that is not (message).
+
+    Attributes:
+        item: what ran short.
+        wanted: how many were asked for.
+        left: how many there are.
+    """
+
+    def __init__(self, item: str, wanted: int, left: int) -> None:
+        super().__init__(f"{item}: wanted {wanted}, {left} left")
+        self.item = item
+        self.wanted = wanted
+        self.left = left
+
+
+FRAMEWORK_FAILURES: dict[str, Callable[[], Exception]] = {
+    "unavailable": lambda: ServiceUnavailableException("a downstream server refused", "http://downstream"),
+    "interrupted": lambda: CallInterruptedException("a downstream connection broke", "http://downstream"),
+    "timeout": lambda: ServiceTimeoutException("http://downstream", "connect", 1.0),
+    "no-address": lambda: NoAddressException("no URL known downstream"),
+    "connection-reset": lambda: ConnectionResetError("reset by a downstream peer"),
+}
+"""What the conformance service's ``fail_framework`` can raise: servicewire's own errors and an OSError."""
+
+
 @service(name="sw-conformance-service")
 class ConformanceService(Service):
     """The service every channel plugin must carry faithfully."""
@@ -132,6 +162,27 @@ class ConformanceService(Service):
     def fail_unknown(self, message: str) -> None:
         """Raise a KeyError (unknown to the wire: becomes RemoteServiceException)."""
 
+    @abstractmethod
+    def fail_with_fields(self, item: str, wanted: int, left: int) -> None:
+        """Raise :class:`ConformanceShortage` with these fields."""
+
+    @abstractmethod
+    def fail_framework(self, kind: str) -> None:
+        """Count the attempt, then raise ``FRAMEWORK_FAILURES[kind]()`` (not idempotent)."""
+
+    @idempotent
+    @abstractmethod
+    def attempts(self) -> int:
+        """Return how many times ``fail_framework`` ran in this instance."""
+
+    @abstractmethod
+    def context(self) -> dict[str, str]:
+        """Return the metadata the call arrived with, and ``remaining-ms``: the deadline's time left."""
+
+    @abstractmethod
+    def sleep(self, seconds: float) -> float:
+        """Sleep, then return ``seconds``."""
+
     @idempotent
     @abstractmethod
     def instance(self) -> str:
@@ -152,6 +203,8 @@ class ConformanceServiceImpl(ConformanceService):
 
     def __init__(self) -> None:
         self.id = uuid.uuid4().hex
+        self.failed = 0
+        self.lock = threading.Lock()
 
     def echo_text(self, text: str) -> str:
         """Return ``text``."""
@@ -176,6 +229,37 @@ class ConformanceServiceImpl(ConformanceService):
     def fail_unknown(self, message: str) -> None:
         """Raise KeyError."""
         raise KeyError(message)
+
+    def fail_with_fields(self, item: str, wanted: int, left: int) -> None:
+        """Raise ConformanceShortage."""
+        raise ConformanceShortage(item, wanted, left)
+
+    def fail_framework(self, kind: str) -> None:
+        """Count the attempt, then raise the framework failure named ``kind``."""
+        with self.lock:
+            self.failed += 1
+        raise FRAMEWORK_FAILURES[kind]()
+
+    def attempts(self) -> int:
+        """Return how many times fail_framework ran here."""
+        with self.lock:
+            return self.failed
+
+    def context(self) -> dict[str, str]:
+        """Return the incoming metadata and the time left before the deadline."""
+        current = call_context()
+        if current is None:
+            return {}
+        remaining = current.time_remaining()
+        return {
+            **current.metadata,
+            "remaining-ms": "none" if remaining is None else str(int(remaining * 1000)),
+        }
+
+    def sleep(self, seconds: float) -> float:
+        """Sleep, then return the seconds slept."""
+        time.sleep(seconds)
+        return seconds
 
     def instance(self) -> str:
         """Return this instance's id."""
@@ -342,6 +426,89 @@ class ChannelConformance:
             proxy.fail_unknown("lost key")
         assert info.value.remote_type == "builtins.KeyError"
         assert "lost key" in info.value.remote_message
+
+    def test_application_exception_keeps_its_fields(self, proxy: ConformanceService) -> None:
+        """An application exception arrives as itself with the same attributes, args and str()."""
+        self._needs_the_pipeline()
+        with pytest.raises(ConformanceShortage) as info:
+            proxy.fail_with_fields("tea", 5, 2)
+        shortage = info.value
+        assert type(shortage) is ConformanceShortage
+        assert (shortage.item, shortage.wanted, shortage.left) == ("tea", 5, 2)
+        assert str(shortage) == "tea: wanted 5, 2 left" and shortage.args == ("tea: wanted 5, 2 left",)
+
+    @pytest.mark.parametrize("kind", sorted(FRAMEWORK_FAILURES))
+    def test_framework_exception_of_the_server_is_remote_and_runs_once(
+        self, servers: list[Server], kind: str
+    ) -> None:
+        """What a server raises is a RemoteServiceException; with two instances it ran once.
+
+        servicewire's own exceptions (and any other) raised by an implementation are never
+        revived from the wire: a ServiceUnavailableException there means the *server* could not
+        reach something, so the caller must not take it for its own failure and retry elsewhere.
+        """
+        urls = self.urls_of(servers[0]) + self.urls_of(servers[1])
+        manager = self.client(urls)
+        try:
+            proxy = manager.proxy(ConformanceService, self.channel)
+            for _ in range(4):
+                with pytest.raises(RemoteServiceException) as info:
+                    proxy.fail_framework(kind)
+                assert not isinstance(info.value, ServiceCommunicationException)
+                expected = type(FRAMEWORK_FAILURES[kind]())
+                assert info.value.remote_type.endswith("." + expected.__name__)
+            counts = [self._attempts_at(url) for url in urls]
+        finally:
+            manager.close()
+        assert sum(counts) == 4, f"four calls, each run once; ran {counts}"
+
+    def test_metadata_reaches_the_implementation(self, proxy: ConformanceService) -> None:
+        """Metadata set for a call is what the implementation's call_context() holds."""
+        self._needs_the_pipeline()
+        with call_options(metadata={"tenant": "acme", "request-id": "r-42"}):
+            seen = proxy.context()
+        assert seen["tenant"] == "acme" and seen["request-id"] == "r-42"
+
+    def test_deadline_reaches_the_implementation(self, proxy: ConformanceService) -> None:
+        """The implementation sees the caller's deadline: less time left than the caller gave."""
+        self._needs_the_pipeline()
+        with call_options(timeout=5.0):
+            remaining = int(proxy.context()["remaining-ms"])
+        assert 0 < remaining <= 5000
+
+    def test_deadline_bounds_the_call(self, proxy: ConformanceService) -> None:
+        """A call whose deadline passes while the server works raises ServiceTimeoutException in time.
+
+        An in-process channel runs the implementation on the caller's own thread, so it cannot
+        stop waiting: it checks the deadline before running and passes it on to nested calls,
+        and returns the result of a call that finished late rather than lose it.
+        """
+        self._needs_the_pipeline()
+        started = time.monotonic()
+        if ChannelManager().get_class(self.channel).codec is None:
+            with call_options(timeout=0.2):
+                assert proxy.sleep(0.4) == 0.4
+            return
+        with pytest.raises(ServiceTimeoutException) as info, call_options(timeout=0.3):
+            proxy.sleep(1.5)
+        assert info.value.limit == "deadline"
+        assert time.monotonic() - started < 1.2, "the caller stopped waiting at its deadline"
+
+    def _attempts_at(self, url: str) -> int:
+        manager = self.client([url])
+        try:
+            return manager.proxy(ConformanceService, self.channel).attempts()
+        finally:
+            manager.close()
+
+    def _needs_the_pipeline(self) -> None:
+        channel_class = ChannelManager().get_class(self.channel)
+        if channel_class.invoke is not Channel.invoke or uses_first_contract_server(channel_class):
+            pytest.skip(
+                f"{channel_class.__qualname__} is written to the first plugin contract (it overrides "
+                "invoke() or prepare_server()), which carries neither metadata, deadlines nor "
+                "exception fields"
+            )
 
     def test_threads_share_one_proxy(self, proxy: ConformanceService) -> None:
         """Eight threads calling one proxy each get their own answers."""
@@ -560,10 +727,12 @@ class RegistryConformance:
 
 
 __all__ = [
+    "FRAMEWORK_FAILURES",
     "ChannelConformance",
     "ConformanceComponent",
     "ConformanceError",
     "ConformanceService",
+    "ConformanceShortage",
     "ListenerlessServer",
     "Record",
     "RegistryConformance",

@@ -5,25 +5,24 @@ second never trips a two-second timeout. Here every connection's socket is wrapp
 each send and each read is given only the time left before the call's deadline: the whole
 exchange ends by the deadline, however the server paces its bytes.
 
-One :class:`Pool` per transport keeps idle connections per base URL, at most ``max_idle`` of
-them per URL; a call that finds none idle opens a new one, and a connection returned to a
-full pool is closed. So any number of calling threads share a bounded number of sockets.
+One :class:`Pool` per transport keeps idle connections per base URL in an
+:class:`~container.plugin.IdlePool`, at most ``max_idle`` of them per URL; a call that finds
+none idle opens a new one, and a connection returned to a full pool is closed. So any number
+of calling threads share a bounded number of sockets.
 """
 
 from __future__ import annotations
 
-import collections
 import http.client
 import io
-import select
 import socket
 import ssl
-import threading
 import time
 from typing import Any
 from urllib.parse import urlsplit
 
 from container import ConfigurationException
+from container.plugin import IdlePool, socket_is_stale
 
 
 class ConnectError(Exception):
@@ -117,16 +116,6 @@ class _TlsConnection(http.client.HTTPSConnection):
         self.sock = _DeadlineSocket(self.sock, self.deadline)  # type: ignore[assignment]
 
 
-def _dropped(sock: Any) -> bool:
-    # An idle keep-alive socket that is readable was closed by the server (EOF) or has stray
-    # bytes: either way it must not carry the next request (urllib3 does the same).
-    try:
-        readable, _, _ = select.select([sock], [], [], 0)
-    except (OSError, ValueError):
-        return True
-    return bool(readable)
-
-
 class Pool:
     """Idle keep-alive connections per base URL, shared by threads, bounded per URL.
 
@@ -136,12 +125,11 @@ class Pool:
     """
 
     def __init__(self, max_idle: int = 10, tls: ssl.SSLContext | None = None) -> None:
-        self.max_idle = max_idle
         self._tls = tls
-        self._idle: dict[str, collections.deque[http.client.HTTPConnection]] = {}
+        self._idle: IdlePool[http.client.HTTPConnection] = IdlePool(
+            max_idle, http.client.HTTPConnection.close, lambda c: c.sock is None or socket_is_stale(c.sock)
+        )
         self._targets: dict[str, tuple[str, str, int | None, str]] = {}
-        self._lock = threading.Lock()
-        self._closed = False
 
     def post(
         self,
@@ -191,7 +179,8 @@ class Pool:
             connection.close()
             raise ExchangeError(_reason(exc)) from exc
         if reusable:
-            self._checkin(base, connection)
+            connection.deadline.at = None  # type: ignore[attr-defined]
+            self._idle.put(base, connection)
         else:
             connection.close()
         return status, content, content_type
@@ -232,15 +221,9 @@ class Pool:
     def _checkout(
         self, base: str, scheme: str, host: str, port: int | None, connect_timeout: float
     ) -> tuple[http.client.HTTPConnection, bool]:
-        idle = self._idle.get(base)
-        while idle:
-            try:
-                connection = idle.pop()
-            except IndexError:
-                break
-            if connection.sock is not None and not _dropped(connection.sock):
-                return connection, True
-            connection.close()
+        connection = self._idle.take(base)
+        if connection is not None:
+            return connection, True
         return self._open(scheme, host, port, connect_timeout), False
 
     def _open(
@@ -270,29 +253,13 @@ class Pool:
             self._tls = ssl.create_default_context()
         return self._tls
 
-    def _checkin(self, base: str, connection: http.client.HTTPConnection) -> None:
-        connection.deadline.at = None  # type: ignore[attr-defined]
-        with self._lock:
-            if not self._closed:
-                idle = self._idle.setdefault(base, collections.deque())
-                if len(idle) < self.max_idle:
-                    idle.append(connection)
-                    return
-        connection.close()
-
     def idle_count(self) -> int:
         """Return the number of idle connections held now (all URLs)."""
-        with self._lock:
-            return sum(len(idle) for idle in self._idle.values())
+        return self._idle.idle_count()
 
     def close(self) -> None:
         """Close every idle connection; connections in use are closed when returned."""
-        with self._lock:
-            self._closed = True
-            idle, self._idle = self._idle, {}
-        for connections in idle.values():
-            for connection in connections:
-                connection.close()
+        self._idle.close()
 
 
 class ResponseTooLarge(Exception):

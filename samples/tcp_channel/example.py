@@ -16,13 +16,13 @@ from container import (
     AbstractComponent,
     ChannelAddress,
     Component,
+    ListenerlessServer,
     Service,
     component,
     connect,
     implementation,
     service,
 )
-from container.testing import ListenerlessServer
 
 
 @service(name="tcp-example-greeter")

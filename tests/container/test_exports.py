@@ -100,6 +100,7 @@ PLUGIN_API = {
     "ComponentRegistry",
     "ConfigurationException",
     "Dispatcher",
+    "IdlePool",
     "InProcessTransport",
     "Interceptor",
     "InterceptorLike",
@@ -132,6 +133,7 @@ PLUGIN_API = {
     "encode_exception",
     "error_for_status",
     "selector_by_name",
+    "socket_is_stale",
 }
 
 

@@ -1,20 +1,33 @@
 """The ``tcp-msgpack`` channel: length-prefixed MessagePack frames over persistent TCP.
 
 A third-party servicewire channel plugin, packaged as its own distribution and found through
-its entry point in the ``servicewire.channels`` group. It uses only servicewire's public API
-(``container`` and ``container.codec``).
+its entry point in the ``servicewire.channels`` group. It uses only servicewire's documented
+API (``container`` and ``container.plugin``): a transport that moves bytes and a listener that
+hands them to the dispatcher; servicewire's core does the rest of every call.
 
-Frames (all integers big-endian)::
+Frames (integers big-endian; see ``_frames.py``)::
 
-    request:  u32 length | u16 path length | path "component/service/method" | call body
-    response: u32 length | u16 status | result or error body
+    request:  u32 length | u16 path length | path | u32 metadata length | metadata | body
+    response: u32 length | u16 status | body
 
-Bodies are servicewire's MessagePack call, result and error bodies (``container.codec``), so
-types, errors and statuses (200, 400, 404, 413, 500) mean what they mean on the HTTP channels.
 Addresses look like ``tcp://127.0.0.1:9000``; a component may advertise port 0 and the listener
 reports the port it bound.
 """
 
-from ._client import TcpMsgpackChannel
+from container.plugin import MSGPACK_CODEC, Channel
 
-__all__ = ["TcpMsgpackChannel"]
+from ._listener import TcpListener
+from ._transport import TcpTransport
+
+
+class TcpMsgpackChannel(Channel):
+    """MessagePack calls over persistent TCP connections."""
+
+    name = "tcp-msgpack"
+    codec = MSGPACK_CODEC
+    schemes = ("tcp",)
+    transport = TcpTransport
+    listener = TcpListener
+
+
+__all__ = ["TcpListener", "TcpMsgpackChannel", "TcpTransport"]

@@ -1,46 +1,48 @@
-"""Frame reading and writing shared by the client and the server."""
+"""Frames: a u32 length, then MessagePack fields; every read bounded by the time left."""
 
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
 
 MAX_FRAME = 8 * 1024 * 1024
-"""Largest frame accepted, in bytes."""
+requests = msgspec.msgpack.Decoder(tuple[str, dict[str, str], bytes])  # (path, metadata, body)
+answers = msgspec.msgpack.Decoder(tuple[int, bytes])  # (status, body)
 
 
-class Closed(Exception):
-    """The peer closed the connection."""
+class FrameTooLarge(ValueError):
+    """A frame announced more than MAX_FRAME bytes."""
 
 
-def recv_exactly(sock: socket.socket, size: int) -> bytes:
-    """Read exactly ``size`` bytes.
+def frame(*fields: Any) -> bytes:
+    """Return the frame carrying ``fields``."""
+    encoded = msgspec.msgpack.encode(fields)
+    return len(encoded).to_bytes(4, "big") + encoded
+
+
+def read_frame(sock: socket.socket, time_left: Callable[[], float | None] = lambda: None) -> bytes:
+    """Read one frame's fields, giving each recv ``time_left()`` seconds.
 
     Raises:
-        Closed: the peer closed the connection first.
+        ConnectionError: the peer closed the connection.
+        FrameTooLarge: the frame is larger than MAX_FRAME.
     """
-    if size == 0:
-        return b""
-    data = sock.recv(size)
-    if not data:
-        raise Closed("connection closed by peer")
-    if len(data) == size:
-        return data
-    parts = [data]
-    remaining = size - len(data)
-    while remaining:
-        chunk = sock.recv(min(remaining, 1 << 20))
+    size = int.from_bytes(_read(sock, 4, time_left), "big")
+    if size > MAX_FRAME:
+        raise FrameTooLarge(f"a frame of {size} bytes is over the limit of {MAX_FRAME}")
+    return _read(sock, size, time_left)
+
+
+def _read(sock: socket.socket, size: int, time_left: Callable[[], float | None]) -> bytes:
+    parts = []
+    while size:
+        sock.settimeout(time_left())
+        chunk = sock.recv(min(size, 1 << 20))
         if not chunk:
-            raise Closed("connection closed by peer")
+            raise ConnectionError("connection closed by peer")
         parts.append(chunk)
-        remaining -= len(chunk)
+        size -= len(chunk)
     return b"".join(parts)
-
-
-def request_frame(path: bytes, body: bytes) -> bytes:
-    """Build a request frame."""
-    return (2 + len(path) + len(body)).to_bytes(4, "big") + len(path).to_bytes(2, "big") + path + body
-
-
-def response_frame(status: int, body: bytes) -> bytes:
-    """Build a response frame."""
-    return (2 + len(body)).to_bytes(4, "big") + status.to_bytes(2, "big") + body

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from container import CHANNELS, ChannelAddress
+from container import ChannelAddress
+from container.plugin import CHANNELS
 from container.testing import ChannelConformance
 
 

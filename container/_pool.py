@@ -1,0 +1,81 @@
+"""Idle connections kept for reuse, per URL, shared by threads and bounded: for transports."""
+
+from __future__ import annotations
+
+import collections
+import select
+import threading
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+C = TypeVar("C")
+
+
+def socket_is_stale(sock: Any) -> bool:
+    """Return True when an idle socket must not carry another request.
+
+    An idle keep-alive socket that is readable was closed by the server (EOF) or holds stray
+    bytes; one that cannot be polled is gone. urllib3 applies the same test.
+    """
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
+class IdlePool(Generic[C]):
+    """Idle connections per URL: at most ``max_idle`` each, shared by every calling thread.
+
+    A transport takes a connection with :meth:`take` (None: open a new one) and gives it back
+    with :meth:`put` once its exchange is complete; a connection given back to a full pool is
+    closed. So any number of calling threads leave at most ``max_idle`` sockets per URL open.
+
+    Args:
+        max_idle: the most idle connections kept per URL.
+        close: closes a connection.
+        is_stale: True when an idle connection must not be reused (closed by the server).
+    """
+
+    def __init__(self, max_idle: int, close: Callable[[C], Any], is_stale: Callable[[C], bool]) -> None:
+        self.max_idle = max_idle
+        self._close = close
+        self._is_stale = is_stale
+        self._idle: dict[str, collections.deque[C]] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def take(self, url: str) -> C | None:
+        """Return an idle connection to ``url`` that is still usable, or None."""
+        with self._lock:
+            idle = self._idle.get(url)
+            while idle:
+                connection = idle.pop()
+                if not self._is_stale(connection):
+                    return connection
+                self._close(connection)
+        return None
+
+    def put(self, url: str, connection: C) -> None:
+        """Keep ``connection`` for the next call to ``url``, or close it when the pool is full."""
+        with self._lock:
+            if not self._closed:
+                idle = self._idle.setdefault(url, collections.deque())
+                if len(idle) < self.max_idle:
+                    idle.append(connection)
+                    return
+        self._close(connection)
+
+    def idle_count(self) -> int:
+        """Return the number of idle connections kept now (every URL)."""
+        with self._lock:
+            return sum(len(idle) for idle in self._idle.values())
+
+    def close(self) -> None:
+        """Close every idle connection; connections given back later are closed too."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, {}
+        for connections in idle.values():
+            for connection in connections:
+                self._close(connection)

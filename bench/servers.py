@@ -91,6 +91,7 @@ def main() -> None:
 
         class BenchContainer(containers.DeclarativeContainer):
             services = providers.Container(ServiceContainer, config={"registry": {"type": "static"}})
+            bench = providers.Singleton(workload.BenchServiceImpl)
 
         server = HttpServer("127.0.0.1", port, threads=int(os.environ.get("BENCH_THREADS", "8")))
         server.boot(BenchContainer)

@@ -15,7 +15,6 @@ from abc import abstractmethod
 from collections.abc import Callable
 
 from container import (
-    CHANNELS,
     AbstractComponent,
     ChannelAddress,
     Component,
@@ -24,6 +23,7 @@ from container import (
     implementation,
     service,
 )
+from container.plugin import CHANNELS
 
 HELLO_MESSAGE = "hello world"
 

@@ -70,6 +70,7 @@ class Invocation(Call):
 
     Attributes:
         url: the URL of the last attempt, set by the pipeline once it chose one ("" before).
+        started: when the call started (:func:`time.monotonic`), set with the context.
     """
 
     side = "client"
@@ -78,6 +79,7 @@ class Invocation(Call):
     _kwargs: dict[str, Any]
     context: CallContext = None  # type: ignore[assignment]  # set by the channel before interceptors run
     url: str = ""
+    started: float = 0.0
 
     @property
     def args(self) -> tuple[Any, ...]:

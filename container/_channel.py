@@ -254,7 +254,8 @@ class Channel:
             if timeout is None:
                 timeout = self._plan(invocation.method).timeout
             # new_client_context(timeout), inlined for the common case: this runs on every call.
-            deadline = _monotonic() + timeout
+            invocation.started = now = _monotonic()
+            deadline = now + timeout
             serving = _serving_get()
             if serving is not None:
                 inherited = serving.deadline
@@ -277,7 +278,8 @@ class Channel:
         serving = _serving_get()
         if timeout is None or _options_get() is not None or self._cooling:
             return Channel.call(self, invocation)
-        deadline = _monotonic() + timeout
+        invocation.started = now = _monotonic()
+        deadline = now + timeout
         if serving is not None:
             inherited = serving.deadline
             if inherited is not None and inherited < deadline:
@@ -332,13 +334,15 @@ class Channel:
             check_metadata(context.metadata)
         codec = self.codec
         assert plan.codec is not None and codec is not None
+        deadline = context.deadline
         request = Request(
             plan.path,
             plan.codec.encode_call(invocation.args, invocation.kwargs),
             codec.content_type,
             context.metadata,
-            context.deadline,
+            deadline,
             plan.connect_timeout,
+            None if deadline is None else round(deadline - invocation.started, 3),
         )
         send = transport.send
 

@@ -63,6 +63,9 @@ class AbstractComponent(Component, ABC):
     apply to this component (see :func:`~container.health_checks`).
     """
 
+    health_checks: HealthCheckManager | None = None
+    """The checks of this component; set by the container that hosts it (None: made on first use)."""
+
     def __init__(self) -> None:
         self.status = ComponentStatus.VIRGIN
 
@@ -80,4 +83,6 @@ class AbstractComponent(Component, ABC):
 
     def get_health(self) -> Health:
         """Run the health checks that apply to this component and return the worst result."""
-        return HealthCheckManager.for_component(type(self)).check()
+        if self.health_checks is None:
+            self.health_checks = HealthCheckManager.for_component(type(self))
+        return self.health_checks.check()

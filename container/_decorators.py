@@ -76,21 +76,19 @@ def component(
                     "which is not decorated with @service()"
                 )
         cls.__servicewire_meta__ = {"kind": "component", "name": name, "description": description}  # type: ignore[attr-defined]
-        descriptor = ComponentDescriptor(cls, service_types)
-        CATALOG.add(descriptor)
-        for service_descriptor in descriptor.services:
-            CATALOG.add(service_descriptor)
+        CATALOG.add_component(ComponentDescriptor(cls, service_types))
         return cls
 
     return decorate
 
 
 def implementation() -> Callable[[_C], _C]:
-    """Declare the implementation of a service or component in this process.
+    """Declare a class as the implementation of a service or component interface.
 
-    The implementation is created through the application container when a provider of the
-    class exists there (so its dependencies are injected), otherwise with its no-argument
-    constructor.
+    This records metadata only: importing a module of ``@implementation`` classes hosts
+    nothing. A process hosts a component when its application container provides an
+    implementation class of it (``inventory = providers.Singleton(InventoryServiceImpl)``);
+    the instance then comes from that provider, dependencies injected.
 
     Returns:
         The class decorator.
@@ -100,20 +98,16 @@ def implementation() -> Callable[[_C], _C]:
     """
 
     def decorate(cls: _C) -> _C:
-        found = False
-        for base in cls.__mro__[1:]:
-            descriptor = CATALOG.by_type.get(base)
-            if descriptor is not None:
-                descriptor.implementation = cls
-                found = True
-                if isinstance(descriptor, ComponentDescriptor):
-                    _attach_health(descriptor, cls)
-        if not found:
+        implemented = CATALOG.add_implementation(cls)
+        if not implemented:
             raise ServiceNotFoundException(
                 f"@implementation {cls.__qualname__} implements no @service listed by a "
                 "@component, and no @component",
                 cls,
             )
+        for descriptor in implemented:
+            if isinstance(descriptor, ComponentDescriptor):
+                _attach_health(descriptor, cls)
         return cls
 
     return decorate
@@ -140,8 +134,7 @@ def health(endpoint: str = "") -> Callable[[_C], _C]:
 
     def decorate(cls: _C) -> _C:
         cls.__servicewire_health__ = endpoint  # type: ignore[attr-defined]
-        for base in cls.__mro__[1:]:
-            descriptor = CATALOG.by_type.get(base)
+        for descriptor in CATALOG.interfaces_of(cls):
             if isinstance(descriptor, ComponentDescriptor) and descriptor.implementation is cls:
                 descriptor.health_endpoint = endpoint
         return cls

@@ -79,7 +79,6 @@ class BaseDescriptor(Generic[T]):
             :func:`component`).
         name: the name on the wire and in registries.
         description: free text.
-        implementation: the ``@implementation`` class of this process, or None.
     """
 
     def __init__(self, type: type[T], decorator: Any) -> None:
@@ -88,7 +87,16 @@ class BaseDescriptor(Generic[T]):
         meta: dict[str, Any] = vars(type).get("__servicewire_meta__", {})
         self.name: str = meta.get("name") or default_name(type)
         self.description: str = meta.get("description", "")
-        self.implementation: builtins.type | None = None
+
+    @property
+    def implementation(self) -> builtins.type | None:
+        """The ``@implementation`` class of this interface that was defined last, or None.
+
+        This is metadata about classes: which components a process *hosts* is decided by the
+        application container (see :class:`~container.ServiceManager`), never by this.
+        """
+        known = CATALOG.implementations.get(self.type)
+        return known[-1] if known else None
 
     def get_component_descriptor(self) -> ComponentDescriptor[Any]:
         """Return the component this descriptor belongs to (itself for a component)."""
@@ -97,10 +105,6 @@ class BaseDescriptor(Generic[T]):
     def is_component(self) -> bool:
         """Return True for a component descriptor."""
         return False
-
-    def is_local(self) -> bool:
-        """Return True when this process has an implementation."""
-        return self.implementation is not None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} {self.type.__qualname__}>"
@@ -187,34 +191,94 @@ def public_methods(interface: type) -> dict[str, Any]:
     return found
 
 
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+"""The alphabet of component and service names: letters, digits, ``-``, ``_`` and ``.``.
+
+A name becomes a segment of URL paths and registry keys, so nothing in it may forge one
+(no ``/``, no ``%``, no spaces); it starts with a letter or a digit, at most 128 characters.
+"""
+
+
+def check_name(name: str, cls: type) -> None:
+    """Refuse a component or service name outside :data:`NAME`'s alphabet.
+
+    Raises:
+        ValueError: the name, the class and the allowed alphabet.
+    """
+    if not NAME.match(name):
+        raise ValueError(
+            f"name {name!r} of {_qualified(cls)} is not allowed: use letters, digits, '-', '_' and "
+            "'.', starting with a letter or a digit, at most 128 characters (names become URL "
+            "path segments and registry keys)"
+        )
+
+
 class Catalog:
-    """The process catalog of service and component descriptors, by type and by name."""
+    """The process catalog: metadata of the decorated interfaces and implementation classes.
+
+    Component names and service names are separate namespaces (they are separate segments of
+    a call's path). It records what classes *are*; what a process *hosts* belongs to its
+    application container.
+    """
 
     def __init__(self) -> None:
         self.by_type: dict[type, BaseDescriptor[Any]] = {}
-        self.by_name: dict[str, BaseDescriptor[Any]] = {}
-        self.components: list[ComponentDescriptor[Any]] = []
+        self.components: dict[str, ComponentDescriptor[Any]] = {}
+        self.services: dict[str, ServiceDescriptor[Any]] = {}
+        self.implementations: dict[type, list[type]] = {}
         self._lock = threading.Lock()
 
-    def add(self, descriptor: BaseDescriptor[Any]) -> None:
-        """Record a descriptor.
+    def add_component(self, descriptor: ComponentDescriptor[Any]) -> None:
+        """Record a component and its services.
 
         Raises:
-            ValueError: another class already uses the descriptor's name.
+            ValueError: a name is outside the allowed alphabet; another class uses the
+                component's name, or one of its services' names; a service is already listed
+                by another component (each message names both classes).
         """
+        check_name(descriptor.name, descriptor.type)
+        for service in descriptor.services:
+            check_name(service.name, service.type)
         with self._lock:
-            other = self.by_name.get(descriptor.name)
+            other = self.components.get(descriptor.name)
             if other is not None and not _same_class(other.type, descriptor.type):
                 raise ValueError(
-                    f"duplicate service name {descriptor.name!r}: used by "
+                    f"duplicate component name {descriptor.name!r}: used by "
                     f"{_qualified(other.type)} and {_qualified(descriptor.type)}"
                 )
-            if other is not None and other in self.components:
-                self.components.remove(other)  # type: ignore[arg-type]
+            for service in descriptor.services:
+                owner = self.by_type.get(service.type)
+                if isinstance(owner, ServiceDescriptor) and not _same_class(
+                    owner.component_descriptor.type, descriptor.type
+                ):
+                    raise ValueError(
+                        f"service {_qualified(service.type)} is listed by two components: "
+                        f"{_qualified(owner.component_descriptor.type)} and {_qualified(descriptor.type)}"
+                    )
+                named = self.services.get(service.name)
+                if named is not None and not _same_class(named.type, service.type):
+                    raise ValueError(
+                        f"duplicate service name {service.name!r}: used by "
+                        f"{_qualified(named.type)} and {_qualified(service.type)}"
+                    )
+            self.components[descriptor.name] = descriptor
             self.by_type[descriptor.type] = descriptor
-            self.by_name[descriptor.name] = descriptor
-            if isinstance(descriptor, ComponentDescriptor):
-                self.components.append(descriptor)
+            for service in descriptor.services:
+                self.services[service.name] = service
+                self.by_type[service.type] = service
+
+    def add_implementation(self, cls: type) -> list[BaseDescriptor[Any]]:
+        """Record an ``@implementation`` class; return the descriptors of what it implements."""
+        with self._lock:
+            implemented = [self.by_type[base] for base in cls.__mro__[1:] if base in self.by_type]
+            for descriptor in implemented:
+                known = self.implementations.setdefault(descriptor.type, [])
+                known[:] = [k for k in known if not _same_class(k, cls)] + [cls]
+            return implemented
+
+    def interfaces_of(self, cls: type) -> list[BaseDescriptor[Any]]:
+        """Return the descriptors of the decorated interfaces ``cls`` derives from."""
+        return [self.by_type[base] for base in cls.__mro__[1:] if base in self.by_type]
 
     def get(self, cls: type) -> BaseDescriptor[Any]:
         """Return the descriptor of a decorated service or component.

@@ -118,6 +118,7 @@ class Dispatcher:
         interceptors: returns the server interceptors of a component, outermost first.
         codecs: the codecs requests may use, by content type.
         debug: append the traceback to the message of 500 answers.
+        health_endpoint: returns the extra health path a component declares (``@health``).
     """
 
     def __init__(
@@ -128,6 +129,7 @@ class Dispatcher:
         interceptors: Callable[[str], Sequence[InterceptorLike]] = lambda component: (),
         codecs: Mapping[str, Codec] = CODECS,
         debug: bool = False,
+        health_endpoint: Callable[[ComponentDescriptor[Any]], str | None] = lambda component: None,
     ) -> None:
         self.components = list(components)
         self.codecs = dict(codecs)
@@ -138,8 +140,13 @@ class Dispatcher:
         self._by_component: dict[str, ComponentDescriptor[Any]] = {}
         self._active: list[None] = []  # one entry per call in flight: append/pop are atomic
         self._accepting = True
+        self.health_paths: dict[str, str] = {}
+        """Extra health paths (``@health(endpoint)``) -> component name."""
         for component in self.components:
             self._by_component[component.name] = component
+            endpoint = health_endpoint(component)
+            if endpoint:
+                self.health_paths[endpoint] = component.name
             chain_of = list(interceptors(component.name))
             for service in component.services:
                 instance = implementation(service)

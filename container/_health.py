@@ -149,58 +149,65 @@ def _interpret(name: str, outcome: object) -> tuple[HealthStatus, str]:
     )
 
 
+_CHECK_CLASSES: list[tuple[type, type | None]] = []
+"""Health-check classes and the component type each applies to: metadata, like the catalog."""
+_CHECK_CLASSES_LOCK = threading.Lock()
+
+
+def check_classes_for(component_type: type) -> list[type]:
+    """Return the health-check classes that apply to a component implementation class."""
+    with _CHECK_CLASSES_LOCK:
+        return [
+            check_class
+            for check_class, component in _CHECK_CLASSES
+            if component is None or issubclass(component_type, component)
+        ]
+
+
+class _BrokenCheck:
+    """Stands for a check class that could not be created: always ERROR, saying why."""
+
+    def __init__(self, check_class: type, error: Exception) -> None:
+        self.spec = _CheckSpec(check_class.__qualname__, 0, 0)
+        self._details = f"cannot create {check_class.__qualname__}: {type(error).__name__}: {error}"
+
+    def run(self) -> HealthResult:
+        return HealthResult(self.spec.name, HealthStatus.ERROR, self._details)
+
+
 class HealthCheckManager:
     """Runs the health checks that apply to one component and combines their results.
 
-    Health-check classes register themselves with :func:`health_checks`. Their instances are
-    created once per process with the no-argument constructor.
+    A hosting container builds one per hosted component with :meth:`build`, creating each
+    check class through the container (so a check's own dependencies are injected).
     """
 
-    _classes: list[tuple[type, type | None]] = []
-    _instances: dict[type, object] = {}
-    _managers: dict[type, HealthCheckManager] = {}
-    _lock = threading.Lock()
-
-    def __init__(self, checks: list[_Check]) -> None:
-        self.checks = checks
+    def __init__(self, checks: list[_Check] | list[_Check | _BrokenCheck]) -> None:
+        self.checks = list(checks)
 
     @classmethod
-    def register(cls, check_class: type, component: type | None) -> None:
-        """Register a health-check class (used by :func:`health_checks`).
+    def build(cls, check_classes: list[type], make: Callable[[type], object]) -> HealthCheckManager:
+        """Create the checks of ``check_classes``, each class's instance made by ``make``.
 
-        Args:
-            check_class: the class holding ``@health_check`` methods.
-            component: the component type whose health it affects; every component when None.
+        A class that cannot be created becomes a check that reports ERROR with the reason.
         """
-        with cls._lock:
-            cls._classes.append((check_class, component))
-            cls._managers.clear()
-
-    @classmethod
-    def for_component(cls, component_type: type) -> HealthCheckManager:
-        """Return the manager of the checks that apply to ``component_type`` (cached)."""
-        with cls._lock:
-            manager = cls._managers.get(component_type)
-            if manager is None:
-                manager = cls(cls._collect(component_type))
-                cls._managers[component_type] = manager
-            return manager
-
-    @classmethod
-    def _collect(cls, component_type: type) -> list[_Check]:
-        checks = []
-        for check_class, component in cls._classes:
-            if component is not None and not issubclass(component_type, component):
+        checks: list[_Check | _BrokenCheck] = []
+        for check_class in check_classes:
+            try:
+                instance = make(check_class)
+            except Exception as exc:  # reported in the health document, never raised
+                checks.append(_BrokenCheck(check_class, exc))
                 continue
-            instance = cls._instances.get(check_class)
-            if instance is None:
-                instance = check_class()
-                cls._instances[check_class] = instance
             for attribute in dir(check_class):
                 spec = getattr(getattr(check_class, attribute, None), _CHECK_ATTRIBUTE, None)
                 if isinstance(spec, _CheckSpec):
                     checks.append(_Check(spec, getattr(instance, attribute)))
-        return checks
+        return cls(checks)  # type: ignore[arg-type]
+
+    @classmethod
+    def for_component(cls, component_type: type) -> HealthCheckManager:
+        """Return a new manager of the checks that apply to ``component_type``, made with no arguments."""
+        return cls.build(check_classes_for(component_type), lambda check_class: check_class())
 
     def check(self) -> Health:
         """Run every check (or reuse cached results) and return the combined health."""
@@ -212,6 +219,10 @@ class HealthCheckManager:
 def health_checks(component: type | None = None) -> Callable[[type[_T]], type[_T]]:
     """Declare a class whose ``@health_check`` methods contribute to component health.
 
+    The class is created by each hosting container: through its provider when the container
+    provides the class (``db_checks = providers.Singleton(DbChecks, pool=pool)``), otherwise
+    with no arguments. A class that cannot be created reports ERROR in the health document.
+
     Args:
         component: the component interface or implementation whose health these checks
             affect; when None they affect every component of the process.
@@ -221,7 +232,8 @@ def health_checks(component: type | None = None) -> Callable[[type[_T]], type[_T
     """
 
     def decorate(cls: type[_T]) -> type[_T]:
-        HealthCheckManager.register(cls, component)
+        with _CHECK_CLASSES_LOCK:
+            _CHECK_CLASSES.append((cls, component))
         return cls
 
     return decorate

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from dependency_injector import providers
-
-from ._calls import InterceptorLike, applies_to, load_interceptor
+from ._calls import InterceptorLike, Invocation, applies_to, load_interceptor
 from ._channel import Channel
 from ._channel_manager import ChannelManager
+from ._context import new_client_context
 from ._descriptors import CATALOG, ComponentDescriptor, ServiceDescriptor
 from ._dispatcher import Dispatcher
-from ._errors import NoAddressException, ServiceNotFoundException
-from ._proxy import make_proxy
+from ._errors import NoAddressException, ServiceCommunicationException, ServiceNotFoundException
+from ._hosting import Hosting
+from ._proxy import Binding, make_proxy
 from ._registry import ComponentRegistry
 from ._settings import Settings
 from ._transport import InProcessTransport, Listener, Transport
@@ -34,25 +35,28 @@ ServiceType = Callable[..., T]
 
 LOCAL = "local"
 
+ADDRESS_POLL = 0.05
+"""Seconds between two looks at the registry while a first call waits for an address."""
+
 logger = logging.getLogger("servicewire")
 
 
 class ServiceManager:
     """Resolves service interfaces to local implementations or remote proxies.
 
-    ``get_service`` returns the implementation itself when this process hosts the service and
-    the preferred channel is ``"local"`` or empty; otherwise it asks the registry for the
-    component's addresses, builds the channel through the :class:`ChannelManager`, lets the
-    registry watch it and returns a proxy. Results are cached per (type, channel), so a second
-    call costs a dictionary look-up.
+    ``get_service`` returns the implementation itself when this container hosts the service
+    and the preferred channel is ``"local"`` or empty. Otherwise it returns a proxy at once,
+    without asking the registry: the first call does (and waits up to its deadline for an
+    address to appear), so services can boot in any order. Results are cached per (type,
+    channel), so a second ``get_service`` costs a dictionary look-up.
 
     Args:
         component_registry: where component addresses are registered and looked up.
         channel_manager: creates channels by name.
         config: the servicewire configuration: a mapping, or :class:`Settings` already
             validated.
-        container: the :class:`ServiceContainer` instance this manager belongs to; its parent
-            application container is searched for providers of implementation classes.
+        container: the :class:`ServiceContainer` instance this manager belongs to; the
+            application container that includes it decides what is hosted.
         client_interceptors: interceptors of outgoing calls, outermost first (before those
             that config names).
         server_interceptors: interceptors of incoming calls, outermost first.
@@ -78,6 +82,7 @@ class ServiceManager:
         self.channel_manager = channel_manager
         self.preferred_channel = ""
         self._container = container
+        self._hosting: Hosting | None = None
         self._interceptors = {
             "client": list(client_interceptors) + self._configured_interceptors("client"),
             "server": list(server_interceptors) + self._configured_interceptors("server"),
@@ -93,13 +98,52 @@ class ServiceManager:
         self._services: dict[tuple[Any, str], Any] = {}
         self._channels: dict[tuple[type, str], Channel] = {}
         self._transports: dict[type[Channel], Transport | InProcessTransport] = {}
-        self._instances: dict[type, Any] = {}
         self._started: list[ComponentDescriptor[Any]] = []
         self._own_listener: Listener | None = None
         self._own_local_uri = ""
         self.served_channels: set[str] = set()
         self._lock = threading.RLock()
         self._closed = False
+
+    # hosting
+
+    @property
+    def hosting(self) -> Hosting:
+        """What this manager's application container hosts (read from it on first use)."""
+        hosting = self._hosting
+        if hosting is None:
+            with self._lock:
+                if self._hosting is None:
+                    self._hosting = Hosting(_application_container(self._container))
+                hosting = self._hosting
+        return hosting
+
+    def attach_container(self, application: Any) -> None:
+        """Host what ``application`` provides (when this manager was found by other means)."""
+        if self._container is None:
+            self._container = application
+
+    def hosted_components(self) -> list[ComponentDescriptor[Any]]:
+        """Return the components this manager's application container hosts."""
+        return list(self.hosting.components)
+
+    def get_instance(self, implementation: type[T]) -> T:
+        """Return this container's object of an implementation class, made once.
+
+        It comes from the application container's provider of the class (so its dependencies
+        are injected), else from its no-argument constructor.
+        """
+        return cast(T, self.hosting.instance(implementation))
+
+    def implementation_of(self, descriptor: ServiceDescriptor[Any] | ComponentDescriptor[Any]) -> Any:
+        """Return the object implementing a hosted service or component.
+
+        Raises:
+            ConfigurationException: the container hosts it but no implementation is known.
+        """
+        return self.hosting.instance_of(descriptor)
+
+    # interceptors, transports, dispatchers
 
     def _configured_interceptors(self, side: str) -> list[InterceptorLike]:
         specs = getattr(self.settings.interceptors, side)
@@ -130,21 +174,27 @@ class ServiceManager:
         return transport
 
     def create_dispatcher(self, debug: bool = False) -> Dispatcher:
-        """Return a dispatcher of this manager's hosted components (implementations created now)."""
+        """Return a dispatcher of this manager's hosted components (implementations made now).
+
+        Raises:
+            ConfigurationException: a hosted component or service has no implementation.
+        """
+        hosting = self.hosting
+        hosting.check()
         return Dispatcher(
-            self.hosted_components(),
-            lambda service: self.get_instance(service.implementation) if service.implementation else None,
-            lambda component: self.get_instance(cast(type, component.implementation)),
+            hosting.components,
+            hosting.instance_of,
+            self._component_object,
             self.server_interceptors,
             debug=debug,
+            health_endpoint=hosting.health_endpoint,
         )
 
-    # resolution
-
-    @property
-    def closed(self) -> bool:
-        """True once :meth:`close` ran."""
-        return self._closed
+    def _component_object(self, component: ComponentDescriptor[Any]) -> Any:
+        instance = self.hosting.instance_of(component)
+        if getattr(instance, "health_checks", False) is None:
+            instance.health_checks = self.hosting.health_checks(component)
+        return instance
 
     @property
     def local_uri(self) -> str:
@@ -163,6 +213,13 @@ class ServiceManager:
                 self._own_listener = listener
             return self._own_local_uri
 
+    # resolution
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` ran."""
+        return self._closed
+
     def set_preferred_channel(self, preferred_channel: str) -> None:
         """Set the channel used when ``get_service`` is called without one."""
         with self._lock:
@@ -178,24 +235,37 @@ class ServiceManager:
                 and the first channel the registry offers when that is not offered either.
 
         Returns:
-            The local implementation (hosted here, channel ``"local"`` or empty) or a proxy.
+            The local implementation (hosted here, channel ``"local"`` or empty) or a proxy,
+            which looks the component up in the registry on its first call.
 
         Raises:
             ServiceNotFoundException: ``service_type`` is not a registered service.
-            NoAddressException: the registry knows no address of the component.
-            UnknownChannelException: the chosen channel has no plugin.
         """
         found = self._services.get((service_type, preferred_channel))
         if found is not None:
             return cast(T, found)
-        return self._resolve(service_type, preferred_channel)
+        descriptor = self._service_descriptor(service_type)
+        wanted = preferred_channel or self.preferred_channel
+        with self._lock:
+            if wanted in ("", LOCAL) and self.hosting.hosts(descriptor):
+                result: Any = self.hosting.instance_of(descriptor)
+            else:
+                component = descriptor.component_descriptor
+                result = make_proxy(
+                    descriptor, Binding(lambda invocation: self._resolve(component, wanted, invocation))
+                )
+            self._services[(service_type, preferred_channel)] = result
+            return cast(T, result)
 
     def proxy(self, service_type: ServiceType[T], channel: str) -> T:
         """Return a proxy through the named channel, even when the service is hosted here.
 
-        The URLs are the registry's for that channel; for ``"local"`` without any, this
-        manager's own. Useful in tests, to call a hosted service exactly as a remote caller
-        would.
+        The URLs are the registry's for that channel, looked up now; for ``"local"`` without
+        any, this manager's own. Useful in tests, to call a hosted service exactly as a remote
+        caller would.
+
+        Raises:
+            NoAddressException: the registry offers no URL of the component on ``channel``.
         """
         descriptor = self._service_descriptor(service_type)
         component = descriptor.component_descriptor
@@ -205,24 +275,8 @@ class ServiceManager:
         elif channel == LOCAL:
             address = ChannelInstances(component.name, LOCAL, [self.local_uri])
         else:
-            address = self._find_address(component, channel)
+            raise NoAddressException(self._no_address(component, channel, []))
         return cast(T, make_proxy(descriptor, self._channel(component, address)))
-
-    def _resolve(self, service_type: ServiceType[T], preferred_channel: str) -> T:
-        descriptor = self._service_descriptor(service_type)
-        component = descriptor.component_descriptor
-        wanted = preferred_channel or self.preferred_channel
-        with self._lock:
-            if descriptor.is_local() and wanted in ("", LOCAL):
-                result: Any = self.get_instance(cast(type, descriptor.implementation))
-            else:
-                address = self._find_address(component, wanted)
-                if address.channel == LOCAL and descriptor.is_local():
-                    result = self.get_instance(cast(type, descriptor.implementation))
-                else:
-                    result = make_proxy(descriptor, self._channel(component, address))
-            self._services[(service_type, preferred_channel)] = result
-            return cast(T, result)
 
     def _service_descriptor(self, service_type: Any) -> ServiceDescriptor[Any]:
         descriptor = CATALOG.get(service_type)
@@ -234,23 +288,48 @@ class ServiceManager:
             )
         return cast(ServiceDescriptor[Any], descriptor)
 
-    def _find_address(self, component: ComponentDescriptor[Any], wanted: str) -> ChannelInstances:
-        addresses = self.component_registry.get_addresses(component)
-        for address in addresses:
-            if address.channel == wanted:
-                return address
-        if addresses and wanted in ("", LOCAL):
-            return addresses[0]
-        offered = ", ".join(a.channel for a in addresses) or "none"
+    def _resolve(
+        self, component: ComponentDescriptor[Any], wanted: str, invocation: Invocation | None
+    ) -> Channel:
+        """Return the channel of a proxy's first call, waiting up to its deadline for an address."""
+        deadline = None
+        if invocation is not None:
+            if invocation.context is None:
+                method = invocation.method
+                timeout = self.settings.timeout(component.name, method.service.name, method.name)
+                invocation.started = time.monotonic()
+                invocation.context = new_client_context(timeout)
+            deadline = invocation.context.deadline
+        failure: ServiceCommunicationException | None = None
+        while True:
+            try:
+                addresses = self.component_registry.get_addresses(component)
+            except ServiceCommunicationException as exc:  # the registry is unreachable for now
+                addresses, failure = [], exc
+            address = _choose(addresses, wanted)
+            if address is not None:
+                return self._channel(component, address)
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is None or left <= 0:
+                message = self._no_address(component, wanted, addresses)
+                if failure is not None:
+                    raise NoAddressException(f"{message}; the registry failed: {failure}") from failure
+                raise NoAddressException(message)
+            time.sleep(min(ADDRESS_POLL, left))
+
+    def _no_address(
+        self, component: ComponentDescriptor[Any], wanted: str, addresses: list[ChannelInstances]
+    ) -> str:
+        offered = ", ".join(a.channel for a in addresses if a.urls) or "none"
         registry = type(self.component_registry).__name__
         if wanted:
-            raise NoAddressException(
-                f"component {component.name!r} is not offered on channel {wanted!r} by "
-                f"{registry}; channels offered: {offered}"
+            return (
+                f"component {component.name!r} is not offered on channel {wanted!r} by {registry}; "
+                f"channels offered: {offered}"
             )
-        raise NoAddressException(
-            f"no address of component {component.name!r} is known to {registry} and it is "
-            "not hosted in this process"
+        return (
+            f"no address of component {component.name!r} is known to {registry}, and this "
+            "container does not host it"
         )
 
     def _channel(self, component: ComponentDescriptor[Any], address: ChannelInstances) -> Channel:
@@ -271,64 +350,27 @@ class ServiceManager:
         components = self.config.get("components") or {}
         return cast(Mapping[str, Any], components.get(component) or {})
 
-    # local implementations
-
-    def get_instance(self, implementation: type[T]) -> T:
-        """Return this manager's instance of an implementation class, creating it once.
-
-        The instance comes from a provider of the class in the application container when
-        there is one (so its dependencies are injected), else from the no-argument constructor.
-        """
-        instance = self._instances.get(implementation)
-        if instance is None:
-            with self._lock:
-                instance = self._instances.get(implementation)
-                if instance is None:
-                    instance = self._create(implementation)
-                    self._instances[implementation] = instance
-        return cast(T, instance)
-
-    def _create(self, implementation: type) -> Any:
-        application = _application_container(self._container)
-        if application is not None:
-            for provider in application.traverse():
-                if getattr(provider, "provides", None) is implementation and isinstance(
-                    provider, (providers.Singleton, providers.Factory)
-                ):
-                    return provider()
-        return implementation()
-
-    def attach_container(self, application: Any) -> None:
-        """Use ``application`` to create local implementations (when found by other means)."""
-        if self._container is None:
-            self._container = application
-
     # lifecycle
-
-    def hosted_components(self) -> list[ComponentDescriptor[Any]]:
-        """Return the components whose implementation is present in this process."""
-        return [c for c in CATALOG.components if c.is_local()]
 
     def startup(self, server: Server | None = None, port: int = 0) -> None:
         """Start every hosted component and register its addresses.
 
-        For each component: create the implementation, call ``startup()``, collect
-        ``get_addresses(port)``, let the server listen on each (``server.listen_on``), register
-        the addresses it really listens on.
+        For each component: call ``startup()``, collect ``get_addresses(port)``, let the server
+        listen on each (``server.listen_on``), register the addresses it really listens on.
 
         Args:
             server: the server hosting the components (None: nothing is served).
             port: the port ``get_addresses`` receives (the server's bound port).
         """
         for component in self.hosted_components():
-            instance = cast("Component", self.get_instance(cast(type, component.implementation)))
+            instance = cast("Component", self._component_object(component))
             instance.startup()
+            with self._lock:
+                self._started.append(component)
             addresses = list(instance.get_addresses(port)) if server is not None else []
             if server is not None:
                 addresses = [server.listen_on(component, a) for a in addresses]
                 self.served_channels.update(a.channel for a in addresses)
-            with self._lock:
-                self._started.append(component)
             if addresses:
                 self.component_registry.register(component, addresses)
             logger.info("started component %s at %s", component.name, addresses)
@@ -346,9 +388,10 @@ class ServiceManager:
         with self._lock:
             started, self._started = self._started, []
         for component in reversed(started):
-            instance = self._instances.get(cast(type, component.implementation))
-            if instance is not None:
-                instance.shutdown()
+            try:
+                self.hosting.instance_of(component).shutdown()
+            except Exception:  # the others still stop
+                logger.exception("stopping %s failed", component.name)
 
     def shutdown(self) -> None:
         """Deregister and stop every started component (a server calls the steps separately)."""
@@ -384,11 +427,20 @@ class ServiceManager:
             status = "running" if component in self._started else "not started"
             lines.append(f"component {component.name} ({component.type.__qualname__}) {status}")
             for service in component.services:
-                impl = getattr(service.implementation, "__qualname__", "-")
+                impl = self.hosting.implementation_class(service).__qualname__
                 lines.append(f"  service {service.name} ({service.type.__qualname__}) -> {impl}")
                 for method in service.methods.values():
                     lines.append(f"    {method.name}{method.signature}")
         return "\n".join(lines) + "\n"
+
+
+def _choose(addresses: list[ChannelInstances], wanted: str) -> ChannelInstances | None:
+    for address in addresses:
+        if address.channel == wanted and address.urls:
+            return address
+    if wanted in ("", LOCAL):
+        return next((a for a in addresses if a.urls), None)
+    return None
 
 
 def _application_container(service_container: Any) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ._calls import Invocation
@@ -33,23 +34,72 @@ def proxy_class(descriptor: ServiceDescriptor[Any]) -> type:
     return cls
 
 
-def make_proxy(descriptor: ServiceDescriptor[Any], channel: Channel) -> Any:
-    """Return a proxy of the service that sends every call through ``channel``."""
+class Binding:
+    """Where a proxy's calls go: a channel chosen on the first call.
+
+    Args:
+        resolve: returns the channel; called with the first invocation (which it may delay
+            until an address appears, up to the call's deadline), or with None when the
+            channel is asked for outside a call.
+    """
+
+    __slots__ = ("_channel", "_lock", "_resolve")
+
+    def __init__(self, resolve: Callable[[Invocation | None], Channel]) -> None:
+        self._resolve = resolve
+        self._channel: Channel | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def resolved(self) -> Channel | None:
+        """The channel once chosen, else None."""
+        return self._channel
+
+    def channel(self, invocation: Invocation | None = None) -> Channel:
+        """Return the channel, choosing it now if no call did yet."""
+        channel = self._channel
+        if channel is None:
+            channel = self._resolve(invocation)
+            with self._lock:
+                self._channel = channel
+        return channel
+
+    def call(self, invocation: Invocation) -> Any:
+        """Send a proxy's call through the channel."""
+        channel = self._channel
+        if channel is None:
+            channel = self.channel(invocation)
+        return channel.call(invocation)
+
+
+def make_proxy(descriptor: ServiceDescriptor[Any], target: Channel | Binding) -> Any:
+    """Return a proxy of the service whose calls go through ``target``."""
     proxy: Any = object.__new__(proxy_class(descriptor))
-    proxy._servicewire_call = channel.call
-    proxy._servicewire_channel = channel
+    if isinstance(target, Binding):
+        proxy._servicewire_call = target.call
+        proxy._servicewire_binding = target
+    else:
+        proxy._servicewire_call = target.call
+        proxy._servicewire_channel = target
     return proxy
 
 
 def channel_of(proxy: Any) -> Channel:
     """Return the channel behind a proxy (its URLs, its selector, ``select_first_url()``).
 
+    A proxy chooses its channel on its first call; asked before, the registry is consulted now
+    (without waiting for an address to appear).
+
     Raises:
         TypeError: ``proxy`` is not a proxy (for example, the local implementation itself).
+        NoAddressException: the proxy made no call yet and the registry knows no address.
     """
     if not getattr(type(proxy), "__servicewire_proxy__", False):
         raise TypeError(f"{proxy!r} is not a servicewire proxy, so it has no channel")
-    return proxy._servicewire_channel  # type: ignore[no-any-return]
+    channel = vars(proxy).get("_servicewire_channel")
+    if channel is None:
+        channel = proxy._servicewire_binding.channel()
+    return channel  # type: ignore[no-any-return]
 
 
 def _generate(descriptor: ServiceDescriptor[Any]) -> type:
@@ -72,8 +122,11 @@ def _no_init(self: Any, *args: Any, **kwargs: Any) -> None:
 
 
 def _repr(self: Any) -> str:
-    channel = self._servicewire_channel
-    return f"<{type(self).__name__} via {channel.name!r}>"
+    channel = vars(self).get("_servicewire_channel")
+    if channel is None:
+        channel = self._servicewire_binding.resolved
+    via = repr(channel.name) if channel is not None else "a channel chosen on the first call"
+    return f"<{type(self).__name__} via {via}>"
 
 
 def _method(method: MethodDescriptor) -> Any:

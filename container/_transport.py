@@ -64,6 +64,7 @@ class Request:
         metadata: Mapping[str, str],
         deadline: float | None,
         connect_timeout: float,
+        timeout: float | None = None,
     ) -> None:
         self.path = path
         self.body = body
@@ -71,7 +72,9 @@ class Request:
         self.metadata = metadata
         self.deadline = deadline
         self.connect_timeout = connect_timeout
-        self.timeout = 0.0 if deadline is None else max(0.0, round(deadline - time.monotonic(), 3))
+        if timeout is None:
+            timeout = 0.0 if deadline is None else max(0.0, round(deadline - time.monotonic(), 3))
+        self.timeout = timeout
 
     def time_left(self, url: str) -> float | None:
         """Return the seconds left before the deadline (None: no deadline).

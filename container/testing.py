@@ -49,7 +49,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 import pytest
-from dependency_injector import providers
+from dependency_injector import containers, providers
 
 from ._channel import Channel, uses_first_contract_server
 from ._channel_manager import ChannelManager
@@ -194,9 +194,6 @@ class ConformanceComponent(Component):
     """Hosts the conformance service."""
 
 
-_address_factory: Callable[[int], list[ChannelAddress]] = lambda port: []  # noqa: E731
-
-
 @implementation()
 class ConformanceServiceImpl(ConformanceService):
     """The conformance service's implementation (one per hosting ServiceManager)."""
@@ -268,11 +265,33 @@ class ConformanceServiceImpl(ConformanceService):
 
 @implementation()
 class ConformanceComponentImpl(AbstractComponent, ConformanceComponent):
-    """Advertises the addresses the running kit asks for."""
+    """Advertises the addresses the running kit asks for.
+
+    Args:
+        addresses: returns the addresses to advertise for the server's port.
+    """
+
+    def __init__(self, addresses: Callable[[int], list[ChannelAddress]] = lambda port: []) -> None:
+        super().__init__()
+        self._addresses = addresses
 
     def get_addresses(self, port: int) -> list[ChannelAddress]:
         """Return the kit's addresses for ``port``."""
-        return _address_factory(port)
+        return self._addresses(port)
+
+
+class ConformanceContainer(containers.DeclarativeContainer):
+    """An application container hosting the conformance service (what the kit boots).
+
+    Override ``addresses`` with a function of the server's port returning the addresses to
+    advertise, and ``config`` with the servicewire configuration.
+    """
+
+    config = providers.Configuration(default={"registry": {"type": "static"}})
+    addresses: providers.Object[Callable[[int], list[ChannelAddress]]] = providers.Object(lambda port: [])
+    services = providers.Container(ServiceContainer, config=config)
+    service = providers.Singleton(ConformanceServiceImpl)
+    component = providers.Singleton(ConformanceComponentImpl, addresses=addresses)
 
 
 def _conformance_component() -> ComponentDescriptor[Any]:
@@ -343,17 +362,16 @@ class ChannelConformance:
     @pytest.fixture
     def servers(self) -> Iterator[list[Server]]:
         """Two booted servers hosting the conformance service on the channel under test."""
-        global _address_factory
-        _address_factory = lambda port: [self.address(port)]  # noqa: E731
         booted: list[Server] = []
         try:
             for _ in range(2):
                 server = self.make_server()
-                server.boot(ServiceContainer(config=providers.Object({"registry": {"type": "static"}})))
+                server.boot(
+                    ConformanceContainer(addresses=providers.Object(lambda port: [self.address(port)]))
+                )
                 booted.append(server)
             yield booted
         finally:
-            _address_factory = lambda port: []  # noqa: E731
             for server in booted:
                 server.shutdown(timeout=5)
 
@@ -730,6 +748,7 @@ __all__ = [
     "FRAMEWORK_FAILURES",
     "ChannelConformance",
     "ConformanceComponent",
+    "ConformanceContainer",
     "ConformanceError",
     "ConformanceService",
     "ConformanceShortage",

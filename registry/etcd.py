@@ -46,7 +46,7 @@ try:
 except ImportError as missing:  # an optional dependency: say how to get it
     raise ImportError("the etcd registry needs etcd3gw: pip install 'servicewire[etcd]'") from missing
 
-from container import LocalServiceException
+from container import ServiceCommunicationException
 from container.plugin import (
     Channel,
     ChannelAddress,
@@ -73,8 +73,14 @@ _UNREACHABLE = (
 )
 
 
-class EtcdRegistryException(LocalServiceException):
-    """No etcd endpoint answered (the message lists them and the last error)."""
+class EtcdRegistryException(ServiceCommunicationException):
+    """No etcd endpoint answered (the message lists them and the last error).
+
+    A communication failure (``sent`` False): a proxy's first call keeps asking until its
+    deadline while etcd is unreachable.
+    """
+
+    sent_by_default = False
 
 
 def _b64(value: str) -> str:

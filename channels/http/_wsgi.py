@@ -78,11 +78,7 @@ class ServiceApplication:
         self.dispatcher = dispatcher
         self.max_body_size = max_body_size
         self._report = report
-        self._health_paths = {
-            component.health_endpoint: component.name
-            for component in dispatcher.components
-            if component.health_endpoint
-        }
+        self._health_paths = dispatcher.health_paths
 
     @property
     def in_flight(self) -> int:

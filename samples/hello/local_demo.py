@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dependency_injector.wiring import Provide, inject
 
-from . import implementation  # noqa: F401 - hosting: registers the implementation
-from .containers import MainContainer
+from .hosting import MainContainer
 from .interface import HelloService
 
 

@@ -12,8 +12,7 @@ import argparse
 
 from channels.http import HttpServer
 
-from . import implementation  # noqa: F401 - hosting: registers the implementation
-from .containers import MainContainer
+from .hosting import MainContainer
 
 
 def main() -> None:

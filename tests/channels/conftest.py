@@ -16,6 +16,7 @@ from .services import WireService, WireServiceImpl
 class ServerContainer(containers.DeclarativeContainer):
     config = providers.Configuration()
     services = providers.Container(ServiceContainer, config=config)
+    wire_impl = providers.Singleton(WireServiceImpl)
     wire_service = ServiceInstanceProvider(WireService)
 
 

@@ -34,7 +34,7 @@ def test_default_names_are_kebab_case():
 
 def test_catalog_by_type_and_by_name():
     """Descriptors are recorded by type and by name and know their component."""
-    descriptor = CATALOG.by_name["calculator-service"]
+    descriptor = CATALOG.services["calculator-service"]
     assert isinstance(descriptor, ServiceDescriptor)
     assert CATALOG.by_type[CalculatorService] is descriptor
     component_descriptor = descriptor.get_component_descriptor()
@@ -44,11 +44,12 @@ def test_catalog_by_type_and_by_name():
     assert descriptor.description == "adds numbers"
 
 
-def test_implementation_is_recorded():
-    """@implementation records the class on the descriptor of what it implements."""
+def test_implementation_is_recorded_as_metadata():
+    """@implementation records which class implements what; it hosts nothing by itself."""
     assert descriptor_of(CalculatorService).implementation is CalculatorServiceImpl
     assert descriptor_of(CalculatorComponent).implementation is CalculatorComponentImpl
     assert descriptor_of(GreeterService).implementation is None
+    assert CATALOG.implementations[CalculatorService] == [CalculatorServiceImpl]
 
 
 def test_methods_are_the_interface_public_methods():
@@ -79,12 +80,66 @@ def test_duplicate_name_names_both_classes():
 
     with pytest.raises(ValueError) as info:
 
-        @component(name="ct-dup", services=[Second])
+        @component(name="ct-dup-component", services=[Second])
         class Clash(Component):
             pass
 
-    assert "First" in str(info.value) and "Clash" in str(info.value)
-    assert "'ct-dup'" in str(info.value)
+    assert "FirstComponent" in str(info.value) and "Clash" in str(info.value)
+    assert "'ct-dup-component'" in str(info.value)
+
+
+def test_a_component_and_a_service_may_share_a_name():
+    """Component and service names are separate namespaces, as on the wire."""
+
+    @service(name="ct-shared-name")
+    class Shared(Service):
+        @abstractmethod
+        def a(self) -> None: ...
+
+    @component(name="ct-shared-name", services=[Shared])
+    class SharedComponent(Component):
+        pass
+
+    assert descriptor_of(SharedComponent).name == descriptor_of(Shared).name == "ct-shared-name"
+    assert CATALOG.components["ct-shared-name"].type is SharedComponent
+    assert CATALOG.services["ct-shared-name"].type is Shared
+
+
+def test_a_service_listed_by_two_components_is_refused():
+    """A service belongs to one component: listing it again names both components."""
+
+    @service(name="ct-owned")
+    class Owned(Service):
+        @abstractmethod
+        def a(self) -> None: ...
+
+    @component(name="ct-owner", services=[Owned])
+    class Owner(Component):
+        pass
+
+    with pytest.raises(ValueError, match=r"ct-owned|Owned.*listed by two components.*Owner.*Thief"):
+
+        @component(name="ct-thief", services=[Owned])
+        class Thief(Component):
+            pass
+
+    assert descriptor_of(Owned).component_descriptor.type is Owner
+
+
+@pytest.mark.parametrize("name", ["a/b", "../etc", "with space", "%2f", "-leading", "x" * 129, "ünï"])
+def test_names_outside_the_alphabet_are_refused(name):
+    """Names become URL path segments and registry keys: only letters, digits, '-', '_', '.'."""
+
+    @service(name="ct-alphabet-ok")
+    class Fine(Service):
+        @abstractmethod
+        def a(self) -> None: ...
+
+    with pytest.raises(ValueError, match="is not allowed: use letters, digits"):
+
+        @component(name=name, services=[Fine])
+        class Bad(Component):
+            pass
 
 
 def test_component_without_services_is_refused():

@@ -5,12 +5,17 @@ from __future__ import annotations
 import time
 from abc import abstractmethod
 
+import requests
+from dependency_injector import containers, providers
+
+from channels.http import HttpServer
 from container import (
     AbstractComponent,
     ChannelAddress,
     Component,
     HealthStatus,
     Service,
+    ServiceContainer,
     component,
     descriptor_of,
     health,
@@ -80,11 +85,99 @@ def test_component_health_is_the_worst_of_its_checks():
 def test_cached_check_runs_once_within_its_cache_time():
     """A check with cache=60 runs once and its result is reused."""
     before = calls["cached"]
-    HealthComponentImpl().get_health()
-    HealthComponentImpl().get_health()
-    assert calls["cached"] - before <= 1
+    component = HealthComponentImpl()
+    component.get_health()
+    component.get_health()
+    assert calls["cached"] - before == 1
 
 
 def test_health_endpoint_recorded():
     """@health records the endpoint on the component descriptor."""
     assert descriptor_of(HealthComponent).health_endpoint == "/health"
+
+
+# Checks made through the hosting container
+
+
+class Repository:
+    """A dependency that a health check needs."""
+
+    def __init__(self, reachable: bool) -> None:
+        self.reachable = reachable
+
+
+@service(name="ht-repo-service")
+class RepoService(Service):
+    @abstractmethod
+    def ping(self) -> str: ...
+
+
+@component(name="ht-repo-component", services=[RepoService])
+class RepoComponent(Component):
+    pass
+
+
+@implementation()
+class RepoServiceImpl(RepoService):
+    def ping(self) -> str:
+        return "pong"
+
+
+@implementation()
+class RepoComponentImpl(AbstractComponent, RepoComponent):
+    def get_addresses(self, port: int) -> list[ChannelAddress]:
+        return [ChannelAddress("dispatch-json", f"http://127.0.0.1:{port}")]
+
+
+@health_checks(component=RepoComponent)
+class RepositoryChecks:
+    """Needs a Repository: the hosting container provides one."""
+
+    def __init__(self, repository: Repository) -> None:
+        self.repository = repository
+
+    @health_check(name="repository")
+    def repository_reachable(self):
+        return None if self.repository.reachable else (HealthStatus.ERROR, "repository unreachable")
+
+
+@health_checks(component=RepoComponent)
+class UnbuildableChecks:
+    """Needs an argument nobody provides: reported as ERROR, never as a crash."""
+
+    def __init__(self, missing: object) -> None:
+        self.missing = missing
+
+    @health_check()
+    def never_runs(self):
+        return None
+
+
+class RepoContainer(containers.DeclarativeContainer):
+    config = providers.Configuration()
+    services = providers.Container(ServiceContainer, config=config)
+    repository = providers.Singleton(Repository, reachable=False)
+    checks = providers.Singleton(RepositoryChecks, repository=repository)
+    repo = providers.Singleton(RepoServiceImpl)
+
+
+def test_checks_are_made_by_the_container_and_a_broken_one_is_an_error_in_the_document():
+    """A check's dependency is injected; a check class that cannot be made reports ERROR (503)."""
+    server = HttpServer()
+    container = RepoContainer()
+    container.config.from_dict({"registry": {"type": "static"}})
+    server.boot(container)
+    try:
+        response = requests.get(f"http://127.0.0.1:{server.port}/health/ht-repo-component", timeout=10)
+    finally:
+        server.shutdown()
+    assert response.status_code == 503
+    checks = {check["name"]: check for check in response.json()["checks"]}
+    assert checks["repository"] == {
+        "name": "repository",
+        "status": "ERROR",
+        "details": "repository unreachable",
+    }
+    broken = checks["UnbuildableChecks"]
+    assert broken["status"] == "ERROR" and "cannot create UnbuildableChecks" in broken["details"]
+    assert "missing" in broken["details"]

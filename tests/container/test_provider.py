@@ -100,6 +100,7 @@ def test_explicit_manager_argument():
 
     class Explicit(containers.DeclarativeContainer):
         core = providers.Container(ServiceContainer, config=STATIC_CONFIG)
+        calculator_impl = providers.Singleton(CalculatorServiceImpl)
         calculator = ServiceInstanceProvider(CalculatorService, manager=core.service_manager)
 
     container = Explicit()

@@ -119,6 +119,7 @@ def test_calls_go_on_while_etcd_restarts(etcd):
     try:
         with ServiceClient(client_config(registry)) as client:
             wire = client.get_service(WireService, "dispatch-msgpack")
+            assert wire.whoami().startswith("pid "), "the proxy found its server through etcd"
 
             def loop() -> None:
                 while not stop.is_set():

@@ -10,12 +10,13 @@ from dependency_injector import containers, providers
 
 from channels.http import HttpServer
 from container import ServiceContainer
-from tests.channels import services  # noqa: F401 - hosting: registers the implementation
+from tests.channels.services import WireServiceImpl
 
 
 class WireServerContainer(containers.DeclarativeContainer):
     config = providers.Configuration()
     services = providers.Container(ServiceContainer, config=config)
+    wire = providers.Singleton(WireServiceImpl)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,161 @@
+"""What an application container hosts: the components whose implementations it provides.
+
+Hosting is declared the dependency-injector way. A container that provides an
+``@implementation`` class (``inventory = providers.Singleton(InventoryServiceImpl)``, a
+``Factory`` or a ``Callable`` of it, in the container or in a container it includes) hosts that
+class's component, and the implementation object comes from that provider, its dependencies
+injected. Importing a module hosts nothing, and two containers in one process can host
+different components.
+
+The other pieces of a hosted component (its component implementation, usually just
+``get_addresses``, and services whose implementations the container does not provide) come
+from the ``@implementation`` class known for their interface, created with no arguments; when
+none is known, or several are, the error says what to provide.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from dependency_injector import providers
+
+from ._descriptors import CATALOG, BaseDescriptor, ComponentDescriptor, ServiceDescriptor
+from ._errors import ConfigurationException
+from ._health import HealthCheckManager, check_classes_for
+
+_PROVIDER_KINDS = (providers.BaseSingleton, providers.Factory, providers.Callable)
+
+
+def provided_implementations(application: Any) -> dict[type, Any]:
+    """Return the ``@implementation`` classes an application container provides, with their providers."""
+    found: dict[type, Any] = {}
+    if application is None or not hasattr(application, "traverse"):
+        return found
+    for provider in application.traverse(types=list(_PROVIDER_KINDS)):
+        provides = getattr(provider, "provides", None)
+        if isinstance(provides, type) and CATALOG.interfaces_of(provides) and _is_implementation(provides):
+            found.setdefault(provides, provider)
+    return found
+
+
+def _is_implementation(cls: type) -> bool:
+    return any(cls in CATALOG.implementations.get(d.type, ()) for d in CATALOG.interfaces_of(cls))
+
+
+class Hosting:
+    """The components one application container hosts, and the objects made for them.
+
+    Args:
+        application: the application container (None: nothing is hosted).
+    """
+
+    def __init__(self, application: Any) -> None:
+        self.application = application
+        self._provided = provided_implementations(application)
+        self.components: list[ComponentDescriptor[Any]] = []
+        for cls in self._provided:
+            for descriptor in CATALOG.interfaces_of(cls):
+                component = descriptor.get_component_descriptor()
+                if component not in self.components:
+                    self.components.append(component)
+        self._instances: dict[type, Any] = {}
+        self._health: dict[str, HealthCheckManager] = {}
+        self._lock = threading.RLock()
+
+    def hosts(self, descriptor: BaseDescriptor[Any]) -> bool:
+        """Return True when this container hosts the component of ``descriptor``."""
+        return descriptor.get_component_descriptor() in self.components
+
+    def implementation_class(self, descriptor: BaseDescriptor[Any]) -> type:
+        """Return the class that implements ``descriptor`` here: provided, else the one known.
+
+        Raises:
+            ConfigurationException: none is provided and none (or more than one) is known.
+        """
+        for cls in self._provided:
+            if issubclass(cls, descriptor.type):
+                return cls
+        known = CATALOG.implementations.get(descriptor.type, [])
+        if len(known) == 1:
+            return known[0]
+        kind = "component" if isinstance(descriptor, ComponentDescriptor) else "service"
+        if not known:
+            raise ConfigurationException(
+                f"{kind} {descriptor.name!r} ({descriptor.type.__qualname__}) is hosted by this container "
+                "but has no implementation: decorate a class with @implementation() and provide it, "
+                f"for example `impl = providers.Singleton(My{descriptor.type.__name__}Impl)`"
+            )
+        names = ", ".join(k.__qualname__ for k in known)
+        raise ConfigurationException(
+            f"{kind} {descriptor.name!r} has several @implementation classes ({names}): provide the one "
+            "this container uses, for example `impl = providers.Singleton(...)`"
+        )
+
+    def instance(self, cls: type) -> Any:
+        """Return this container's object of an implementation class, made once.
+
+        It comes from the container's provider of the class (so its dependencies are injected),
+        else from the class's no-argument constructor.
+        """
+        found = self._instances.get(cls)
+        if found is None:
+            with self._lock:
+                found = self._instances.get(cls)
+                if found is None:
+                    provider = self._provided.get(cls)
+                    found = provider() if provider is not None else cls()
+                    self._instances[cls] = found
+        return found
+
+    def instance_of(self, descriptor: BaseDescriptor[Any]) -> Any:
+        """Return the object implementing ``descriptor`` (a hosted service or component)."""
+        return self.instance(self.implementation_class(descriptor))
+
+    def check(self) -> None:
+        """Make sure every hosted component and service has an implementation.
+
+        Raises:
+            ConfigurationException: one has none, or several are known and none is provided.
+        """
+        for component in self.components:
+            self.implementation_class(component)
+            for service in component.services:
+                self.implementation_class(service)
+
+    def health_checks(self, component: ComponentDescriptor[Any]) -> HealthCheckManager:
+        """Return the health checks of a hosted component, made through the container."""
+        manager = self._health.get(component.name)
+        if manager is None:
+            with self._lock:
+                manager = self._health.get(component.name)
+                if manager is None:
+                    component_class = self.implementation_class(component)
+                    manager = HealthCheckManager.build(
+                        check_classes_for(component_class), self._check_instance
+                    )
+                    self._health[component.name] = manager
+        return manager
+
+    def _check_instance(self, cls: type) -> Any:
+        for provider in _providers_of(self.application, cls):
+            return provider()
+        return cls()
+
+    def health_endpoint(self, component: ComponentDescriptor[Any]) -> str | None:
+        """Return the extra health path a hosted component's implementation declares, or None."""
+        return getattr(self.implementation_class(component), "__servicewire_health__", None) or None
+
+    def service_descriptors(self) -> list[ServiceDescriptor[Any]]:
+        """Return the descriptors of every hosted service."""
+        return [service for component in self.components for service in component.services]
+
+
+def _providers_of(application: Any, cls: type) -> list[Any]:
+    if application is None or not hasattr(application, "traverse"):
+        return []
+    return [
+        provider
+        for provider in application.traverse(types=list(_PROVIDER_KINDS))
+        if getattr(provider, "provides", None) is cls
+    ]

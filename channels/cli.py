@@ -3,19 +3,20 @@
 ``servicewire serve package.module:MainContainer [--host H] [--port P] [--config FILE]``
 boots the container with :class:`~channels.http.HttpServer` and serves until SIGINT or SIGTERM,
 then shuts down gracefully. ``--config`` loads a YAML or JSON file into the container's
-``config`` provider.
+``config`` provider with dependency-injector's ``from_yaml`` / ``from_json``, so
+``${VAR}`` and ``${VAR:default}`` are taken from the environment.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import json
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from container import ConfigurationException, plugin
 
 from .http import HttpServer
 
@@ -26,33 +27,30 @@ def load_object(spec: str) -> Any:
     Raises:
         SystemExit: the spec is malformed or names nothing (with a message saying which).
     """
-    module_name, _, attribute = spec.partition(":")
-    if not module_name or not attribute:
-        raise SystemExit(f"servicewire: expected module:Container, got {spec!r}")
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise SystemExit(f"servicewire: cannot import {module_name!r}: {exc}") from exc
+        return plugin.load_object(spec, "the container to serve")
+    except ConfigurationException as exc:
+        raise SystemExit(f"servicewire: {exc}") from exc
+
+
+def load_config(config_provider: Any, path: str) -> None:
+    """Load a YAML (``.yml``, ``.yaml``) or JSON file into a ``Configuration`` provider.
+
+    Environment variables are interpolated (``${VAR}``, ``${VAR:default}``), as
+    dependency-injector does.
+
+    Raises:
+        SystemExit: the file is missing, malformed, or not a mapping (saying which).
+    """
+    if not Path(path).is_file():
+        raise SystemExit(f"servicewire: config file {path} does not exist")
     try:
-        value = module
-        for part in attribute.split("."):
-            value = getattr(value, part)
-    except AttributeError as exc:
-        raise SystemExit(f"servicewire: {module_name!r} has no {attribute!r}") from exc
-    return value
-
-
-def _load_config(path: str) -> dict[str, Any]:
-    text = Path(path).read_text()
-    if path.endswith((".yml", ".yaml")):
-        import yaml  # optional: only needed for YAML config files
-
-        loaded = yaml.safe_load(text)
-    else:
-        loaded = json.loads(text)
-    if not isinstance(loaded, dict):
-        raise SystemExit(f"servicewire: {path} must hold a mapping, got {type(loaded).__name__}")
-    return loaded
+        if path.endswith((".yml", ".yaml")):
+            config_provider.from_yaml(path, required=True)
+        else:
+            config_provider.from_json(path, required=True)
+    except Exception as exc:  # YAML/JSON syntax, a missing optional parser: say which file
+        raise SystemExit(f"servicewire: cannot load config file {path}: {exc}") from exc
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -76,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config_provider = getattr(container, "config", None)
         if config_provider is None:
             raise SystemExit(f"servicewire: {arguments.container} has no config provider for --config")
-        config_provider.from_dict(_load_config(arguments.config))
+        load_config(config_provider, arguments.config)
     server = HttpServer(arguments.host, arguments.port, arguments.threads, arguments.debug)
     server.serve_forever(container)
     return 0

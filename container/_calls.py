@@ -214,19 +214,10 @@ def load_interceptor(spec: str, where: str) -> InterceptorLike:
         ConfigurationException: the spec is malformed, cannot be imported, or names something
             that is no interceptor (the message names the config key ``where``).
     """
-    import importlib
-
     from ._errors import ConfigurationException
+    from ._loading import load_object
 
-    module_name, _, attribute = spec.partition(":")
-    if not module_name or not attribute:
-        raise ConfigurationException(f"config key {where!r}: expected 'package.module:name', got {spec!r}")
-    try:
-        value: Any = importlib.import_module(module_name)
-        for part in attribute.split("."):
-            value = getattr(value, part)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigurationException(f"config key {where!r}: cannot import {spec!r}: {exc}") from exc
+    value = load_object(spec, f"config key {where!r}")
     if isinstance(value, type):
         try:
             value = value()

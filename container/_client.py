@@ -1,8 +1,17 @@
-"""Service clients for plain scripts: a working proxy from a config mapping in one line."""
+"""Service clients for plain scripts: a working proxy from a config mapping in one line.
+
+Scripts have no application container to own what servicewire opens, so one is kept per
+configuration: every :class:`ServiceClient` and every :func:`connect` with an equal
+configuration share one ServiceManager (its connections, registry and watcher threads). A
+ServiceClient releases its share when closed; the manager closes with its last user, and
+whatever :func:`connect` opened closes at exit. Calling ``connect`` a thousand times opens
+one manager, not a thousand.
+"""
 
 from __future__ import annotations
 
 import atexit
+import json
 import threading
 from collections.abc import Mapping
 from types import TracebackType
@@ -15,46 +24,85 @@ from ._service_container import ServiceContainer
 
 T = TypeVar("T")
 
-_open_clients: list[ServiceClient] = []
-_open_lock = threading.Lock()
+
+class _Shared:
+    """One configuration's container and manager, and how many clients use them."""
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self.container = ServiceContainer(config=providers.Object(dict(config)))
+        self.manager: ServiceManager = self.container.service_manager()
+        self.users = 0
+
+
+# Process-wide on purpose: scripts call connect() without a container to hold state, and the
+# point of this table is that equal configurations share one manager. Guarded by _lock.
+_shared: dict[str, _Shared] = {}
+_connected: set[str] = set()
+_lock = threading.Lock()
+
+
+def _key(config: Mapping[str, Any]) -> str:
+    return json.dumps(config, sort_keys=True, default=repr)
+
+
+def _acquire(config: Mapping[str, Any]) -> tuple[str, _Shared]:
+    key = _key(config)
+    with _lock:
+        shared = _shared.get(key)
+        if shared is None:
+            shared = _Shared(config)  # validates the config: a bad one raises and stores nothing
+            _shared[key] = shared
+        shared.users += 1
+        return key, shared
+
+
+def _release(key: str) -> None:
+    with _lock:
+        shared = _shared.get(key)
+        if shared is None:
+            return
+        shared.users -= 1
+        if shared.users > 0:
+            return
+        del _shared[key]
+    shared.manager.close()
 
 
 class ServiceClient:
-    """A ServiceContainer built from a config mapping, for scripts that only call services.
+    """A ServiceManager for a config mapping, for scripts that only call services.
 
-    Use it as a context manager, or let the interpreter close it at exit::
+    Use it as a context manager, or close it when done::
 
         with ServiceClient({"registry": {...}}) as client:
             hello = client.get_service(HelloService)
             print(hello.hello("world"))
 
-    Closing releases connections and stops registry watcher threads.
+    Clients with equal configurations share one manager; closing the last one releases its
+    connections and stops its registry watcher threads.
 
     Args:
-        config: the servicewire configuration mapping (``registry`` section and channel
-            settings).
+        config: the servicewire configuration mapping (``registry`` section and settings).
+
+    Raises:
+        ConfigurationException: the configuration does not validate.
     """
 
     def __init__(self, config: Mapping[str, Any]) -> None:
-        self.container = ServiceContainer(config=providers.Object(dict(config)))
-        self.manager: ServiceManager = self.container.service_manager()
+        self._key, shared = _acquire(config)
+        self.container = shared.container
+        self.manager: ServiceManager = shared.manager
         self._closed = False
-        with _open_lock:
-            _open_clients.append(self)
 
     def get_service(self, service_type: ServiceType[T], preferred_channel: str = "") -> T:
-        """Return a proxy (or the local implementation) of a service interface."""
+        """Return a proxy of a service interface."""
         return self.manager.get_service(service_type, preferred_channel)
 
     def close(self) -> None:
-        """Close channels and the registry; the client's proxies stop working."""
+        """Release this client's share; the manager closes with its last user."""
         if self._closed:
             return
         self._closed = True
-        self.manager.close()
-        with _open_lock:
-            if self in _open_clients:
-                _open_clients.remove(self)
+        _release(self._key)
 
     def __enter__(self) -> ServiceClient:
         return self
@@ -69,7 +117,7 @@ class ServiceClient:
 
 
 def connect(service_type: ServiceType[T], config: Mapping[str, Any], preferred_channel: str = "") -> T:
-    """Return a proxy of a service from a config mapping; everything is closed at exit.
+    """Return a proxy of a service from a config mapping; what it opens is closed at exit.
 
     Example::
 
@@ -77,20 +125,36 @@ def connect(service_type: ServiceType[T], config: Mapping[str, Any], preferred_c
             "hello-component": {"dispatch-msgpack": ["http://127.0.0.1:8000"]}}}})
         print(hello.hello("world"))
 
+    Every ``connect`` with an equal configuration shares one manager.
+
     Args:
         service_type: the ``@service`` interface.
         config: the servicewire configuration mapping.
         preferred_channel: the channel to use ("" takes the first the registry offers).
 
     Returns:
-        A proxy of the service (or its implementation, when hosted in this process).
+        A proxy of the service.
+
+    Raises:
+        ConfigurationException: the configuration does not validate.
     """
-    return ServiceClient(config).get_service(service_type, preferred_channel)
+    key = _key(config)
+    with _lock:
+        shared = _shared.get(key)
+        if shared is None:
+            shared = _Shared(config)  # validates the config: a bad one raises and stores nothing
+            _shared[key] = shared
+        if key not in _connected:
+            _connected.add(key)
+            shared.users += 1
+    return shared.manager.get_service(service_type, preferred_channel)
 
 
 @atexit.register
-def _close_open_clients() -> None:
-    with _open_lock:
-        clients = list(_open_clients)
-    for client in clients:
-        client.close()
+def close_connections() -> None:
+    """Release what :func:`connect` opened (runs at exit; safe to call earlier)."""
+    with _lock:
+        keys = list(_connected)
+        _connected.clear()
+    for key in keys:
+        _release(key)

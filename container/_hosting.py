@@ -28,15 +28,40 @@ _PROVIDER_KINDS = (providers.BaseSingleton, providers.Factory, providers.Callabl
 
 
 def provided_implementations(application: Any) -> dict[type, Any]:
-    """Return the ``@implementation`` classes an application container provides, with their providers."""
+    """Return the ``@implementation`` classes an application container provides, with their providers.
+
+    In declaration order: components start in the order their implementations are declared.
+    """
     found: dict[type, Any] = {}
-    if application is None or not hasattr(application, "traverse"):
-        return found
-    for provider in application.traverse(types=list(_PROVIDER_KINDS)):
+    for provider in _declared_providers(application):
         provides = getattr(provider, "provides", None)
         if isinstance(provides, type) and CATALOG.interfaces_of(provides) and _is_implementation(provides):
             found.setdefault(provides, provider)
     return found
+
+
+def _declared_providers(application: Any) -> list[Any]:
+    """Every class provider of a container and the containers it includes, in declaration order.
+
+    ``traverse()`` finds them all, nested ones included, but in no particular order; the
+    container's own ``providers`` mapping keeps the order they were declared in.
+    """
+    if application is None or not hasattr(application, "traverse"):
+        return []
+    everything = list(application.traverse(types=list(_PROVIDER_KINDS)))
+    ordered: list[Any] = []
+    seen: set[int] = set()
+
+    def visit(container: Any) -> None:
+        for provider in getattr(container, "providers", {}).values():
+            if isinstance(provider, providers.Container):
+                visit(provider.container)
+            elif isinstance(provider, _PROVIDER_KINDS) and id(provider) not in seen:
+                seen.add(id(provider))
+                ordered.append(provider)
+
+    visit(application)
+    return ordered + [p for p in everything if id(p) not in seen]
 
 
 def _is_implementation(cls: type) -> bool:
@@ -152,10 +177,8 @@ class Hosting:
 
 
 def _providers_of(application: Any, cls: type) -> list[Any]:
-    if application is None or not hasattr(application, "traverse"):
-        return []
     return [
         provider
-        for provider in application.traverse(types=list(_PROVIDER_KINDS))
+        for provider in _declared_providers(application)
         if getattr(provider, "provides", None) is cls
     ]

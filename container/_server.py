@@ -122,6 +122,15 @@ class Server(ABC):
             return channel_class.prepare_server(self, component, address)
         return address
 
+    def withdraw(self) -> None:
+        """Deregister the components now and keep serving: callers stop choosing this server.
+
+        The first step of a shutdown that something else drives (a WSGI server stopping a
+        worker gracefully); :meth:`shutdown` later does the rest.
+        """
+        if self.manager is not None:
+            self.manager.deregister()
+
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop gracefully: stop accepting, deregister, drain (up to ``timeout``), stop, close.
 

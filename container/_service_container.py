@@ -73,6 +73,8 @@ class ServiceContainer(containers.DeclarativeContainer):
 
     Attributes:
         config: the configuration mapping.
+        extensions: objects given in code for plugins, by the key each plugin documents (for
+            example ``"http.session_customizers"``: a list of session customizer functions).
         settings: the validated configuration (:class:`~container.Settings`).
         client_interceptors: interceptors of outgoing calls, outermost first.
         server_interceptors: interceptors of incoming calls, outermost first.
@@ -84,7 +86,8 @@ class ServiceContainer(containers.DeclarativeContainer):
     __self__ = providers.Self()
 
     config = providers.Configuration(default={})
-    settings = providers.Singleton(Settings, config)
+    extensions = providers.Dict()
+    settings = providers.Singleton(Settings, config, extensions)
     client_interceptors = providers.List()
     server_interceptors = providers.List()
     registry = providers.Singleton(create_registry, settings)

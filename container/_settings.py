@@ -109,6 +109,8 @@ class HttpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         pool_size: idle keep-alive connections the client keeps per instance URL.
         max_response_size: the largest answer the client accepts, bytes.
         max_body_size: the largest request body the server accepts, bytes.
+        session_customizers: functions ``f(session, component)`` that adjust the
+            ``requests.Session`` of each component, by import path.
     """
 
     connect_timeout: Seconds | None = None
@@ -118,6 +120,7 @@ class HttpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     pool_size: Count = 10
     max_response_size: Bytes = 64 * 1024 * 1024
     max_body_size: Bytes = 8 * 1024 * 1024
+    session_customizers: list[str] = []
 
 
 def convert(value: Any, type_: type[_T], where: str) -> _T:
@@ -161,6 +164,8 @@ class Settings:
 
     Args:
         raw: the whole configuration mapping.
+        extensions: objects given in code for plugins, by the key each plugin documents (for
+            example ``"http.session_customizers"``).
 
     Raises:
         ConfigurationException: a known key holds a value of the wrong kind (the message
@@ -173,14 +178,18 @@ class Settings:
         components: per-component settings, by component name.
         interceptors: container-wide interceptors by import path.
         registry: the ``registry`` section, for the registry plugin (``type`` included).
+        extensions: objects given in code for plugins, by key.
     """
 
-    def __init__(self, raw: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, raw: Mapping[str, Any] | None = None, extensions: Mapping[str, Any] | None = None
+    ) -> None:
         if raw is None:
             raw = {}
         if not isinstance(raw, Mapping):
             raise ConfigurationException(f"config must be a mapping, got {type(raw).__name__}: {raw!r:.80}")
         self.raw: Mapping[str, Any] = raw
+        self.extensions: Mapping[str, Any] = dict(extensions or {})
         registry = _section(raw, "registry")
         self.registry: Mapping[str, Any] = {"type": "static"} if registry is None else registry
         self.calls = convert(_section(raw, "calls"), CallSettings, "calls")

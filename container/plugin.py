@@ -25,6 +25,7 @@ from ._errors import (
     ServiceTimeoutException,
     ServiceUnavailableException,
 )
+from ._loading import load_object
 from ._manager import ServiceManager
 from ._plugins import CHANNEL_GROUP, CHANNELS, REGISTRIES, REGISTRY_GROUP, PluginGroup
 from ._pool import IdlePool, socket_is_stale
@@ -107,6 +108,7 @@ __all__ = [
     "encode_error",
     "encode_exception",
     "error_for_status",
+    "load_object",
     "selector_by_name",
     "socket_is_stale",
 ]

@@ -16,6 +16,7 @@ import os
 import ssl
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -39,6 +40,7 @@ from container.plugin import (
     Response,
     Settings,
     Transport,
+    load_object,
 )
 
 from ._connections import (
@@ -57,18 +59,12 @@ _customizers: list[SessionCustomizer] = []
 
 
 def customize_session(customizer: SessionCustomizer) -> SessionCustomizer:
-    """Register a function that adjusts the session of every component the HTTP channels call.
+    """Register a session customizer for every container of the process (deprecated).
 
-    It runs once per transport and component, with the session and the component name, before
-    the first call. Use it for headers, ``session.auth`` (an auth object runs on every call,
-    so it can refresh tokens), certificates (``session.verify``, ``session.cert``), proxies,
-    mounted adapters or response hooks.
-
-    Example::
-
-        @customize_session
-        def bearer_token(session: requests.Session, component: str) -> None:
-            session.headers["Authorization"] = f"Bearer {os.environ['API_TOKEN']}"
+    Give customizers per container instead: in config, ``http.session_customizers:
+    ["package.module:function"]``; in code, ``ServiceContainer(extensions=providers.Dict(
+    {"http.session_customizers": [function]}))``. A customizer registered here still runs,
+    after the container's own.
 
     Args:
         customizer: the function; returned unchanged, so this works as a decorator.
@@ -76,6 +72,13 @@ def customize_session(customizer: SessionCustomizer) -> SessionCustomizer:
     Returns:
         ``customizer``.
     """
+    warnings.warn(
+        "customize_session registers for every container of the process: give session customizers "
+        "per container with http.session_customizers in config, or "
+        'ServiceContainer(extensions={"http.session_customizers": [...]}) in code',
+        DeprecationWarning,
+        stacklevel=2,
+    )
     _customizers.append(customizer)
     return customizer
 
@@ -157,6 +160,11 @@ class HttpTransport(Transport):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
+        self._customizers: list[SessionCustomizer] = [
+            load_object(spec, f"config key 'http.session_customizers[{index}]'")
+            for index, spec in enumerate(settings.http.session_customizers)
+        ]
+        self._customizers.extend(settings.extensions.get("http.session_customizers", ()))
         self._routes: dict[str, _Route] = {}
         self._pools: dict[tuple[Any, Any], Pool] = {}
         self._thread = _ThreadSessions()
@@ -164,10 +172,15 @@ class HttpTransport(Transport):
         self._lock = threading.Lock()
 
     def create_session(self, component: str) -> requests.Session:
-        """Return a new session for calls to ``component``; runs the registered customizers."""
+        """Return a new session for calls to ``component``, adjusted by the session customizers.
+
+        The container's customizers run first (``http.session_customizers`` in config, then
+        the ``"http.session_customizers"`` extension given in code), then any registered with
+        the deprecated :func:`customize_session`.
+        """
         session = requests.Session()
         session.trust_env = self.settings.http.trust_env
-        for customizer in list(_customizers):
+        for customizer in [*self._customizers, *_customizers]:
             customizer(session, component)
         return session
 

@@ -5,17 +5,25 @@ Example with gunicorn (the factory call syntax; the port must match ``--bind``):
     gunicorn --bind 127.0.0.1:8000 --workers 2 --threads 4 \\
         'channels.http.wsgi:create_app("samples.hello.hosting:MainContainer", port=8000)'
 
-Each worker process boots its own copy of the container and registers its components.
+Each worker process boots its own copy of the container and registers its components. When
+gunicorn stops a worker gracefully (SIGTERM), the worker deregisters at once, so callers stop
+choosing it, while gunicorn lets the calls in flight finish; at exit it drains what is left,
+stops its components and closes.
 """
 
 from __future__ import annotations
 
 import atexit
+import logging
+import signal
+import threading
 from typing import Any
 
 from container import Server
 
 from ._wsgi import ServiceApplication
+
+logger = logging.getLogger("servicewire.http")
 
 
 class WsgiHost(Server):
@@ -43,7 +51,8 @@ def create_app(
     """Boot a main container and return the WSGI application serving its components.
 
     Args:
-        main_container: a container class, a container instance, or ``"module:Name"``.
+        main_container: a container class, a container instance, a function returning a
+            container, or ``"module:Name"`` naming one of these.
         port: the port the WSGI server listens on (components advertise it).
         host: the interface the WSGI server listens on.
         debug: include tracebacks in 500 answers.
@@ -55,6 +64,12 @@ def create_app(
         from ..cli import load_object
 
         main_container = load_object(main_container)
+    if (
+        not isinstance(main_container, type)
+        and callable(main_container)
+        and not hasattr(main_container, "providers")
+    ):
+        main_container = main_container()
     host_server = WsgiHost(port, host, debug)
     host_server.boot(main_container)
     assert host_server.manager is not None and host_server.dispatcher is not None
@@ -64,4 +79,25 @@ def create_app(
         report=host_server.manager.report,
     )
     atexit.register(host_server.shutdown)
+    _withdraw_on_sigterm(host_server)
     return application
+
+
+def _withdraw_on_sigterm(host_server: WsgiHost) -> None:
+    """Deregister as soon as SIGTERM arrives, then let the WSGI server's own handler go on."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # signal handlers belong to the main thread; the atexit shutdown still runs
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        try:
+            host_server.withdraw()
+        except Exception:  # the WSGI server's shutdown must go on
+            logger.exception("deregistering on SIGTERM failed")
+        if callable(previous):
+            previous(signum, frame)
+        elif previous == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.raise_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, on_sigterm)

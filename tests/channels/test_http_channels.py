@@ -153,25 +153,62 @@ def test_dead_server_is_service_unavailable():
     manager.close()
 
 
-def test_session_customizer_adds_bearer_token(base_url, server):
-    """A registered customizer's headers and hooks reach every call."""
-    seen: list[str] = []
+SEEN_AUTHORIZATION: list[str] = []
 
-    def bearer(session: requests.Session, component: str) -> None:
-        session.headers["Authorization"] = f"Bearer token-for-{component}"
-        session.hooks["response"].append(
-            lambda response, **_: seen.append(response.request.headers["Authorization"])
-        )
 
-    customize_session(bearer)
+def bearer(session: requests.Session, component: str) -> None:
+    """A session customizer: a header, and a response hook recording what was sent."""
+    session.headers["Authorization"] = f"Bearer token-for-{component}"
+    session.hooks["response"].append(
+        lambda response, **_: SEEN_AUTHORIZATION.append(response.request.headers["Authorization"])
+    )
+
+
+def test_session_customizers_belong_to_a_container(base_url):
+    """A customizer named in one container's config adjusts its sessions, not another's."""
+    SEEN_AUTHORIZATION.clear()
+    customized = client_manager(base_url, http={"session_customizers": [f"{__name__}:bearer"]})
+    plain = client_manager(base_url)
+    try:
+        assert customized.get_service(WireService, "dispatch-json").hello("with token") == "with token"
+        assert plain.get_service(WireService, "dispatch-json").hello("without") == "without"
+    finally:
+        customized.close()
+        plain.close()
+    assert SEEN_AUTHORIZATION == ["Bearer token-for-wire-component"]
+
+
+def test_session_customizers_given_in_code(base_url):
+    """The "http.session_customizers" extension takes functions given in code."""
+    from dependency_injector import providers
+
+    from container import ServiceContainer
+
+    SEEN_AUTHORIZATION.clear()
+    config = {"registry": {"type": "static", "components": {"wire-component": {"dispatch-json": [base_url]}}}}
+    container = ServiceContainer(
+        config=providers.Object(config), extensions=providers.Dict({"http.session_customizers": [bearer]})
+    )
+    manager = container.service_manager()
+    try:
+        assert manager.get_service(WireService, "dispatch-json").hello("code") == "code"
+    finally:
+        manager.close()
+    assert SEEN_AUTHORIZATION == ["Bearer token-for-wire-component"]
+
+
+def test_the_process_wide_customizer_still_works_and_warns(base_url):
+    """customize_session keeps working for code written to 0.1, with a warning saying what to use."""
+    SEEN_AUTHORIZATION.clear()
+    with pytest.warns(DeprecationWarning, match="http.session_customizers"):
+        customize_session(bearer)
     try:
         manager = client_manager(base_url)
-        proxy = manager.get_service(WireService, "dispatch-json")
-        assert proxy.hello("with token") == "with token"
+        assert manager.get_service(WireService, "dispatch-json").hello("global") == "global"
         manager.close()
     finally:
         remove_session_customizer(bearer)
-    assert seen == ["Bearer token-for-wire-component"]
+    assert SEEN_AUTHORIZATION == ["Bearer token-for-wire-component"]
 
 
 def test_bad_timeout_config_is_refused(base_url):
@@ -180,3 +217,31 @@ def test_bad_timeout_config_is_refused(base_url):
 
     with pytest.raises(ConfigurationException, match="config key 'http.read_timeout': Expected `float"):
         client_manager(base_url, http={"read_timeout": "soon"})
+
+
+def test_an_argument_the_codec_cannot_carry_is_refused_before_sending(base_url, implementation):
+    """A 70-bit integer has no MessagePack form: SerializationException, and nothing ran."""
+    from container import SerializationException
+
+    before = list(implementation.executed)
+    manager = client_manager(base_url)
+    try:
+        with pytest.raises(SerializationException, match="cannot encode the arguments of .*hello"):
+            manager.get_service(WireService, "dispatch-msgpack").hello(2**70)
+    finally:
+        manager.close()
+    assert implementation.executed == before
+
+
+def test_a_client_that_imports_implementations_still_calls_remotely(base_url):
+    """WireServiceImpl is imported in this process; a ServiceClient still goes over HTTP."""
+    config = {"registry": {"type": "static", "components": {"wire-component": {"dispatch-json": [base_url]}}}}
+    from container import ServiceClient, channel_of
+
+    from .services import WireServiceImpl
+
+    with ServiceClient(config) as client:
+        wire = client.get_service(WireService)
+        assert not isinstance(wire, WireServiceImpl)
+        assert wire.hello("over the wire") == "over the wire"
+        assert channel_of(wire).name == "dispatch-json"

@@ -59,6 +59,11 @@ def test_good_call_msgpack(base_url):
         (b'{"args": []}', JSON, "missing a required argument: 'message'"),
         (b'{"kwargs": {"nope": 1}}', JSON, "unexpected keyword argument 'nope'"),
         (b'{"args": [42]}', JSON, "argument 'message': Expected `str`, got `int`"),
+        (b'{"args": [' + b"[" * 20_000 + b"]" * 20_000 + b"]}", JSON, "nesting too deep"),
+        (b"\x81\xa4args\x91" + b"\x91" * 20_000 + b"\xc0", MSGPACK, "nesting too deep"),
+        (b'{"args": ["\xff\xfe"]}', JSON, "invalid UTF-8"),
+        (b'{"args": [1e400]}', JSON, "Number out of range"),
+        (b'{"args": [NaN]}', JSON, "malformed application/json body"),
     ],
     ids=[
         "bad-json",
@@ -69,6 +74,11 @@ def test_good_call_msgpack(base_url):
         "missing",
         "unknown-kwarg",
         "wrong-type",
+        "deep-json",
+        "deep-msgpack",
+        "bad-utf8",
+        "huge-number",
+        "nan",
     ],
 )
 def test_bad_bodies_answer_400(base_url, implementation, body, content_type, fragment):

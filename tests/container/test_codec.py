@@ -4,11 +4,25 @@ from __future__ import annotations
 
 import dataclasses
 from abc import abstractmethod
+from decimal import Decimal
 
 import pydantic
 import pytest
 
-from container import Component, RemoteServiceException, Service, component, descriptor_of, service
+from container import (
+    Component,
+    ConfigurationException,
+    RemoteError,
+    RemoteServiceException,
+    SerializationException,
+    Service,
+    ServiceException,
+    ServiceTimeoutException,
+    ServiceUnavailableException,
+    component,
+    descriptor_of,
+    service,
+)
 from container.codec import (
     JSON_CODEC,
     MSGPACK_CODEC,
@@ -17,6 +31,7 @@ from container.codec import (
     codec_for,
     decode_error,
     encode_error,
+    encode_exception,
     exception_type_name,
 )
 
@@ -97,10 +112,10 @@ def test_result_of_wrong_type_is_refused():
         method.decode_result(MSGPACK_CODEC.encode({"result": {"name": 1}}))
 
 
-def test_unencodable_argument_is_a_type_error():
+def test_unencodable_argument_is_a_serialization_exception():
     """An argument the codec cannot carry fails on the caller's side, naming the method."""
     method = MethodCodec(METHODS["move"], JSON_CODEC)
-    with pytest.raises(TypeError, match="cannot encode the arguments of .*move"):
+    with pytest.raises(SerializationException, match="cannot encode the arguments of .*move"):
         method.encode_call((object(), 1), {})
 
 
@@ -131,3 +146,132 @@ def test_codec_for_content_types():
     assert codec_for("application/json; charset=utf-8") is JSON_CODEC
     assert codec_for("Application/MsgPack") is MSGPACK_CODEC
     assert codec_for("text/plain") is None and codec_for(None) is None
+
+
+# the error envelope
+
+
+class Shortage(ServiceException):
+    """An application exception whose constructor is not (message)."""
+
+    def __init__(self, sku: str, wanted: int, left: Decimal) -> None:
+        super().__init__(f"{sku}: wanted {wanted}, {left} left")
+        self.sku = sku
+        self.wanted = wanted
+        self.left = left
+
+
+class Coded(ServiceException):
+    """An application exception with several args and its own __str__."""
+
+    def __str__(self) -> str:
+        return f"code {self.args[0]}: {self.args[1]}"
+
+
+@pytest.mark.parametrize("codec", CODECS, ids=["json", "msgpack"])
+def test_application_exception_round_trips_with_its_fields_and_types(codec):
+    """Type, attributes (typed by the constructor's hints), args and str() survive the envelope."""
+    body = encode_exception(codec, Shortage("A-1", 5, Decimal("2.50")))
+    revived = decode_error(codec, body, 500)
+    assert type(revived) is Shortage
+    assert (revived.sku, revived.wanted, revived.left) == ("A-1", 5, Decimal("2.50"))
+    assert isinstance(revived.left, Decimal)
+    assert str(revived) == "A-1: wanted 5, 2.50 left"
+    coded = decode_error(codec, encode_exception(codec, Coded(42, "teapot")), 500)
+    assert type(coded) is Coded and coded.args == (42, "teapot") and str(coded) == "code 42: teapot"
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        ServiceUnavailableException("downstream refused", "http://x"),
+        ServiceTimeoutException("http://x", "deadline", 1.0),
+        ConfigurationException("bad key"),
+        ServiceException("the root itself"),
+    ],
+    ids=["unavailable", "timeout", "configuration", "root"],
+)
+def test_servicewire_exceptions_are_never_revived(exc):
+    """What the server raised of servicewire's own is a RemoteServiceException for the caller."""
+    error = decode_error(JSON_CODEC, encode_exception(JSON_CODEC, exc), 500)
+    assert type(error) is RemoteServiceException
+    assert error.remote_type == f"container.{type(exc).__name__}"
+    assert error.remote_message == str(exc)
+
+
+def test_a_remote_failure_passed_on_keeps_its_chain():
+    """A RemoteServiceException an implementation lets through carries the hops below it."""
+    root = RemoteServiceException("builtins.KeyError", "'sku'", 500, path="inventory/inventory/reserve")
+    middle = RemoteServiceException(
+        "container.RemoteServiceException",
+        str(root),
+        500,
+        (RemoteError("builtins.KeyError", "'sku'", root.path),),
+    )
+    error = decode_error(MSGPACK_CODEC, encode_exception(MSGPACK_CODEC, middle), 500, "client/orders/place")
+    assert error.remote_type == "container.RemoteServiceException" and error.path == "client/orders/place"
+    assert [link.type for link in error.chain] == ["container.RemoteServiceException", "builtins.KeyError"]
+    assert error.root_cause == RemoteError("builtins.KeyError", "'sku'", "inventory/inventory/reserve")
+
+
+def test_an_attribute_the_codec_cannot_carry_stays_behind():
+    """A field that cannot be encoded is left out; the rest still arrives."""
+    shortage = Shortage("A-1", 1, Decimal(0))
+    shortage.connection = object()
+    revived = decode_error(JSON_CODEC, encode_exception(JSON_CODEC, shortage), 500)
+    assert revived.sku == "A-1" and not hasattr(revived, "connection")
+
+
+# hostile bodies
+
+
+@pytest.mark.parametrize(
+    ("codec", "method", "body", "fragment"),
+    [
+        (JSON_CODEC, "scale", b'{"args": [' + b"[" * 50_000 + b"]" * 50_000 + b"]}", "nesting too deep"),
+        (MSGPACK_CODEC, "scale", b"\x81\xa4args\x91" + b"\x91" * 50_000 + b"\xc0", "nesting too deep"),
+        (JSON_CODEC, "anything", b'{"args": ["\xff\xfe"]}', "invalid UTF-8"),
+        (MSGPACK_CODEC, "anything", b"\x81\xa4args\x91\xa2\xff\xfe", "invalid UTF-8"),
+        (JSON_CODEC, "scale", b'{"args": [1e400]}', "Number out of range"),
+        (JSON_CODEC, "scale", b'{"args": [NaN]}', "malformed application/json body"),
+        (JSON_CODEC, "scale", b'{"args": [Infinity]}', "malformed application/json body"),
+    ],
+    ids=["deep-json", "deep-msgpack", "bad-utf8-json", "bad-utf8-msgpack", "huge-number", "nan", "infinity"],
+)
+def test_every_codec_failure_is_a_codec_error(codec, method, body, fragment):
+    """Hostile bodies never escape as RecursionError, UnicodeError or OverflowError."""
+    with pytest.raises(CodecError, match=fragment):
+        MethodCodec(METHODS_NUMBERS[method], codec).decode_call(body)
+
+
+@pytest.mark.parametrize(
+    ("codec", "value", "fragment"),
+    [
+        (MSGPACK_CODEC, 2**70, "can't serialize ints"),
+        (JSON_CODEC, "\ud800", "surrogates not allowed"),
+    ],
+    ids=["int-over-64-bits", "lone-surrogate"],
+)
+def test_arguments_the_codec_cannot_carry_are_a_serialization_exception(codec, value, fragment):
+    """Encoding failures on the caller's side are a SerializationException (also a TypeError)."""
+    method = MethodCodec(METHODS_NUMBERS["anything"], codec)
+    with pytest.raises(SerializationException, match=fragment) as info:
+        method.encode_call((value,), {})
+    assert isinstance(info.value, TypeError)
+
+
+@service(name="codec-numbers")
+class NumbersService(Service):
+    @abstractmethod
+    def scale(self, factor: float) -> float: ...
+
+    @abstractmethod
+    def anything(self, value: object) -> None: ...
+
+
+@component(name="codec-numbers-component", services=[NumbersService])
+class NumbersComponent(Component):
+    pass
+
+
+METHODS_NUMBERS = descriptor_of(NumbersService).methods

@@ -80,3 +80,40 @@ def test_bad_config_names_the_key(config, message):
     """Malformed config is refused with the offending key named."""
     with pytest.raises(ConfigurationException, match=message):
         create_registry(config)
+
+
+def test_numbers_and_booleans_from_the_environment_are_converted(monkeypatch):
+    """Strings where a number or a boolean is expected are converted, as from environment variables."""
+    monkeypatch.setenv("SW_TIMEOUT", "2.5")
+    monkeypatch.setenv("SW_TRUST_ENV", "true")
+    app = YamlApp()
+    app.config.from_dict({"registry": {"type": "static"}})
+    app.config.calls.timeout.from_env("SW_TIMEOUT")
+    app.config.http.trust_env.from_env("SW_TRUST_ENV")
+    settings = app.services.settings()
+    assert settings.calls.timeout == 2.5
+    assert settings.http.trust_env is True
+    assert settings.timeout("any-component", "any-service", "any-method") == 2.5
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"calls": {"timeout": "soon"}}, r"config key 'calls.timeout': Expected `float | null`, got `str`"),
+        ({"calls": {"timeout": -1}}, r"config key 'calls.timeout': Expected `float` > 0.0"),
+        (
+            {"components": {"orders": {"methods": {"orders.place": {"timeout": "x"}}}}},
+            r"config key 'components.orders.methods.orders.place.timeout'",
+        ),
+        ({"components": {"orders": {"coldown": 1}}}, r"config key 'components.orders.coldown' is unknown"),
+        ({"http": {"max_body_size": 0}}, r"config key 'http.max_body_size': Expected `int` >= 1"),
+        ({"components": ["orders"]}, r"config key 'components' must be a mapping"),
+    ],
+    ids=["not-a-number", "negative", "method-path", "typo", "zero-size", "not-a-mapping"],
+)
+def test_settings_errors_name_the_full_key_path(config, message):
+    """The settings model is validated once, and every error names the full key path."""
+    from container import Settings
+
+    with pytest.raises(ConfigurationException, match=message):
+        Settings(config)

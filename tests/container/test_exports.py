@@ -132,6 +132,7 @@ PLUGIN_API = {
     "encode_error",
     "encode_exception",
     "error_for_status",
+    "load_object",
     "selector_by_name",
     "socket_is_stale",
 }

@@ -19,8 +19,13 @@ class WireServerContainer(containers.DeclarativeContainer):
     wire = providers.Singleton(WireServiceImpl)
 
 
-if __name__ == "__main__":
+def from_environment() -> WireServerContainer:
+    """The container configured from $WIRE_CONFIG (for servers started by tests, gunicorn too)."""
     container = WireServerContainer()
     container.config.from_dict(json.loads(os.environ.get("WIRE_CONFIG", '{"registry": {"type": "static"}}')))
+    return container
+
+
+if __name__ == "__main__":
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    HttpServer(host="127.0.0.1", port=port).serve_forever(container)
+    HttpServer(host="127.0.0.1", port=port).serve_forever(from_environment())

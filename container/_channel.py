@@ -230,6 +230,10 @@ class Channel:
         """Spread calls over every URL in turn (the default)."""
         self.url_selector = RoundRobinURLSelector()
 
+    @property
+    def _tracks(self) -> bool:
+        return self.url_selector.tracks_calls
+
     def get_url(self) -> str:
         """Return the URL of the next call.
 
@@ -328,7 +332,6 @@ class Channel:
                 f"channel {self.name!r} ({type(self).__qualname__}) declares no transport: set "
                 "`transport = YourTransport` on the class (see docs/writing-a-channel-plugin.md)"
             )
-        assert isinstance(transport, Transport)
         context = invocation.context
         if context.metadata:
             check_metadata(context.metadata)
@@ -342,26 +345,41 @@ class Channel:
             context.metadata,
             deadline,
             plan.connect_timeout,
-            None if deadline is None else round(deadline - invocation.started, 3),
+            0.0 if deadline is None else deadline - invocation.started,
         )
-        send = transport.send
+        send = transport.send  # type: ignore[union-attr]  # byte transport: in-process ones returned above
+        address = self.address
+        if address is not None and len(address.urls) == 1 and not self._cooling and not self._tracks:
+            # The common case: one instance, nothing failing; no failover loop, no closure.
+            url = invocation.url = address.urls[0]
+            try:
+                response = send(url, request)
+            except ServiceCommunicationException as exc:
+                if _instance_failed(exc):
+                    self._mark_failed(url)
+                raise
+        else:
 
-        def exchange(url: str) -> Response:
-            response = send(url, request)
-            status = response.status
-            if status == UNAVAILABLE or status == DEADLINE_EXCEEDED:  # the call did not run
-                raise _error_for_status(self._codec_of(response), status, response.body, url, plan.path)
-            return response
+            def exchange(url: str) -> Response:
+                answer = send(url, request)
+                if answer.status == UNAVAILABLE or answer.status == DEADLINE_EXCEEDED:  # it did not run
+                    raise _error_for_status(
+                        self._codec_of(answer), answer.status, answer.body, url, plan.path
+                    )
+                return answer
 
-        response = self._attempts(invocation, plan, exchange)
+            response = self._attempts(invocation, plan, exchange)
         if response.status == OK:
             try:
                 return plan.codec.decode_result(response.body)
             except CodecError as exc:
                 raise bad_answer(invocation.url, exc) from exc
-        raise _error_for_status(
+        error = _error_for_status(
             self._codec_of(response), response.status, response.body, invocation.url, plan.path
         )
+        if response.status == UNAVAILABLE:  # a single instance that did not run the call: cool it down
+            self._mark_failed(invocation.url)
+        raise error
 
     def _codec_of(self, response: Response) -> Codec:
         return codec_for(response.content_type) or self.codec or codec_for("application/json")  # type: ignore[return-value]

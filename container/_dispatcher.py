@@ -183,7 +183,8 @@ class Dispatcher:
             body: the encoded call.
             content_type: the request's content type (selects the codec; 415 if unknown).
             metadata: what the caller sent besides the body (lowercase keys), including
-                ``sw-timeout-ms`` when the call has a deadline.
+                ``sw-timeout-ms`` when the call has a deadline. A dict is kept as the call's
+                context metadata: pass one of your own making, not one you reuse.
             peer: the caller's address as the listener saw it, for logs.
 
         Returns:
@@ -202,30 +203,30 @@ class Dispatcher:
             return self.error_response(
                 UNAVAILABLE, "the server is shutting down; the call did not run", codec
             )
-        deadline = deadline_from_metadata(metadata.get(TIMEOUT_KEY))
-        if deadline is not None and time.monotonic() >= deadline:
+        # The listener hands over a metadata dict of its own making: it becomes the context's.
+        incoming = metadata if type(metadata) is dict else dict(metadata)
+        deadline = deadline_from_metadata(incoming.pop(TIMEOUT_KEY, None))
+        if deadline is not None and _monotonic() >= deadline:
             return self.error_response(DEADLINE_EXCEEDED, "the deadline passed before the call ran", codec)
-        incoming = dict(metadata)
-        incoming.pop(TIMEOUT_KEY, None)
-        context = CallContext(incoming, deadline, peer=peer)
+        context = CallContext(incoming, deadline, None, peer)
         method_codec = route.codecs[codec.content_type]
-
-        def decode() -> tuple[list[Any], dict[str, Any]]:
-            try:
-                return method_codec.decode_call(body)
-            except CodecError as exc:
-                raise CallRejected(BAD_REQUEST, str(exc)) from None
-
         active = self._active
         active.append(None)
         token = _serving_set(context)
         try:
             chain = route.chain
             if chain is None:
-                args, kwargs = decode()
+                try:
+                    args, kwargs = method_codec.decode_call(body)
+                except CodecError as exc:
+                    raise CallRejected(BAD_REQUEST, str(exc)) from None
                 result = route.function(*args, **kwargs)
             else:
-                result = chain(ServerCall(route.method, context, decode, content_type=codec.content_type))
+                result = chain(
+                    ServerCall(
+                        route.method, context, _decoder(method_codec, body), content_type=codec.content_type
+                    )
+                )
             out = method_codec.encode_result(result)
         except CallRejected as exc:
             return self.error_response(exc.status, exc.message, codec, exc.error_type)
@@ -367,6 +368,18 @@ class Dispatcher:
                 return False
             time.sleep(0.002)
         return True
+
+
+def _decoder(method_codec: MethodCodec, body: bytes) -> Callable[[], tuple[list[Any], dict[str, Any]]]:
+    """The lazy decoding of a ServerCall's arguments: a body that does not decode is a 400."""
+
+    def decode() -> tuple[list[Any], dict[str, Any]]:
+        try:
+            return method_codec.decode_call(body)
+        except CodecError as exc:
+            raise CallRejected(BAD_REQUEST, str(exc)) from None
+
+    return decode
 
 
 def _terminal(function: Callable[..., Any]) -> CallNext:

@@ -213,12 +213,12 @@ class ServiceTimeoutException(ServiceCommunicationException):
     def __init__(self, url: str, limit: str, seconds: float, sent: bool | None = None) -> None:
         what = "deadline" if limit == "deadline" else f"{limit} timeout"
         super().__init__(
-            f"{what} of {seconds:g}s expired calling {url or '(no URL)'}",
+            f"{what} of {round(seconds, 3):g}s expired calling {url or '(no URL)'}",
             url,
             limit != "connect" if sent is None else sent,
         )
         self.limit = limit
-        self.seconds = seconds
+        self.seconds = round(seconds, 3)
 
 
 FRAMEWORK_BRANCHES: tuple[type[ServiceException], ...] = (

@@ -28,8 +28,13 @@ class IdlePool(Generic[C]):
     """Idle connections per URL: at most ``max_idle`` each, shared by every calling thread.
 
     A transport takes a connection with :meth:`take` (None: open a new one) and gives it back
-    with :meth:`put` once its exchange is complete; a connection given back to a full pool is
+    with :meth:`put` once its exchange is complete; what is given back beyond ``max_idle`` is
     closed. So any number of calling threads leave at most ``max_idle`` sockets per URL open.
+
+    The call path takes no lock: ``deque.append`` and ``deque.pop`` are atomic, and each
+    :meth:`put` closes whatever exceeds the bound right after adding, so the bound holds once
+    the threads giving connections back are done. (A lock here cost a fifth of the 8-thread
+    throughput of the tcp-msgpack sample: bench/README.md.)
 
     Args:
         max_idle: the most idle connections kept per URL.
@@ -42,40 +47,48 @@ class IdlePool(Generic[C]):
         self._close = close
         self._is_stale = is_stale
         self._idle: dict[str, collections.deque[C]] = {}
-        self._lock = threading.Lock()
+        self._new_url = threading.Lock()
         self._closed = False
 
     def take(self, url: str) -> C | None:
         """Return an idle connection to ``url`` that is still usable, or None."""
-        with self._lock:
-            idle = self._idle.get(url)
-            while idle:
+        idle = self._idle.get(url)
+        while idle:
+            try:
                 connection = idle.pop()
-                if not self._is_stale(connection):
-                    return connection
-                self._close(connection)
+            except IndexError:  # another thread took the last one
+                return None
+            if not self._is_stale(connection):
+                return connection
+            self._close(connection)
         return None
 
     def put(self, url: str, connection: C) -> None:
-        """Keep ``connection`` for the next call to ``url``, or close it when the pool is full."""
-        with self._lock:
-            if not self._closed:
+        """Keep ``connection`` for the next call to ``url``; close what exceeds the bound."""
+        idle = self._idle.get(url)
+        if idle is None:
+            with self._new_url:
                 idle = self._idle.setdefault(url, collections.deque())
-                if len(idle) < self.max_idle:
-                    idle.append(connection)
-                    return
-        self._close(connection)
+        idle.append(connection)
+        limit = 0 if self._closed else self.max_idle
+        while len(idle) > limit:
+            try:
+                extra = idle.popleft()
+            except IndexError:
+                return
+            self._close(extra)
 
     def idle_count(self) -> int:
         """Return the number of idle connections kept now (every URL)."""
-        with self._lock:
-            return sum(len(idle) for idle in self._idle.values())
+        return sum(len(idle) for idle in list(self._idle.values()))
 
     def close(self) -> None:
         """Close every idle connection; connections given back later are closed too."""
-        with self._lock:
-            self._closed = True
-            idle, self._idle = self._idle, {}
-        for connections in idle.values():
-            for connection in connections:
+        self._closed = True
+        for idle in list(self._idle.values()):
+            while idle:
+                try:
+                    connection = idle.pop()
+                except IndexError:
+                    break
                 self._close(connection)

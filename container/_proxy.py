@@ -43,12 +43,13 @@ class Binding:
             channel is asked for outside a call.
     """
 
-    __slots__ = ("_channel", "_lock", "_resolve")
+    __slots__ = ("_channel", "_lock", "_proxies", "_resolve")
 
     def __init__(self, resolve: Callable[[Invocation | None], Channel]) -> None:
         self._resolve = resolve
         self._channel: Channel | None = None
         self._lock = threading.Lock()
+        self._proxies: list[Any] = []
 
     @property
     def resolved(self) -> Channel | None:
@@ -62,6 +63,8 @@ class Binding:
             channel = self._resolve(invocation)
             with self._lock:
                 self._channel = channel
+                for proxy in self._proxies:  # from now on, calls go to the channel directly
+                    proxy._servicewire_call = channel.call
         return channel
 
     def call(self, invocation: Invocation) -> Any:
@@ -78,6 +81,7 @@ def make_proxy(descriptor: ServiceDescriptor[Any], target: Channel | Binding) ->
     if isinstance(target, Binding):
         proxy._servicewire_call = target.call
         proxy._servicewire_binding = target
+        target._proxies.append(proxy)
     else:
         proxy._servicewire_call = target.call
         proxy._servicewire_channel = target

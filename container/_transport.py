@@ -31,6 +31,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from ._context import timeout_metadata
 from ._errors import ServiceTimeoutException
 
@@ -41,8 +43,12 @@ if TYPE_CHECKING:
     from ._values import ChannelAddress
 
 
-class Request:
+class Request(msgspec.Struct, gc=False):
     """The bytes of one call and what travels with them.
+
+    (A msgspec Struct, made once per call: faster to create than a class. Untracked by the
+    garbage collector: it holds bytes, strings, numbers and the metadata dict, nothing that
+    could refer back to it.)
 
     Attributes:
         path: ``component/service/method``.
@@ -54,27 +60,13 @@ class Request:
         timeout: the length of the deadline when the call started, seconds (for messages).
     """
 
-    __slots__ = ("body", "connect_timeout", "content_type", "deadline", "metadata", "path", "timeout")
-
-    def __init__(
-        self,
-        path: str,
-        body: bytes,
-        content_type: str,
-        metadata: Mapping[str, str],
-        deadline: float | None,
-        connect_timeout: float,
-        timeout: float | None = None,
-    ) -> None:
-        self.path = path
-        self.body = body
-        self.content_type = content_type
-        self.metadata = metadata
-        self.deadline = deadline
-        self.connect_timeout = connect_timeout
-        if timeout is None:
-            timeout = 0.0 if deadline is None else max(0.0, round(deadline - time.monotonic(), 3))
-        self.timeout = timeout
+    path: str
+    body: bytes
+    content_type: str
+    metadata: Mapping[str, str]
+    deadline: float | None
+    connect_timeout: float
+    timeout: float = 0.0
 
     def time_left(self, url: str) -> float | None:
         """Return the seconds left before the deadline (None: no deadline).
@@ -107,7 +99,7 @@ class Request:
         return f"<Request {self.path} {len(self.body)} bytes {self.content_type}>"
 
 
-class Response:
+class Response(msgspec.Struct, gc=False):
     """The answer to one call.
 
     Attributes:
@@ -118,15 +110,10 @@ class Response:
         metadata: str->str pairs the server sent back (may be empty).
     """
 
-    __slots__ = ("body", "content_type", "metadata", "status")
-
-    def __init__(
-        self, status: int, body: bytes, content_type: str, metadata: Mapping[str, str] | None = None
-    ) -> None:
-        self.status = status
-        self.body = body
-        self.content_type = content_type
-        self.metadata: Mapping[str, str] = metadata if metadata is not None else {}
+    status: int
+    body: bytes
+    content_type: str
+    metadata: Mapping[str, str] = msgspec.field(default_factory=dict)
 
     def __repr__(self) -> str:
         return f"<Response {self.status} {len(self.body)} bytes {self.content_type}>"

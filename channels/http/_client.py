@@ -132,9 +132,10 @@ def tls_context(verify: Any, cert: Any) -> ssl.SSLContext:
 class _Route:
     """How calls to one component are sent: the session and what was read from it once."""
 
-    def __init__(self, session: requests.Session, plain: bool) -> None:
+    def __init__(self, session: requests.Session, plain: bool, pool: Pool | None) -> None:
         self.session = session
         self.plain = plain
+        self.pool = pool
         headers = _str_headers(session)
         headers.pop("Connection", None)
         headers["Accept-Encoding"] = "identity"  # http.client does not decompress
@@ -192,24 +193,21 @@ class HttpTransport(Transport):
                 if route is None:
                     session = self.create_session(component)
                     self._made.append(session)
-                    route = _Route(session, not needs_requests(session))
+                    plain = not needs_requests(session)
+                    route = _Route(session, plain, self._pool(session) if plain else None)
                     self._routes[component] = route
         return route
 
     def _pool(self, session: requests.Session) -> Pool:
+        """Return the pool for a session's TLS settings (the caller holds the lock)."""
         key = (session.verify if isinstance(session.verify, (bool, str)) else True, _cert_key(session.cert))
         pool = self._pools.get(key)
         if pool is None:
-            with self._lock:
-                pool = self._pools.get(key)
-                if pool is None:
-                    try:
-                        context = tls_context(session.verify, session.cert)
-                    except (OSError, ssl.SSLError) as exc:
-                        raise ConfigurationException(
-                            f"cannot load the TLS settings of the session: {exc}"
-                        ) from exc
-                    pool = self._pools[key] = Pool(self.settings.http.pool_size, context)
+            try:
+                context = tls_context(session.verify, session.cert)
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigurationException(f"cannot load the TLS settings of the session: {exc}") from exc
+            pool = self._pools[key] = Pool(self.settings.http.pool_size, context)
         return pool
 
     def send(self, url: str, request: Request) -> Response:
@@ -225,16 +223,16 @@ class HttpTransport(Transport):
         }
         if route.auth is not None:
             headers = _with_auth(route.auth, full_url, headers)
-        if route.plain:
-            return self._send_plain(route.session, url, full_url, request, headers)
+        if route.pool is not None:
+            return self._send_plain(route.pool, url, full_url, request, headers)
         return self._send_requests(component, full_url, request, headers)
 
     def _send_plain(
-        self, session: requests.Session, base: str, full_url: str, request: Request, headers: dict[str, str]
+        self, pool: Pool, base: str, full_url: str, request: Request, headers: dict[str, str]
     ) -> Response:
         connect = request.connect_time(full_url)
         try:
-            status, body, content_type = self._pool(session).post(
+            status, body, content_type = pool.post(
                 base,
                 "/invoke/" + request.path,
                 request.body,

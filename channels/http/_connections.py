@@ -45,25 +45,47 @@ class DeadlineExceeded(Exception):
     """The call's deadline passed while sending or waiting for the answer."""
 
 
+REARM = 0.01
+"""Seconds: a socket's timeout is set again to the time left once this much passed since the last
+time. Each read then blocks at most this much past the deadline, and a quick exchange sets the
+timeout once instead of before every read (each setting is a system call)."""
+
+
 class _Deadline:
-    """The deadline of the exchange a connection is carrying now (None: no deadline)."""
+    """The deadline of the exchange a connection is carrying now, and the socket it arms."""
 
-    __slots__ = ("at",)
+    __slots__ = ("armed", "at", "sock")
 
-    def __init__(self) -> None:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
         self.at: float | None = None
+        self.armed = 0.0
 
-    def left(self) -> float | None:
-        if self.at is None:
-            return None
-        remaining = self.at - time.monotonic()
-        if remaining <= 0:
+    def start(self, at: float | None) -> None:
+        """Begin an exchange that must be over at ``at`` (None: no deadline)."""
+        self.at = at
+        self.armed = 0.0
+        self.arm()
+
+    def arm(self) -> None:
+        """Give the socket the time left, if it was not given recently; TimeoutError once over."""
+        at = self.at
+        if at is None:
+            if self.armed == 0.0:
+                self.sock.settimeout(None)
+                self.armed = -1.0
+            return
+        now = time.monotonic()
+        if now - self.armed < REARM:
+            return
+        if now >= at:
             raise TimeoutError("deadline")
-        return remaining
+        self.sock.settimeout(at - now)
+        self.armed = now
 
 
 class _Reader(io.RawIOBase):
-    """The read side of a socket, each ``recv`` given only the time left."""
+    """The read side of a socket, never blocking (much) past the exchange's deadline."""
 
     def __init__(self, sock: socket.socket, deadline: _Deadline) -> None:
         self._sock = sock
@@ -73,23 +95,23 @@ class _Reader(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
-        self._sock.settimeout(self._deadline.left())
+        self._deadline.arm()
         return self._sock.recv_into(buffer)
 
 
 class _DeadlineSocket:
     """A socket whose sends and reads never outlast the current exchange's deadline."""
 
-    def __init__(self, sock: socket.socket, deadline: _Deadline) -> None:
+    def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
-        self._deadline = deadline
+        self.deadline = _Deadline(sock)
 
     def sendall(self, data: Any) -> None:
-        self._sock.settimeout(self._deadline.left())
+        self.deadline.arm()
         self._sock.sendall(data)
 
     def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BufferedReader:
-        return io.BufferedReader(_Reader(self._sock, self._deadline))
+        return io.BufferedReader(_Reader(self._sock, self.deadline))
 
     def close(self) -> None:
         self._sock.close()
@@ -98,22 +120,37 @@ class _DeadlineSocket:
         return getattr(self._sock, name)
 
 
-class _Connection(http.client.HTTPConnection):
-    deadline: _Deadline
+class _OneWrite:
+    """Sends the request line, the headers and a body given as bytes in one write.
 
+    ``http.client`` writes the headers and the body separately: two system calls and, with
+    TCP_NODELAY, two packets the server must read.
+    """
+
+    _buffer: list[bytes]
+
+    def _send_output(self, message_body: Any = None, encode_chunked: bool = False) -> None:
+        if isinstance(message_body, bytes) and not encode_chunked:
+            self._buffer.extend((b"", b""))
+            head = b"\r\n".join(self._buffer)
+            del self._buffer[:]
+            self.send(head + message_body)  # type: ignore[attr-defined]
+            return
+        super()._send_output(message_body, encode_chunked)  # type: ignore[misc]
+
+
+class _Connection(_OneWrite, http.client.HTTPConnection):
     def connect(self) -> None:
         super().connect()
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock = _DeadlineSocket(self.sock, self.deadline)  # type: ignore[assignment]
+        self.sock = _DeadlineSocket(self.sock)  # type: ignore[assignment]
 
 
-class _TlsConnection(http.client.HTTPSConnection):
-    deadline: _Deadline
-
+class _TlsConnection(_OneWrite, http.client.HTTPSConnection):
     def connect(self) -> None:
         super().connect()
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock = _DeadlineSocket(self.sock, self.deadline)  # type: ignore[assignment]
+        self.sock = _DeadlineSocket(self.sock)  # type: ignore[assignment]
 
 
 class Pool:
@@ -179,7 +216,6 @@ class Pool:
             connection.close()
             raise ExchangeError(_reason(exc)) from exc
         if reusable:
-            connection.deadline.at = None  # type: ignore[attr-defined]
             self._idle.put(base, connection)
         else:
             connection.close()
@@ -193,7 +229,7 @@ class Pool:
         headers: dict[str, str],
         deadline: float | None,
     ) -> None:
-        connection.deadline.at = deadline  # type: ignore[attr-defined]
+        connection.sock.deadline.start(deadline)  # type: ignore[union-attr]
         connection.request("POST", target, body, headers)
 
     @staticmethod
@@ -234,7 +270,6 @@ class Pool:
             connection = _TlsConnection(host, port, timeout=connect_timeout, context=self._tls_context())
         else:
             connection = _Connection(host, port, timeout=connect_timeout)
-        connection.deadline = _Deadline()  # type: ignore[attr-defined]
         try:
             connection.connect()
         except TimeoutError as exc:

@@ -23,26 +23,31 @@ def frame(*fields: Any) -> bytes:
     return len(encoded).to_bytes(4, "big") + encoded
 
 
-def read_frame(sock: socket.socket, time_left: Callable[[], float | None] = lambda: None) -> bytes:
-    """Read one frame's fields, giving each recv ``time_left()`` seconds.
+def read_frame(sock: socket.socket, time_left: Callable[[], float | None] | None = None) -> bytes:
+    """Read one frame's fields, giving each recv ``time_left()`` seconds (None: no timeout).
+
+    The first recv usually brings the whole frame of a call: one system call per frame.
 
     Raises:
         ConnectionError: the peer closed the connection.
         FrameTooLarge: the frame is larger than MAX_FRAME.
     """
-    size = int.from_bytes(_read(sock, 4, time_left), "big")
+    data = _recv(sock, 1 << 16, time_left)
+    while len(data) < 4:
+        data += _recv(sock, 4 - len(data), time_left)
+    size = int.from_bytes(data[:4], "big")
     if size > MAX_FRAME:
         raise FrameTooLarge(f"a frame of {size} bytes is over the limit of {MAX_FRAME}")
-    return _read(sock, size, time_left)
+    parts = [data[4:]]
+    while (have := sum(map(len, parts))) < size:
+        parts.append(_recv(sock, min(size - have, 1 << 20), time_left))
+    return b"".join(parts)  # the one part itself, when one recv brought the whole frame
 
 
-def _read(sock: socket.socket, size: int, time_left: Callable[[], float | None]) -> bytes:
-    parts = []
-    while size:
+def _recv(sock: socket.socket, size: int, time_left: Callable[[], float | None] | None) -> bytes:
+    if time_left is not None:
         sock.settimeout(time_left())
-        chunk = sock.recv(min(size, 1 << 20))
-        if not chunk:
-            raise ConnectionError("connection closed by peer")
-        parts.append(chunk)
-        size -= len(chunk)
-    return b"".join(parts)
+    chunk = sock.recv(size)
+    if not chunk:
+        raise ConnectionError("connection closed by peer")
+    return chunk

@@ -19,6 +19,7 @@ class _Handler(socketserver.BaseRequestHandler):
 
     def handle(self) -> None:
         conn, dispatcher = self.request, self.server.listener.dispatcher
+        peer = "{}:{}".format(*self.client_address)
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.connections.add(conn)
         try:
@@ -29,7 +30,6 @@ class _Handler(socketserver.BaseRequestHandler):
                     status = 413 if isinstance(exc, FrameTooLarge) else 400
                     conn.sendall(frame(status, dispatcher.error_response(status, str(exc)).body))
                     return
-                peer = "{}:{}".format(*self.client_address)
                 answer = dispatcher.dispatch(path, body, MSGPACK_CODEC.content_type, metadata, peer)
                 conn.sendall(frame(answer.status, answer.body))
         except OSError:  # the peer left, or close() shut the connection down

@@ -12,6 +12,7 @@ import socket
 import socketserver
 import sys
 import threading
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -80,21 +81,90 @@ class Threaded(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
 
 
+def serve_wsgi_with(engine: str, port: int, threads: int):
+    """Serve the bench container's WSGI application with another HTTP server, in this process."""
+    import workload
+
+    from channels.http import ServiceApplication
+    from channels.http.wsgi import WsgiHost
+
+    host = WsgiHost(port)
+    host.boot(workload.BenchContainer)
+    app = ServiceApplication(host.dispatcher, report=host.manager.report)
+    if engine == "waitress":
+        from waitress.server import create_server
+
+        waitress = create_server(app, host="127.0.0.1", port=port, threads=threads, asyncore_loop_timeout=1)
+        threading.Thread(target=waitress.run, daemon=True).start()
+    elif engine == "cheroot":
+        from cheroot.wsgi import Server as Cheroot
+
+        cheroot = Cheroot(("127.0.0.1", port), app, numthreads=threads)
+        threading.Thread(target=cheroot.start, daemon=True).start()
+        while not cheroot.ready:
+            time.sleep(0.01)
+    else:
+        raise SystemExit(f"unknown BENCH_SERVER {engine!r}")
+    return host
+
+
+def serve_in_child(engine: str, port: int, threads: int) -> None:
+    """Serve the bench WSGI application with granian or gunicorn (one worker process), until stdin closes."""
+    import subprocess
+
+    bench = Path(__file__).resolve().parent
+    if engine == "granian":
+        command = [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1"]
+        command += [
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--blocking-threads",
+            str(threads),
+            "granian_app:app",
+        ]
+    else:
+        command = [sys.executable, "-m", "gunicorn", "-k", "gthread", "--threads", str(threads), "-w", "1"]
+        command += ["-b", f"127.0.0.1:{port}", "granian_app:app"]
+    child = subprocess.Popen(
+        command,
+        cwd=bench,
+        env={**os.environ, "BENCH_PORT": str(port)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    time.sleep(1.0)  # the worker booted its container after the port opened
+    print("ready -", flush=True)
+    sys.stdin.read()
+    child.terminate()
+    child.wait(timeout=30)
+
+
 def main() -> None:
     kind, port = sys.argv[1], int(sys.argv[2])
     if kind == "servicewire":
         import workload
-        from dependency_injector import containers, providers
 
-        from channels.http import HttpServer
-        from container import ServiceContainer
+        engine = os.environ.get("BENCH_SERVER", "engine")
+        threads = int(os.environ.get("BENCH_THREADS", "8"))
+        if engine in ("granian", "gunicorn"):
+            serve_in_child(engine, port, threads)
+            return
+        if engine == "engine":
+            from channels.http import HttpServer
 
-        class BenchContainer(containers.DeclarativeContainer):
-            services = providers.Container(ServiceContainer, config={"registry": {"type": "static"}})
-            bench = providers.Singleton(workload.BenchServiceImpl)
-
-        server = HttpServer("127.0.0.1", port, threads=int(os.environ.get("BENCH_THREADS", "8")))
-        server.boot(BenchContainer)
+            server = HttpServer("127.0.0.1", port, threads=threads)
+            server.boot(workload.BenchContainer)
+        else:
+            server = serve_wsgi_with(engine, port, threads)
         assert server.manager is not None
         from container import descriptor_of
 

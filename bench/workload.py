@@ -147,6 +147,40 @@ def throughput(call: Callable[[], object], threads: int = 8, seconds: float = 2.
 
 
 def pid_cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds (user + system) of a process and every process below it."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        times[int(entry)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, ppid in parents.items() if ppid == parent and child not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(times.get(member, 0.0) for member in tree)
+
+
+def _bench_container() -> type:
+    from dependency_injector import containers, providers
+
+    from container import ServiceContainer
+
+    class BenchContainer(containers.DeclarativeContainer):
+        """Hosts the bench service; a static registry."""
+
+        services = providers.Container(ServiceContainer, config={"registry": {"type": "static"}})
+        bench = providers.Singleton(BenchServiceImpl)
+
+    return BenchContainer
+
+
+BenchContainer = _bench_container()

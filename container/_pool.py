@@ -18,10 +18,19 @@ def socket_is_stale(sock: Any) -> bool:
     bytes; one that cannot be polled is gone. urllib3 applies the same test.
     """
     try:
-        readable, _, _ = select.select([sock], [], [], 0)
+        if _poll is None:  # no poll() (Windows): select() handles descriptors below 1024 only
+            readable, _, _ = select.select([sock], [], [], 0)
+            return bool(readable)
+        poller = _poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
     except (OSError, ValueError):
         return True
-    return bool(readable)
+
+
+_poll = getattr(select, "poll", None)
+"""poll(), when the platform has it: select() fails on descriptors above 1024, which a busy
+process reaches, and would make every idle connection look stale."""
 
 
 class IdlePool(Generic[C]):

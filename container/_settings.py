@@ -98,6 +98,42 @@ class CallSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     connect_timeout: Seconds | None = None
 
 
+class TlsSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """TLS of the HTTP channels: ``http.tls``. The server uses the first four keys, clients the rest.
+
+    Attributes:
+        certfile: the server's certificate chain (PEM); setting it turns TLS on for the server.
+        keyfile: the server's private key (PEM; None when ``certfile`` holds it).
+        password: the password of the private key, if it has one.
+        client_ca: CA certificates (a PEM file or a folder) that client certificates must be
+            signed by; with it, clients are asked for a certificate (mTLS).
+        client_certificates: ``"required"`` (the default when ``client_ca`` is set: a client
+            without a valid certificate is refused at the handshake), ``"optional"`` or
+            ``"none"``.
+        verify: how clients verify servers: True (certifi's CA bundle, as requests does),
+            False (no verification: for tests only), or a CA file or folder.
+        cert: the certificate a client presents (PEM; may hold the key too).
+        key: the client's private key, when ``cert`` does not hold it.
+    """
+
+    certfile: str | None = None
+    keyfile: str | None = None
+    password: str | None = None
+    client_ca: str | None = None
+    client_certificates: str | None = None
+    verify: bool | str = True
+    cert: str | None = None
+    key: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.client_certificates not in (None, "none", "optional", "required"):
+            raise ValueError(
+                f"client_certificates is {self.client_certificates!r}; use 'none', 'optional' or 'required'"
+            )
+        if self.client_certificates in ("optional", "required") and not self.client_ca:
+            raise ValueError("client_certificates needs client_ca, the CA that signs client certificates")
+
+
 class HttpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Settings of the HTTP channels and the HTTP server: ``http``.
 
@@ -108,9 +144,19 @@ class HttpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         trust_env: honour proxy and netrc settings from the environment (client).
         pool_size: idle keep-alive connections the client keeps per instance URL.
         max_response_size: the largest answer the client accepts, bytes.
-        max_body_size: the largest request body the server accepts, bytes.
+        max_body_size: the largest request body the server accepts, bytes (413).
         session_customizers: functions ``f(session, component)`` that adjust the
             ``requests.Session`` of each component, by import path.
+        workers: threads of the embedded server answering requests.
+        max_connections: open connections the server keeps at most: at the cap it closes the
+            oldest idle one, or refuses the new one (503) when none is idle.
+        header_timeout: seconds a client has to send a whole request once it started (and to
+            finish the TLS handshake); then the connection is closed.
+        idle_timeout: seconds the server keeps an idle keep-alive connection.
+        write_timeout: seconds the server waits for a client to take an answer.
+        max_header_size: the largest request line and header fields together, bytes (431).
+        max_header_count: the most header fields in a request (431).
+        tls: TLS for the server and the clients.
     """
 
     connect_timeout: Seconds | None = None
@@ -121,6 +167,14 @@ class HttpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_response_size: Bytes = 64 * 1024 * 1024
     max_body_size: Bytes = 8 * 1024 * 1024
     session_customizers: list[str] = []
+    workers: Count = 8
+    max_connections: Count = 1024
+    header_timeout: Seconds = 10.0
+    idle_timeout: Seconds = 60.0
+    write_timeout: Seconds = 30.0
+    max_header_size: Bytes = 64 * 1024
+    max_header_count: Count = 100
+    tls: TlsSettings = msgspec.field(default_factory=TlsSettings)
 
 
 def convert(value: Any, type_: type[_T], where: str) -> _T:

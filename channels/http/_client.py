@@ -12,7 +12,7 @@ session of the calling thread, so adapters, proxies and hooks apply.
 
 from __future__ import annotations
 
-import os
+import re
 import ssl
 import threading
 import time
@@ -23,7 +23,6 @@ from typing import Any
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
-from requests.utils import DEFAULT_CA_BUNDLE_PATH
 
 from container import (
     CallInterruptedException,
@@ -51,6 +50,7 @@ from ._connections import (
     Pool,
     ResponseTooLarge,
 )
+from ._tls import client_context
 
 SessionCustomizer = Callable[[requests.Session, str], None]
 """A function that adjusts a new session; it receives the session and the component name."""
@@ -105,28 +105,8 @@ def needs_requests(session: requests.Session) -> bool:
     return False
 
 
-def tls_context(verify: Any, cert: Any) -> ssl.SSLContext:
-    """Return the TLS context that requests would use for ``verify`` and ``cert``.
-
-    ``verify``: True (certifi's CA bundle, as requests), False (no verification), or a path to
-    a CA bundle file or a folder of hashed CA certificates. ``cert``: a path to a file holding
-    the client certificate and key, or a (certificate, key) pair, or None.
-    """
-    if verify is False:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    else:
-        where = verify if isinstance(verify, str) else DEFAULT_CA_BUNDLE_PATH
-        if os.path.isdir(where):
-            context = ssl.create_default_context(capath=where)
-        else:
-            context = ssl.create_default_context(cafile=where)
-    if isinstance(cert, str):
-        context.load_cert_chain(cert)
-    elif cert:
-        context.load_cert_chain(cert[0], cert[1])
-    return context
+tls_context = client_context
+"""The TLS context the HTTP transport uses for a session's ``verify`` and ``cert``."""
 
 
 class _Route:
@@ -137,10 +117,28 @@ class _Route:
         self.plain = plain
         self.pool = pool
         headers = _str_headers(session)
-        headers.pop("Connection", None)
-        headers["Accept-Encoding"] = "identity"  # http.client does not decompress
+        for name in ("Connection", "Host", "Content-Length", "Transfer-Encoding"):
+            headers.pop(name, None)
+        headers["Accept-Encoding"] = "identity"  # answers are never decompressed: no gzip bomb
+        for name, value in headers.items():
+            if not _TOKEN.match(name) or "\r" in value or "\n" in value:
+                raise ConfigurationException(f"the session header {name!r} cannot be sent: {value!r:.60}")
         self.headers = headers
         self.auth = session.auth
+        self._lines: dict[str, str] = {}
+
+    def lines(self, content_type: str) -> str:
+        """The session's header field lines and the codec's, ready to send."""
+        found = self._lines.get(content_type)
+        if found is None:
+            fields = {**self.headers, "Content-Type": content_type, "Accept": content_type}
+            found = self._lines[content_type] = "".join(
+                f"{name}: {value}\r\n" for name, value in fields.items()
+            )
+        return found
+
+
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 
 class _ThreadSessions(threading.local):
@@ -181,6 +179,10 @@ class HttpTransport(Transport):
         """
         session = requests.Session()
         session.trust_env = self.settings.http.trust_env
+        tls = self.settings.http.tls
+        session.verify = tls.verify
+        if tls.cert:
+            session.cert = (tls.cert, tls.key) if tls.key else tls.cert
         for customizer in [*self._customizers, *_customizers]:
             customizer(session, component)
         return session
@@ -215,21 +217,20 @@ class HttpTransport(Transport):
         component = request.path.partition("/")[0]
         route = self._routes.get(component) or self._route(component)
         full_url = f"{url}/invoke/{request.path}"
-        headers = {
-            **route.headers,
-            "Content-Type": request.content_type,
-            "Accept": request.content_type,
-            **request.wire_metadata(),
-        }
+        metadata = request.wire_metadata()
         if route.auth is not None:
-            headers = _with_auth(route.auth, full_url, headers)
+            fields = {**route.headers, "Content-Type": request.content_type, "Accept": request.content_type}
+            metadata = _with_auth(route.auth, full_url, {**fields, **metadata})
+            for name in fields:
+                if metadata.get(name) == fields[name]:
+                    del metadata[name]
         if route.pool is not None:
-            return self._send_plain(route.pool, url, full_url, request, headers)
-        return self._send_requests(component, full_url, request, headers)
+            lines = route.lines(request.content_type) + "".join(f"{k}: {v}\r\n" for k, v in metadata.items())
+            return self._send_plain(route.pool, url, full_url, request, lines)
+        headers = {**route.headers, "Content-Type": request.content_type, "Accept": request.content_type}
+        return self._send_requests(component, full_url, request, {**headers, **metadata})
 
-    def _send_plain(
-        self, pool: Pool, base: str, full_url: str, request: Request, headers: dict[str, str]
-    ) -> Response:
+    def _send_plain(self, pool: Pool, base: str, full_url: str, request: Request, headers: str) -> Response:
         connect = request.connect_time(full_url)
         try:
             status, body, content_type = pool.post(
@@ -279,12 +280,19 @@ class HttpTransport(Transport):
                 proxies=session.proxies,
                 verify=session.verify,
                 cert=session.cert,
-                stream=False,
+                stream=True,
             )
+            body = _read_limited(response, self.settings.http.max_response_size, request.deadline)
         except requests.ConnectTimeout as exc:
             raise ServiceTimeoutException(full_url, "connect", connect) from exc
         except requests.ReadTimeout as exc:
             raise ServiceTimeoutException(full_url, "deadline", request.timeout) from exc
+        except requests.exceptions.SSLError as exc:
+            # A refused handshake (or, with TLS 1.3, the server's alert about our certificate
+            # on the first read): the request never reached the application.
+            raise ServiceUnavailableException(
+                f"cannot reach {full_url}: TLS handshake failed: {_reason(exc)}", full_url
+            ) from exc
         except requests.ConnectionError as exc:
             if _nothing_sent(exc):
                 raise ServiceUnavailableException(
@@ -295,11 +303,19 @@ class HttpTransport(Transport):
             ) from exc
         except requests.RequestException as exc:
             raise CallInterruptedException(f"call to {full_url} failed: {exc}", full_url) from exc
+        except ResponseTooLarge as exc:
+            raise InvalidResponseException(f"answer from {full_url} refused: {exc}", full_url) from exc
+        except DeadlineExceeded as exc:
+            raise ServiceTimeoutException(full_url, "deadline", request.timeout) from exc
+        except ExchangeError as exc:
+            raise CallInterruptedException(
+                f"connection to {full_url} broke during the call: {exc}", full_url
+            ) from exc
         if request.deadline is not None and time.monotonic() > request.deadline:
             # requests bounds each read, not the exchange: an answer that came too late is
             # reported as the timeout it is, never returned after the deadline.
             raise ServiceTimeoutException(full_url, "deadline", request.timeout)
-        return Response(response.status_code, response.content, response.headers.get("Content-Type", ""))
+        return Response(response.status_code, body, response.headers.get("Content-Type", ""))
 
     def _thread_session(self, component: str) -> requests.Session:
         sessions = self._thread.sessions
@@ -323,6 +339,41 @@ class HttpTransport(Transport):
         for session in made:
             session.close()
         self._thread = _ThreadSessions()
+
+
+def _read_limited(response: requests.Response, limit: int, deadline: float | None) -> bytes:
+    """Read an answer's body, decoded, refusing it once it passes ``limit`` bytes or the deadline.
+
+    A declared length over the limit is refused before reading; a compressed answer is counted
+    as it is decompressed, so a gzip bomb stops at the limit instead of filling the memory.
+    """
+    try:
+        declared = int(response.headers.get("Content-Length", "0"))
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        response.close()
+        raise ResponseTooLarge(f"it declares {declared} bytes, more than http.max_response_size ({limit})")
+    parts: list[bytes] = []
+    size = 0
+    try:
+        for part in response.raw.stream(65536, decode_content=True):
+            size += len(part)
+            if size > limit:
+                raise ResponseTooLarge(f"it passed http.max_response_size ({limit} bytes)")
+            if deadline is not None and time.monotonic() > deadline:
+                raise DeadlineExceeded("the deadline passed while the answer was read")
+            parts.append(part)
+    except (ResponseTooLarge, DeadlineExceeded):
+        response.close()
+        raise
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        response.close()
+        raise DeadlineExceeded("the deadline passed while the answer was read") from exc
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        response.close()
+        raise ExchangeError(f"reading the answer failed: {exc}") from exc
+    return b"".join(parts)
 
 
 def _str_headers(session: requests.Session) -> dict[str, str]:

@@ -1,57 +1,50 @@
-"""The server side of the HTTP channels as a WSGI application: a thin adapter over the dispatcher.
+"""The server side of the HTTP channels as a WSGI application, for gunicorn and any WSGI server.
 
-Routes::
-
-    POST /invoke/{component}/{service}/{method}   call a hosted service method
-    GET  /health/{component}                      200 or 503 with the health document
-    GET  /report                                  plain text: what is hosted
-    GET  {endpoint}                               a component's @health(endpoint), if any
-
-The application reads the body (413 over the limit), turns the request headers into call
-metadata and hands everything to the :class:`~container.plugin.Dispatcher`, which routes,
-checks, runs and answers. Everything it answers, errors included, is the dispatcher's
-envelope in the request's codec.
+It answers exactly as the embedded server does (the same :class:`~._frontend.HttpFrontend`):
+the routes of :mod:`._routes`, calls handed to the dispatcher with the request headers as
+metadata, every error in the dispatcher's envelope. The body is read up to the limit (413
+beyond it, from ``CONTENT_LENGTH`` before reading). Routing uses the raw request target when
+the WSGI server provides one (gunicorn's ``RAW_URI``, ``REQUEST_URI``), so an encoded ``/`` is
+refused rather than decoded into a route; otherwise ``PATH_INFO``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from container import ServiceManager
-from container.plugin import RESERVED_METADATA, Dispatcher, Response
+from container.plugin import Dispatcher
+
+from ._engine import REASONS, HttpAnswer
+from ._frontend import HttpFrontend
 
 StartResponse = Callable[..., Any]
-
-REASONS = {
-    200: "200 OK",
-    400: "400 Bad Request",
-    401: "401 Unauthorized",
-    403: "403 Forbidden",
-    404: "404 Not Found",
-    405: "405 Method Not Allowed",
-    413: "413 Payload Too Large",
-    415: "415 Unsupported Media Type",
-    500: "500 Internal Server Error",
-    503: "503 Service Unavailable",
-    504: "504 Gateway Timeout",
-}
 
 DEFAULT_MAX_BODY_SIZE = 8 * 1024 * 1024
 """Largest request body the server accepts, in bytes."""
 
-_INVOKE = "/invoke/"
+
+def headers_from_environ(environ: dict[str, Any]) -> dict[str, str]:
+    """Return a WSGI request's header fields by lowercase name."""
+    headers = {
+        key[5:].lower().replace("_", "-"): value for key, value in environ.items() if key.startswith("HTTP_")
+    }
+    if environ.get("CONTENT_TYPE"):
+        headers["content-type"] = environ["CONTENT_TYPE"]
+    if environ.get("CONTENT_LENGTH"):
+        headers["content-length"] = environ["CONTENT_LENGTH"]
+    return headers
 
 
-def metadata_from_environ(environ: Mapping[str, Any]) -> dict[str, str]:
-    """Return the call metadata a WSGI request carries: its headers, lowercase, framing ones left out."""
-    metadata = {}
-    for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            name = key[5:].lower().replace("_", "-")
-            if name not in RESERVED_METADATA:
-                metadata[name] = value
-    return metadata
+def target_of(environ: dict[str, Any]) -> str:
+    """Return the request target as sent, when the WSGI server keeps it; else rebuild it."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw:
+        return str(raw)
+    query = environ.get("QUERY_STRING")
+    path = environ.get("SCRIPT_NAME", "") + (environ.get("PATH_INFO") or "/")
+    return f"{path}?{query}" if query else path
 
 
 class ServiceApplication:
@@ -77,8 +70,7 @@ class ServiceApplication:
             dispatcher = dispatcher.create_dispatcher(debug=debug)
         self.dispatcher = dispatcher
         self.max_body_size = max_body_size
-        self._report = report
-        self._health_paths = dispatcher.health_paths
+        self.frontend = HttpFrontend(dispatcher, report or (lambda: _describe(dispatcher)))
 
     @property
     def in_flight(self) -> int:
@@ -91,43 +83,24 @@ class ServiceApplication:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """Serve one request."""
-        path: str = environ.get("PATH_INFO") or "/"
-        if path.startswith(_INVOKE):
-            return self._answer(start_response, self._invoke(path[len(_INVOKE) :], environ))
-        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
-            return self._answer(start_response, self.dispatcher.error_response(405, "use GET here"))
-        component = path[len("/health/") :] if path.startswith("/health/") else self._health_paths.get(path)
-        if component is not None:
-            health = self.dispatcher.health(component)
-            if health is not None:
-                return self._answer(start_response, health)
-        elif path == "/report":
-            text = (self._report() if self._report is not None else self._default_report()).encode()
-            start_response(
-                REASONS[200],
-                [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(text)))],
-            )
-            return [text]
-        return self._answer(start_response, self.dispatcher.error_response(404, f"nothing at {path}"))
-
-    def _invoke(self, route: str, environ: dict[str, Any]) -> Response:
-        dispatcher = self.dispatcher
-        if environ.get("REQUEST_METHOD") != "POST":
-            if dispatcher.has_route(route):
-                return dispatcher.error_response(405, "service methods are called with POST")
-            return dispatcher.error_response(404, f"no service method at {route}")
-        body = self._read_body(environ)
+        method = environ.get("REQUEST_METHOD", "GET")
+        body = self._read_body(environ) if method == "POST" else b""
         if body is None:
-            return dispatcher.error_response(
-                413, f"request body is larger than the limit of {self.max_body_size} bytes"
+            limit = self.max_body_size
+            answer = self.frontend.dispatcher.error_response(
+                413, f"the body is larger than the limit of {limit} bytes"
             )
-        return dispatcher.dispatch(
-            route,
-            body,
-            environ.get("CONTENT_TYPE", ""),
-            metadata_from_environ(environ),
-            environ.get("REMOTE_ADDR", ""),
-        )
+            reply = HttpAnswer(answer.status, answer.body, answer.content_type)
+        else:
+            peer = environ.get("REMOTE_ADDR", "")
+            reply = self.frontend.answer(
+                method, target_of(environ), headers_from_environ(environ), body, peer
+            )
+        headers = [("Content-Length", str(len(reply.body))), *reply.headers]
+        if reply.content_type:
+            headers.insert(0, ("Content-Type", reply.content_type))
+        start_response(f"{reply.status} {REASONS.get(reply.status, 'Unknown')}", headers)
+        return [b""] if method == "HEAD" else [reply.body]
 
     def _read_body(self, environ: dict[str, Any]) -> bytes | None:
         stream = environ["wsgi.input"]
@@ -145,20 +118,13 @@ class ServiceApplication:
         body: bytes = stream.read(self.max_body_size + 1)
         return None if len(body) > self.max_body_size else body
 
-    @staticmethod
-    def _answer(start_response: StartResponse, response: Response) -> Iterable[bytes]:
-        start_response(
-            REASONS.get(response.status, f"{response.status} Error"),
-            [("Content-Type", response.content_type), ("Content-Length", str(len(response.body)))],
-        )
-        return [response.body]
 
-    def _default_report(self) -> str:
-        lines = []
-        for component in self.dispatcher.components:
-            lines.append(f"component {component.name} ({component.type.__qualname__})")
-            for service in component.services:
-                lines.append(f"  service {service.name} ({service.type.__qualname__})")
-                for method in service.methods.values():
-                    lines.append(f"    {method.name}{method.signature}")
-        return "\n".join(lines) + "\n"
+def _describe(dispatcher: Dispatcher) -> str:
+    lines = []
+    for component in dispatcher.components:
+        lines.append(f"component {component.name} ({component.type.__qualname__})")
+        for service in component.services:
+            lines.append(f"  service {service.name} ({service.type.__qualname__})")
+            for method in service.methods.values():
+                lines.append(f"    {method.name}{method.signature}")
+    return "\n".join(lines) + "\n"

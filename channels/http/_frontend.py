@@ -1,0 +1,74 @@
+"""What an HTTP request means, and the answer to it: shared by the embedded server and WSGI.
+
+A request is routed strictly (see :mod:`._routes`); a call goes to the dispatcher with the
+request's headers as its metadata (HTTP framing headers left out), health documents and the
+report are answered here, and every error is the dispatcher's envelope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from container.plugin import RESERVED_METADATA, Dispatcher, Response
+
+from ._engine import HttpAnswer
+from ._routes import route
+
+_INVOKE_ALLOW = (("Allow", "POST, OPTIONS"),)
+_READ_ALLOW = (("Allow", "GET, HEAD"),)
+
+
+def metadata_from_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Return the call metadata that request headers (lowercase names) carry."""
+    return {name: value for name, value in headers.items() if name not in RESERVED_METADATA}
+
+
+class HttpFrontend:
+    """Answers HTTP requests for one server's dispatcher.
+
+    Args:
+        dispatcher: routes, checks, runs and answers the calls.
+        report: returns the plain-text report served on ``/report``.
+    """
+
+    def __init__(self, dispatcher: Dispatcher, report: Callable[[], str]) -> None:
+        self.dispatcher = dispatcher
+        self.report = report
+
+    def answer(
+        self, method: str, target: str, headers: Mapping[str, str], body: bytes, peer: str
+    ) -> HttpAnswer:
+        """Return the answer to one request (the body already read, within the size limit)."""
+        found = route(target)
+        dispatcher = self.dispatcher
+        if found.kind == "invoke":
+            if method == "POST":
+                metadata = metadata_from_headers(headers)
+                response = dispatcher.dispatch(
+                    found.path, body, headers.get("content-type", ""), metadata, peer
+                )
+                return _from(response)
+            if method == "OPTIONS":
+                return HttpAnswer(204, headers=_INVOKE_ALLOW)
+            if dispatcher.has_route(found.path):
+                return _from(
+                    dispatcher.error_response(405, "service methods are called with POST"), _INVOKE_ALLOW
+                )
+            return _from(dispatcher.error_response(404, f"no service method at {found.path}"))
+        if found.kind == "bad":
+            return _from(dispatcher.error_response(400, found.path))
+        component = found.path if found.kind == "health" else dispatcher.health_paths.get(found.path)
+        readable = found.kind in ("health", "report") or component is not None
+        if readable and method not in ("GET", "HEAD"):
+            return _from(dispatcher.error_response(405, "use GET here"), _READ_ALLOW)
+        if component is not None:
+            health = dispatcher.health(component)
+            if health is not None:
+                return _from(health)
+        elif found.kind == "report":
+            return HttpAnswer(200, self.report().encode(), "text/plain; charset=utf-8")
+        return _from(dispatcher.error_response(404, f"nothing at {target.split('?', 1)[0][:200]}"))
+
+
+def _from(response: Response, headers: tuple[tuple[str, str], ...] = ()) -> HttpAnswer:
+    return HttpAnswer(response.status, response.body, response.content_type, headers)

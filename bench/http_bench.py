@@ -29,8 +29,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
 CASES = {
-    "sw-json": ("servicewire", "servicewire dispatch-json (requests -> waitress)"),
-    "sw-msgpack": ("servicewire", "servicewire dispatch-msgpack (requests -> waitress)"),
+    "sw-json": ("servicewire", "servicewire dispatch-json (embedded server)"),
+    "sw-msgpack": ("servicewire", "servicewire dispatch-msgpack (embedded server)"),
+    "sw-msgpack-tls": ("servicewire", "servicewire dispatch-msgpack over TLS 1.3 (embedded server)"),
     "sw-tcp": ("servicewire", "servicewire tcp-msgpack (samples/tcp_channel plugin)"),
     "floor-http": ("http-echo", "floor: http.client -> raw-socket HTTP echo, msgspec JSON"),
     "floor-tcp-json": ("tcp", "floor: raw TCP, length prefix, msgspec JSON"),
@@ -117,11 +118,16 @@ def make_client(case: str, port: int) -> tuple[Any, bool]:
 
         from container import ServiceClient
 
-        channel = {"sw-json": "dispatch-json", "sw-msgpack": "dispatch-msgpack", "sw-tcp": "tcp-msgpack"}[
-            case
-        ]
+        channels = {"sw-json": "dispatch-json", "sw-tcp": "tcp-msgpack"}
+        channel = channels.get(case, "dispatch-msgpack")
         url = os.environ["BENCH_TCP_URL"] if case == "sw-tcp" else f"http://127.0.0.1:{port}"
-        config = {"registry": {"type": "static", "components": {"bench-component": {channel: [url]}}}}
+        config: dict[str, Any] = {
+            "registry": {"type": "static", "components": {"bench-component": {channel: [url]}}}
+        }
+        if case == "sw-msgpack-tls":
+            url = f"https://127.0.0.1:{port}"
+            config["registry"]["components"]["bench-component"][channel] = [url]
+            config["http"] = {"tls": {"verify": os.path.join(os.environ["BENCH_TLS_DIR"], "ca.pem")}}
         return ServiceClient(config).get_service(BenchService, channel), True
     if case == "floor-http":
         return HttpClientFloor(port), False
@@ -172,15 +178,33 @@ def run_client(case: str, port: int, server_pid: int) -> dict[str, Any]:
 # orchestration
 
 
+def make_certificates(folder: str) -> None:
+    """Write a private CA (ca.pem) and a certificate for 127.0.0.1 (server.pem, server.key)."""
+    import trustme
+
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(os.path.join(folder, "ca.pem"))
+    issued = ca.issue_cert("127.0.0.1")
+    issued.cert_chain_pems[0].write_to_path(os.path.join(folder, "server.pem"))
+    issued.private_key_pem.write_to_path(os.path.join(folder, "server.key"))
+
+
 def run_case(case: str) -> dict[str, Any]:
+    import tempfile
+
     kind, _ = CASES[case]
     port = free_port()
+    env = dict(os.environ)
+    if case == "sw-msgpack-tls":
+        env["BENCH_TLS_DIR"] = tempfile.mkdtemp(prefix="sw-bench-tls-")
+        make_certificates(env["BENCH_TLS_DIR"])
     server = subprocess.Popen(
         [sys.executable, str(HERE / "servers.py"), kind, str(port)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
         cwd=ROOT,
+        env=env,
     )
     try:
         assert server.stdout is not None
@@ -195,7 +219,7 @@ def run_case(case: str) -> dict[str, Any]:
             timeout=120,
             cwd=ROOT,
             check=False,
-            env={**os.environ, "BENCH_TCP_URL": ready[1] if len(ready) > 1 else "-"},
+            env={**env, "BENCH_TCP_URL": ready[1] if len(ready) > 1 else "-"},
         )
         if out.returncode != 0:
             raise RuntimeError(f"client {case} failed:\n{out.stderr}")
@@ -224,6 +248,33 @@ def run_peers() -> dict[str, dict[str, Any]]:
         if row.get("key") in PEER_CASES and "error" not in row:
             found[row["key"]] = row
     return found
+
+
+def print_targets(results: dict[str, Any], peers: dict[str, Any]) -> None:
+    """Print the HTTP server issue's ratio lines, exactly as a script reads them."""
+    lines = []
+    plain, tls, floor = results.get("sw-msgpack"), results.get("sw-msgpack-tls"), results.get("floor-http")
+    if plain and "d1" in peers:
+        grpc = peers["d1"]
+        rate = plain["echo_rate"] / float(grpc["thr_rate"])
+        lines.append(f"sw-msgpack / gRPC: 8-thread echo throughput {rate:.2f}x")
+        lines.append(f"sw-msgpack / gRPC: echo median {plain['echo_median'] / float(grpc['echo_med']):.2f}x")
+    if plain and floor:
+        lines.append(
+            f"sw-msgpack / http floor: echo median {plain['echo_median'] / floor['echo_median']:.2f}x"
+        )
+    if plain and tls:
+        lines.append(
+            f"sw-msgpack TLS / sw-msgpack plain: echo median {tls['echo_median'] / plain['echo_median']:.2f}x"
+        )
+        lines.append(
+            f"sw-msgpack plain / sw-msgpack TLS: 8-thread echo throughput {plain['echo_rate'] / tls['echo_rate']:.2f}x"
+        )
+    if lines:
+        print()
+        print("Targets: throughput vs gRPC >= 1.5, median vs gRPC <= 0.5, vs http floor <= 1.3, TLS <= 1.3.")
+        for line in lines:
+            print(line)
 
 
 def main() -> None:
@@ -270,9 +321,7 @@ def main() -> None:
                 f"- {ours} / aspyx {theirs}: echo median {median_ratio:.3f}x [<= 0.25], "
                 f"8-thread echo throughput {rate_ratio:.1f}x [>= 4]"
             )
-    if "sw-msgpack" in results and "d1" in peers:
-        ratio = results["sw-msgpack"]["echo_median"] / float(peers["d1"]["echo_med"])
-        print(f"- sw-msgpack / gRPC d1: echo median {ratio:.2f}x [< 1]")
+    print_targets(results, peers)
     if "sw-tcp" in results and "floor-tcp-msgpack" in results:
         tcp, floor = results["sw-tcp"], results["floor-tcp-msgpack"]
         for name in ("hello", "echo"):

@@ -161,7 +161,11 @@ def main() -> None:
         if engine == "engine":
             from channels.http import HttpServer
 
-            server = HttpServer("127.0.0.1", port, threads=threads)
+            tls_dir = os.environ.get("BENCH_TLS_DIR")
+            tls = None
+            if tls_dir:
+                tls = {"certfile": f"{tls_dir}/server.pem", "keyfile": f"{tls_dir}/server.key"}
+            server = HttpServer("127.0.0.1", port, threads=threads, tls=tls)
             server.boot(workload.BenchContainer)
         else:
             server = serve_wsgi_with(engine, port, threads)

@@ -12,6 +12,15 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+from ._auth import (
+    AuthenticationFailed,
+    Authenticator,
+    BearerCredentials,
+    BearerTokens,
+    ClientCertificates,
+    allow,
+    token_digest,
+)
 from ._calls import Call, Interceptor, Invocation, ServerCall
 from ._channel import Channel
 from ._channel_manager import ChannelManager
@@ -35,6 +44,7 @@ from ._errors import (
     InvalidResponseException,
     LocalServiceException,
     NoAddressException,
+    PermissionDeniedException,
     PluginException,
     RemoteError,
     RemoteServiceException,
@@ -44,6 +54,7 @@ from ._errors import (
     ServiceNotFoundException,
     ServiceTimeoutException,
     ServiceUnavailableException,
+    UnauthenticatedException,
     UnknownChannelException,
     UnknownRegistryException,
 )
@@ -66,7 +77,11 @@ from ._values import ChannelAddress, ChannelInstances
 
 __all__ = [
     "AbstractComponent",
+    "AuthenticationFailed",
+    "Authenticator",
     "BaseDescriptor",
+    "BearerCredentials",
+    "BearerTokens",
     "Call",
     "CallContext",
     "CallInterruptedException",
@@ -75,6 +90,7 @@ __all__ = [
     "ChannelAddress",
     "ChannelInstances",
     "ChannelManager",
+    "ClientCertificates",
     "Component",
     "ComponentDescriptor",
     "ComponentRegistry",
@@ -92,6 +108,7 @@ __all__ = [
     "ListenerlessServer",
     "LocalServiceException",
     "NoAddressException",
+    "PermissionDeniedException",
     "PluginException",
     "RandomURLSelector",
     "RemoteError",
@@ -113,8 +130,10 @@ __all__ = [
     "ServiceUnavailableException",
     "Settings",
     "URLSelector",
+    "UnauthenticatedException",
     "UnknownChannelException",
     "UnknownRegistryException",
+    "allow",
     "call_context",
     "call_options",
     "channel",
@@ -128,6 +147,7 @@ __all__ = [
     "idempotent",
     "implementation",
     "service",
+    "token_digest",
 ]
 
 # Names that left this module's public surface in 0.2: where each one lives now.

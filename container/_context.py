@@ -79,19 +79,22 @@ class CallContext(msgspec.Struct, gc=False):
     no deadline. (A msgspec Struct: one is made for every call, and Structs are made in a
     third of the time of a slotted class. Untracked by the garbage collector, which is safe
     because nothing a context holds can refer back to it: str->str metadata, a float, an
-    :class:`Identity`.)
+    :class:`Identity`, a certificate's fields.)
 
     Attributes:
         metadata: str->str pairs; keys are lowercase letters, digits and ``-``.
         deadline: when the call must be over (monotonic clock), or None.
         identity: the authenticated caller (server side), or None.
         peer: the remote address as the listener saw it (server side), "" when unknown.
+        peer_certificate: the caller's TLS client certificate as
+            :meth:`ssl.SSLSocket.getpeercert` returns it (server side, mTLS), or None.
     """
 
     metadata: dict[str, str] = msgspec.field(default_factory=dict)
     deadline: float | None = None
     identity: Identity | None = None
     peer: str = ""
+    peer_certificate: dict[str, Any] | None = None
 
     def time_remaining(self) -> float | None:
         """Return the seconds left until the deadline (negative once passed), or None."""

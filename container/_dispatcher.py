@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +45,7 @@ from .codec import (
     JSON_CODEC,
     NOT_FOUND,
     OK,
+    UNAUTHENTICATED,
     UNAVAILABLE,
     UNSUPPORTED_MEDIA_TYPE,
     Codec,
@@ -56,6 +58,7 @@ from .codec import (
 )
 
 if TYPE_CHECKING:
+    from ._auth import Guard
     from ._descriptors import ComponentDescriptor, MethodDescriptor
 
 logger = logging.getLogger("servicewire.server")
@@ -117,8 +120,13 @@ class Dispatcher:
         component_instance: returns the component object of a hosted component (for health).
         interceptors: returns the server interceptors of a component, outermost first.
         codecs: the codecs requests may use, by content type.
-        debug: append the traceback to the message of 500 answers.
+        debug: answer unexpected exceptions with their message and traceback instead of a
+            generic message (never where untrusted callers reach the server).
         health_endpoint: returns the extra health path a component declares (``@health``).
+        guard: the authenticator and rules of the calls (None: no authentication); also
+            decides who may read the server's own endpoints (:meth:`admit`).
+        expose: who may read ``health``, ``report`` and ``metrics`` (attributes ``open``,
+            ``authenticated`` or ``off``); None: health open, the others authenticated.
     """
 
     def __init__(
@@ -130,8 +138,13 @@ class Dispatcher:
         codecs: Mapping[str, Codec] = CODECS,
         debug: bool = False,
         health_endpoint: Callable[[ComponentDescriptor[Any]], str | None] = lambda component: None,
+        guard: Guard | None = None,
+        expose: Any = None,
     ) -> None:
         self.components = list(components)
+        self.guard = guard
+        defaults = {"health": "open", "report": "authenticated", "metrics": "authenticated"}
+        self.expose = {name: getattr(expose, name, default) for name, default in defaults.items()}
         self.codecs = dict(codecs)
         self.debug = debug
         self._component_instance = component_instance
@@ -175,6 +188,7 @@ class Dispatcher:
         content_type: str,
         metadata: Mapping[str, str],
         peer: str = "",
+        peer_certificate: dict[str, Any] | None = None,
     ) -> Response:
         """Answer one request.
 
@@ -186,6 +200,8 @@ class Dispatcher:
                 ``sw-timeout-ms`` when the call has a deadline. A dict is kept as the call's
                 context metadata: pass one of your own making, not one you reuse.
             peer: the caller's address as the listener saw it, for logs.
+            peer_certificate: the caller's verified TLS client certificate, as
+                :meth:`ssl.SSLSocket.getpeercert` returns it (mTLS), or None.
 
         Returns:
             The answer: 200 with the result, or an error status with the error envelope.
@@ -208,7 +224,7 @@ class Dispatcher:
         deadline = deadline_from_metadata(incoming.pop(TIMEOUT_KEY, None))
         if deadline is not None and _monotonic() >= deadline:
             return self.error_response(DEADLINE_EXCEEDED, "the deadline passed before the call ran", codec)
-        context = CallContext(incoming, deadline, None, peer)
+        context = CallContext(incoming, deadline, None, peer, peer_certificate)
         method_codec = route.codecs[codec.content_type]
         active = self._active
         active.append(None)
@@ -287,18 +303,34 @@ class Dispatcher:
         except Exception as exc:
             if is_application_exception(type(exc)):
                 raise
-            remote = _as_remote(exc, route.method.path)
-            raise remote from exc
+            error_id, message = self._hide(route.method.path, exc)
+            raise _as_remote(exc, route.method.path, error_id, message) from exc
         finally:
             _serving_reset(token)
             active.pop()
 
     def _failure(self, route: _Route, codec: Codec, exc: Exception) -> Response:
-        logger.debug("%s raised %r", route.method.path, exc)
-        message = None
-        if self.debug and not is_application_exception(type(exc)):
-            message = f"{exc}\n{''.join(traceback.format_exception(exc))}"
-        return Response(INTERNAL_ERROR, encode_exception(codec, exc, message=message), codec.content_type)
+        if is_application_exception(type(exc)):
+            # Part of the interface: its message and fields go to the caller as they are.
+            return Response(INTERNAL_ERROR, encode_exception(codec, exc), codec.content_type)
+        error_id, message = self._hide(route.method.path, exc)
+        body = encode_exception(codec, exc, error_id=error_id, message=message)
+        return Response(INTERNAL_ERROR, body, codec.content_type)
+
+    def _hide(self, path: str, exc: BaseException) -> tuple[str, str]:
+        """Log an unexpected exception with its traceback; return (error id, what the caller reads).
+
+        The caller learns the exception's public type name and the error id, never its message
+        (which may hold paths, passwords, data) unless the server runs in debug mode. A failure
+        relayed from a further hop (a RemoteServiceException) keeps its already-public text.
+        """
+        error_id = uuid.uuid4().hex[:16]
+        logger.error("%s failed (error id %s)", path, error_id, exc_info=exc)
+        if self.debug:
+            return error_id, f"{exc}\n{''.join(traceback.format_exception(exc))}"
+        if isinstance(exc, RemoteServiceException):
+            return error_id, exc.remote_message
+        return error_id, f"internal error; the server logged it with error id {error_id}"
 
     # answers listeners give themselves
 
@@ -313,6 +345,42 @@ class Dispatcher:
         codec = codec or JSON_CODEC
         body = encode_error(codec, error_type or ERROR_TYPES.get(status, "Error"), message)
         return Response(status, body, codec.content_type)
+
+    def admit(
+        self, endpoint: str, metadata: Mapping[str, str], peer_certificate: dict[str, Any] | None = None
+    ) -> Response | None:
+        """Decide whether a caller may read one of the server's own endpoints.
+
+        Args:
+            endpoint: ``"health"``, ``"report"`` or ``"metrics"``.
+            metadata: what the caller sent (the ``authorization`` key for a bearer token).
+            peer_certificate: the caller's TLS client certificate, or None.
+
+        Returns:
+            None when the caller may read it; else the answer to give: 404 when the endpoint
+            is off, 401 when it needs an authenticated caller and this one is not.
+        """
+        exposure = self.expose.get(endpoint, "off")
+        if exposure == "open":
+            return None
+        if exposure == "off":
+            return self.error_response(NOT_FOUND, f"/{endpoint} is off (auth.expose.{endpoint})")
+        if self.guard is None:
+            return self.error_response(
+                UNAUTHENTICATED,
+                f"/{endpoint} needs an authenticated caller and no authenticator is configured "
+                f"(set auth.bearer, auth.jwt or auth.mtls, or auth.expose.{endpoint}: open)",
+            )
+        from ._auth import AuthenticationFailed
+
+        context = CallContext(dict(metadata), None, None, "", peer_certificate)
+        try:
+            identity = self.guard.identify(context)
+        except AuthenticationFailed as exc:
+            return self.error_response(UNAUTHENTICATED, str(exc))
+        if identity is None:
+            return self.error_response(UNAUTHENTICATED, f"/{endpoint} needs an authenticated caller")
+        return None
 
     def has_route(self, path: str) -> bool:
         """Return True when ``component/service/method`` is a hosted method."""
@@ -389,8 +457,8 @@ def _terminal(function: Callable[..., Any]) -> CallNext:
     return run
 
 
-def _as_remote(exc: BaseException, path: str) -> RemoteServiceException:
+def _as_remote(exc: BaseException, path: str, error_id: str, message: str) -> RemoteServiceException:
     chain: tuple[RemoteError, ...] = ()
     if isinstance(exc, RemoteServiceException):
         chain = (RemoteError(exc.remote_type, exc.remote_message, exc.path), *exc.chain)
-    return RemoteServiceException(public_type_name(type(exc)), str(exc), INTERNAL_ERROR, chain, path=path)
+    return RemoteServiceException(public_type_name(type(exc)), message, INTERNAL_ERROR, chain, error_id, path)

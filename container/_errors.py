@@ -161,6 +161,21 @@ class RemoteServiceException(ServiceException):
         return RemoteError(self.remote_type, self.remote_message, self.path)
 
 
+class UnauthenticatedException(RemoteServiceException):
+    """The server refused the call because it could not tell who is calling (HTTP 401).
+
+    No credential was sent where the method needs one, or the credential is not valid
+    (unknown, expired, badly signed). Nothing ran. ``remote_message`` says which.
+    """
+
+
+class PermissionDeniedException(RemoteServiceException):
+    """The server knows who is calling and its rules do not let that caller call the method (HTTP 403).
+
+    Nothing ran. ``remote_message`` names the caller and the method.
+    """
+
+
 class ServiceCommunicationException(ServiceException):
     """This caller could not complete the exchange with the remote side.
 

@@ -9,13 +9,19 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from ._auth import Guard, authenticators_from, credentials_from, method_rules, parse_rule
 from ._calls import InterceptorLike, Invocation, applies_to, load_interceptor
 from ._channel import Channel
 from ._channel_manager import ChannelManager
 from ._context import new_client_context
 from ._descriptors import CATALOG, ComponentDescriptor, ServiceDescriptor
 from ._dispatcher import Dispatcher
-from ._errors import NoAddressException, ServiceCommunicationException, ServiceNotFoundException
+from ._errors import (
+    ConfigurationException,
+    NoAddressException,
+    ServiceCommunicationException,
+    ServiceNotFoundException,
+)
 from ._hosting import Hosting
 from ._proxy import Binding, make_proxy
 from ._registry import ComponentRegistry
@@ -95,6 +101,10 @@ class ServiceManager:
             for name, settings in self.settings.components.items()
             for side in ("client", "server")
         }
+        self._authenticators = authenticators_from(self.settings)
+        self._guard: Guard | None = None
+        self._default_credentials = credentials_from(self.settings, None)
+        self._credentials = {name: credentials_from(self.settings, name) for name in self.settings.components}
         self._services: dict[tuple[Any, str], Any] = {}
         self._channels: dict[tuple[type, str], Channel] = {}
         self._transports: dict[type[Channel], Transport | InProcessTransport] = {}
@@ -159,7 +169,49 @@ class ServiceManager:
 
     def _interceptors_of(self, component: str, side: str) -> list[InterceptorLike]:
         shared = [i for i in self._interceptors[side] if applies_to(i, component)]
-        return shared + self._component_interceptors.get((component, side), [])
+        chain = shared + self._component_interceptors.get((component, side), [])
+        if side == "server" and self._guard is not None:
+            chain.insert(0, self._guard)  # who is calling is known before anything else runs
+        if side == "client":
+            credentials = self._credentials.get(component, self._default_credentials)
+            if credentials is not None:
+                chain.append(credentials)
+        return chain
+
+    def _make_guard(self, hosting: Hosting) -> Guard | None:
+        """Resolve the hosted methods' rules; None when no authenticator is configured.
+
+        Raises:
+            ConfigurationException: a rule needs an authenticated caller but no authenticator
+                is configured (every call would be refused).
+        """
+        settings = self.settings
+
+        def method_rule(component: str, service: str, method: str) -> list[str] | None:
+            found = settings.method(component, service, method)
+            return found.allow if found is not None else None
+
+        rules = method_rules(
+            hosting.components,
+            hosting.instance_of,
+            method_rule,
+            lambda component: settings.component(component).allow,
+        )
+        if settings.auth.allow is not None:
+            default = parse_rule(settings.auth.allow, "config key 'auth.allow'")
+        else:
+            default = frozenset({"authenticated"} if self._authenticators else {"anyone"})
+        if self._authenticators:
+            return Guard(self._authenticators, rules, default)
+        closed = sorted(path for path, rule in rules.items() if "anyone" not in rule)
+        if "anyone" not in default:
+            closed.insert(0, "auth.allow")
+        if closed:
+            raise ConfigurationException(
+                f"{', '.join(closed[:3])} admit only authenticated callers, but no authenticator is "
+                "configured: set auth.bearer, auth.jwt, auth.mtls or auth.authenticators"
+            )
+        return None
 
     def transport_for(self, channel_class: type[Channel]) -> Transport | InProcessTransport:
         """Return this manager's transport of a channel class (one, shared by its components)."""
@@ -181,6 +233,12 @@ class ServiceManager:
         """
         hosting = self.hosting
         hosting.check()
+        self._guard = self._make_guard(hosting)
+        if debug:
+            logger.warning(
+                "DEBUG MODE: error answers carry exception messages and tracebacks to every caller; "
+                "never use it where an untrusted caller can reach the server"
+            )
         return Dispatcher(
             hosting.components,
             hosting.instance_of,
@@ -188,6 +246,8 @@ class ServiceManager:
             self.server_interceptors,
             debug=debug,
             health_endpoint=hosting.health_endpoint,
+            guard=self._guard,
+            expose=self.settings.auth.expose,
         )
 
     def _component_object(self, component: ComponentDescriptor[Any]) -> Any:

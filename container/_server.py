@@ -120,6 +120,14 @@ class Server(ABC):
             if channel_class not in self._first_contract:
                 self._first_contract.append(channel_class)
             return channel_class.prepare_server(self, component, address)
+        return self.own_address(address)
+
+    def own_address(self, address: ChannelAddress) -> ChannelAddress:
+        """Return the address to register for a channel this server serves itself.
+
+        The default returns it unchanged; a server may correct what it knows better (the HTTP
+        server with TLS on registers ``https://`` for an address given as ``http://``).
+        """
         return address
 
     def withdraw(self) -> None:

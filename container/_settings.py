@@ -47,6 +47,20 @@ class MethodSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     timeout: Seconds | None = None
     read_timeout: Seconds | None = None
     idempotent: bool | None = None
+    allow: list[str] | None = None
+
+
+class CredentialSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """What a client sends to prove who it is: ``auth.credentials`` or ``components.<c>.credentials``.
+
+    Attributes:
+        token: a bearer token sent with every call.
+        provider: ``package.module:function``; ``function()`` returns the token, called for
+            every call (it caches and refreshes).
+    """
+
+    token: str | None = None
+    provider: str | None = None
 
 
 class InterceptorSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -74,6 +88,9 @@ class ComponentSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
         connect_timeout: limit of one connection attempt, seconds.
         methods: per-method settings, by ``<service>.<method>`` or ``<method>``.
         interceptors: interceptors for this component only.
+        allow: who may call the component's methods (server side; see docs/security.md).
+        credentials: what calls to this component send (client side), instead of
+            ``auth.credentials``.
     """
 
     selector: str | None = None
@@ -84,6 +101,8 @@ class ComponentSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
     connect_timeout: Seconds | None = None
     methods: dict[str, MethodSettings] = {}
     interceptors: InterceptorSettings = msgspec.field(default_factory=InterceptorSettings)
+    allow: list[str] | None = None
+    credentials: CredentialSettings | None = None
 
 
 class CallSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -177,6 +196,116 @@ class HttpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     tls: TlsSettings = msgspec.field(default_factory=TlsSettings)
 
 
+class TokenSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The caller a bearer token stands for: ``auth.bearer.tokens.<token>``.
+
+    Attributes:
+        subject: the caller's name.
+        roles: the caller's roles.
+    """
+
+    subject: str
+    roles: list[str] = []
+
+
+class BearerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Bearer tokens the server accepts: ``auth.bearer``.
+
+    Attributes:
+        tokens: token (or ``sha256:<hex>`` of it) -> the caller it stands for.
+        lookup: ``package.module:function``; ``function(token)`` returns an Identity or None,
+            for tokens not listed.
+    """
+
+    tokens: dict[str, TokenSettings] = {}
+    lookup: str | None = None
+
+
+class JwtSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """JWT verification: ``auth.jwt`` (needs ``servicewire[jwt]``).
+
+    Attributes:
+        key: the verification key (PEM public key, or the HMAC secret).
+        key_file: a file holding the key, instead of ``key``.
+        algorithms: the algorithms accepted.
+        audience: the required ``aud`` claim.
+        issuer: the required ``iss`` claim.
+        leeway: seconds of clock skew tolerated.
+        subject_claim: the claim naming the caller.
+        roles_claim: the claim listing the caller's roles.
+    """
+
+    key: str | None = None
+    key_file: str | None = None
+    algorithms: list[str] = msgspec.field(default_factory=lambda: ["RS256", "ES256", "EdDSA"])
+    audience: str | None = None
+    issuer: str | None = None
+    leeway: Annotated[float, msgspec.Meta(ge=0)] = 30.0
+    subject_claim: str = "sub"
+    roles_claim: str = "roles"
+
+    def __post_init__(self) -> None:
+        if bool(self.key) == bool(self.key_file):
+            raise ValueError("give exactly one of key and key_file")
+
+
+class MtlsSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Identity from TLS client certificates: ``auth.mtls``.
+
+    Attributes:
+        enabled: take the caller's identity from its verified client certificate.
+        roles: certificate subject -> roles.
+    """
+
+    enabled: bool = False
+    roles: dict[str, list[str]] = {}
+
+
+EXPOSURES = ("open", "authenticated", "off")
+
+
+class ExposeSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Who may read the server's own endpoints: ``auth.expose``; each ``open``, ``authenticated`` or ``off``.
+
+    Attributes:
+        health: ``/health/<component>`` and ``@health`` endpoints.
+        report: ``/report`` (what is hosted, with method signatures).
+        metrics: ``/metrics`` (Prometheus).
+    """
+
+    health: str = "open"
+    report: str = "authenticated"
+    metrics: str = "authenticated"
+
+    def __post_init__(self) -> None:
+        for name in ("health", "report", "metrics"):
+            if getattr(self, name) not in EXPOSURES:
+                raise ValueError(f"{name} is {getattr(self, name)!r}; use one of {', '.join(EXPOSURES)}")
+
+
+class AuthSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Authentication and authorization: ``auth`` (see docs/security.md).
+
+    Attributes:
+        bearer: bearer tokens the server accepts.
+        jwt: JWT verification, or None.
+        mtls: identity from client certificates.
+        authenticators: further authenticators by import path (classes made with no arguments).
+        allow: the rule of every hosted method without its own (None: ``["authenticated"]``
+            when an authenticator is configured, else ``["anyone"]``).
+        credentials: what this process sends when it calls (client side).
+        expose: who may read health, report and metrics.
+    """
+
+    bearer: BearerSettings = msgspec.field(default_factory=BearerSettings)
+    jwt: JwtSettings | None = None
+    mtls: MtlsSettings = msgspec.field(default_factory=MtlsSettings)
+    authenticators: list[str] = []
+    allow: list[str] | None = None
+    credentials: CredentialSettings | None = None
+    expose: ExposeSettings = msgspec.field(default_factory=ExposeSettings)
+
+
 def convert(value: Any, type_: type[_T], where: str) -> _T:
     """Convert a config section into ``type_``, converting strings; errors name the key path.
 
@@ -231,6 +360,7 @@ class Settings:
         http: the HTTP channels' and server's settings.
         components: per-component settings, by component name.
         interceptors: container-wide interceptors by import path.
+        auth: authentication, authorization and exposure of the server's endpoints.
         registry: the ``registry`` section, for the registry plugin (``type`` included).
         extensions: objects given in code for plugins, by key.
     """
@@ -249,6 +379,7 @@ class Settings:
         self.calls = convert(_section(raw, "calls"), CallSettings, "calls")
         self.http = convert(_section(raw, "http"), HttpSettings, "http")
         self.interceptors = convert(_section(raw, "interceptors"), InterceptorSettings, "interceptors")
+        self.auth = convert(_section(raw, "auth"), AuthSettings, "auth")
         self.components: dict[str, ComponentSettings] = {}
         for name, section in (_section(raw, "components") or {}).items():
             where = f"components.{name}"

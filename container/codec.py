@@ -38,12 +38,14 @@ import msgspec
 from ._descriptors import MethodDescriptor
 from ._errors import (
     InvalidResponseException,
+    PermissionDeniedException,
     RemoteError,
     RemoteServiceException,
     SerializationException,
     ServiceException,
     ServiceTimeoutException,
     ServiceUnavailableException,
+    UnauthenticatedException,
     exception_fields,
     is_application_exception,
     public_type_name,
@@ -468,7 +470,14 @@ def decode_error(codec: Codec, body: bytes, status: int, path: str = "") -> Serv
             if revived is not None:
                 return revived
     chain = tuple(RemoteError(c.type, c.message, c.path) for c in detail.chain)
-    return RemoteServiceException(detail.type, detail.message, status, chain, detail.id, path)
+    cls = _STATUS_EXCEPTIONS.get(status, RemoteServiceException)
+    return cls(detail.type, detail.message, status, chain, detail.id, path)
+
+
+_STATUS_EXCEPTIONS: dict[int, type[RemoteServiceException]] = {
+    UNAUTHENTICATED: UnauthenticatedException,
+    PERMISSION_DENIED: PermissionDeniedException,
+}
 
 
 def error_for_status(codec: Codec, status: int, body: bytes, url: str, path: str = "") -> ServiceException:

@@ -439,11 +439,19 @@ class ChannelConformance:
             proxy.fail_known("known failure")
 
     def test_other_exception_becomes_remote_service_exception(self, proxy: ConformanceService) -> None:
-        """Any other exception arrives as RemoteServiceException naming the remote type."""
+        """Any other exception arrives as RemoteServiceException naming the remote type.
+
+        Its message stays on the server (it may hold paths or secrets): the caller reads a
+        generic message with the error id under which the server logged the traceback.
+        """
         with pytest.raises(RemoteServiceException) as info:
             proxy.fail_unknown("lost key")
         assert info.value.remote_type == "builtins.KeyError"
-        assert "lost key" in info.value.remote_message
+        channel_class = ChannelManager().get_class(self.channel)
+        if uses_first_contract_server(channel_class):
+            return  # its own server answers with the message; the core's dispatcher hides it
+        assert "lost key" not in info.value.remote_message
+        assert info.value.error_id and info.value.error_id in info.value.remote_message
 
     def test_application_exception_keeps_its_fields(self, proxy: ConformanceService) -> None:
         """An application exception arrives as itself with the same attributes, args and str()."""

@@ -8,6 +8,7 @@ report are answered here, and every error is the dispatcher's envelope.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from container.plugin import RESERVED_METADATA, Dispatcher, Response
 
@@ -29,23 +30,39 @@ class HttpFrontend:
     Args:
         dispatcher: routes, checks, runs and answers the calls.
         report: returns the plain-text report served on ``/report``.
+        metrics: returns the body and content type served on ``/metrics``, or None (404).
     """
 
-    def __init__(self, dispatcher: Dispatcher, report: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        report: Callable[[], str],
+        metrics: Callable[[], tuple[bytes, str]] | None = None,
+    ) -> None:
         self.dispatcher = dispatcher
         self.report = report
+        self.metrics = metrics
 
     def answer(
-        self, method: str, target: str, headers: Mapping[str, str], body: bytes, peer: str
+        self,
+        method: str,
+        target: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        peer: str,
+        peer_certificate: dict[str, Any] | None = None,
     ) -> HttpAnswer:
-        """Return the answer to one request (the body already read, within the size limit)."""
+        """Return the answer to one request (the body already read, within the size limit).
+
+        ``peer_certificate`` is the client's verified TLS certificate (mTLS), or None.
+        """
         found = route(target)
         dispatcher = self.dispatcher
         if found.kind == "invoke":
             if method == "POST":
                 metadata = metadata_from_headers(headers)
                 response = dispatcher.dispatch(
-                    found.path, body, headers.get("content-type", ""), metadata, peer
+                    found.path, body, headers.get("content-type", ""), metadata, peer, peer_certificate
                 )
                 return _from(response)
             if method == "OPTIONS":
@@ -58,9 +75,17 @@ class HttpFrontend:
         if found.kind == "bad":
             return _from(dispatcher.error_response(400, found.path))
         component = found.path if found.kind == "health" else dispatcher.health_paths.get(found.path)
-        readable = found.kind in ("health", "report") or component is not None
+        readable = found.kind in ("health", "report", "metrics") or component is not None
         if readable and method not in ("GET", "HEAD"):
             return _from(dispatcher.error_response(405, "use GET here"), _READ_ALLOW)
+        if readable:
+            endpoint = "health" if component is not None else found.kind
+            refused = dispatcher.admit(endpoint, metadata_from_headers(headers), peer_certificate)
+            if refused is not None:
+                return _from(refused)
+        if found.kind == "metrics" and self.metrics is not None:
+            payload, content_type = self.metrics()
+            return HttpAnswer(200, payload, content_type)
         if component is not None:
             health = dispatcher.health(component)
             if health is not None:

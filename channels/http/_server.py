@@ -7,7 +7,9 @@ import signal
 import threading
 from typing import Any
 
-from container import Server
+import attrs
+
+from container import ChannelAddress, Server
 
 from ._engine import HttpAnswer, HttpEngine, HttpRequest, Limits
 from ._frontend import HttpFrontend
@@ -76,7 +78,12 @@ class HttpServer(Server):
 
         def handle(request: HttpRequest) -> Any:
             return frontend.answer(
-                request.method, request.target, request.headers, request.body, request.peer
+                request.method,
+                request.target,
+                request.headers,
+                request.body,
+                request.peer,
+                request.peer_certificate,
             )
 
         def refuse(status: int, message: str) -> HttpAnswer:
@@ -89,6 +96,15 @@ class HttpServer(Server):
         self.port = engine.bind(self.host, self.port)
         engine.start()
         self.engine = engine
+
+    def own_address(self, address: ChannelAddress) -> ChannelAddress:
+        """Register ``https://`` for an ``http://`` address when this server speaks TLS.
+
+        A component's ``get_addresses`` need not know whether TLS is on: the server does.
+        """
+        if self.scheme == "https" and address.uri.startswith("http://"):
+            return attrs.evolve(address, uri="https://" + address.uri[len("http://") :])
+        return address
 
     def stop_accepting(self) -> None:
         """Close the listening socket and the idle connections."""

@@ -32,6 +32,17 @@ def server() -> Iterator[HttpServer]:
 
 
 @pytest.fixture(scope="module")
+def open_report_url() -> Iterator[str]:
+    """An HttpServer whose /report is open to anyone (auth.expose.report: open)."""
+    http = HttpServer(host="127.0.0.1", port=0)
+    container = ServerContainer()
+    container.config.from_dict({"registry": {"type": "static"}, "auth": {"expose": {"report": "open"}}})
+    http.boot(container)
+    yield f"http://127.0.0.1:{http.port}"
+    http.shutdown()
+
+
+@pytest.fixture(scope="module")
 def base_url(server: HttpServer) -> str:
     return f"http://127.0.0.1:{server.port}"
 

@@ -83,11 +83,13 @@ def test_known_service_exception_is_raised_as_itself(proxy):
 
 
 def test_other_exception_becomes_remote_service_exception(proxy):
-    """Any other exception is a RemoteServiceException with the remote type and message."""
+    """Any other exception is a RemoteServiceException with the remote type and an error id."""
     with pytest.raises(RemoteServiceException) as info:
         proxy.crash()
     assert info.value.remote_type == "builtins.ValueError"
-    assert info.value.remote_message == "crashed on purpose"
+    assert info.value.remote_message == (
+        f"internal error; the server logged it with error id {info.value.error_id}"
+    )
     assert info.value.status == 500
 
 

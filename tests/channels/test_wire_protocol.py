@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import msgspec
 import pytest
@@ -158,11 +159,18 @@ def test_body_over_the_limit_answers_413(base_url, implementation):
     assert implementation.executed == before
 
 
-def test_implementation_exception_answers_500(base_url):
-    """An exception raised by the implementation answers 500 with its type and message."""
-    response = post(base_url, "/invoke/wire-component/wire-test/crash", b'{"args": []}')
+def test_implementation_exception_answers_500_without_its_message(base_url, caplog):
+    """An unexpected exception answers 500 with its type and an error id; the server logs the rest."""
+    with caplog.at_level(logging.ERROR, logger="servicewire.server"):
+        response = post(base_url, "/invoke/wire-component/wire-test/crash", b'{"args": []}')
     assert response.status_code == 500
-    assert error_of(response) == {"type": "builtins.ValueError", "message": "crashed on purpose"}
+    error = error_of(response)
+    assert error["type"] == "builtins.ValueError"
+    assert "crashed on purpose" not in response.text
+    assert error["message"] == f"internal error; the server logged it with error id {error['id']}"
+    logged = [r for r in caplog.records if error["id"] in r.getMessage()]
+    assert len(logged) == 1 and logged[0].levelno == logging.ERROR
+    assert logged[0].exc_info is not None and "crashed on purpose" in str(logged[0].exc_info[1])
 
 
 def test_get_on_a_method_answers_405(base_url):
@@ -183,9 +191,16 @@ def test_health_document(base_url):
     assert document["component_status"] == "running"
 
 
-def test_report_lists_hosted_components(base_url):
-    """GET /report lists what is hosted, as plain text."""
+def test_report_needs_an_authenticated_caller_by_default(base_url):
+    """GET /report is not for anonymous callers unless auth.expose.report says open."""
     response = requests.get(f"{base_url}/report", timeout=10)
+    assert response.status_code == 401
+    assert "auth.expose.report" in error_of(response)["message"]
+
+
+def test_report_lists_hosted_components(open_report_url):
+    """GET /report lists what is hosted, as plain text."""
+    response = requests.get(f"{open_report_url}/report", timeout=10)
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/plain")
     assert "component wire-component" in response.text

@@ -10,6 +10,15 @@ import container.plugin
 
 APPLICATION_API = {
     "AbstractComponent",
+    "AuthenticationFailed",
+    "Authenticator",
+    "BearerCredentials",
+    "BearerTokens",
+    "ClientCertificates",
+    "PermissionDeniedException",
+    "UnauthenticatedException",
+    "allow",
+    "token_digest",
     "BaseDescriptor",
     "Call",
     "CallContext",

@@ -1,0 +1,452 @@
+"""Authentication and authorization of calls, as interceptors of the call pipeline.
+
+On the server side a :class:`Guard` is the outermost server interceptor of every hosted
+component when authentication is configured: it asks each :class:`Authenticator` in turn who
+the caller is (a bearer token, a JWT, the client certificate of an mTLS connection), puts the
+:class:`~container.Identity` in the call context, and checks the method's rule. A credential
+that is present but wrong answers 401, a caller the rule does not admit 403; the caller gets
+:class:`~container.UnauthenticatedException` or :class:`~container.PermissionDeniedException`
+on every channel, ``local`` included.
+
+Rules are lists of grants, any of which admits the caller: ``"anyone"``, ``"authenticated"``,
+``"role:<role>"``, ``"subject:<subject>"``; an empty list admits nobody. The most specific rule
+wins: a method's in config, then the method's :func:`allow` decorator, then the component's in
+config, then the implementation class's decorator, then ``auth.allow``.
+
+On the client side a :class:`BearerCredentials` interceptor adds ``authorization: Bearer ...``
+to the metadata of every call, from a fixed token or a function called per call (so it can
+refresh).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ._calls import Call, CallNext, Interceptor
+from ._context import CallContext, Identity
+from ._errors import ConfigurationException
+
+if TYPE_CHECKING:
+    from ._descriptors import ComponentDescriptor
+    from ._settings import Settings
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+AUTHORIZATION = "authorization"
+"""The metadata key (HTTP header) that carries credentials."""
+
+_GRANT = re.compile(r"^(anyone|authenticated|role:[^\s]+|subject:[^\s]+)$")
+
+
+class AuthenticationFailed(Exception):
+    """Raised by an authenticator when the call carries a credential that is not valid (401)."""
+
+
+class Authenticator:
+    """Establishes who is calling from what a call carries.
+
+    Subclass it and override :meth:`authenticate`; name the class in config
+    (``auth.authenticators: ["package.module:Class"]``, made with no arguments) or give an
+    object in code (``ServiceContainer(extensions={"auth.authenticators": [obj]})``).
+    """
+
+    scheme = ""
+    """A short name of the kind of credential (``bearer``, ``jwt``, ``mtls``)."""
+
+    def authenticate(self, context: CallContext) -> Identity | None:
+        """Return the caller's identity, or None when the call carries no credential of this kind.
+
+        Args:
+            context: the call's context: ``metadata`` (the ``authorization`` key holds HTTP's
+                Authorization header), ``peer_certificate`` (mTLS), ``peer``.
+
+        Raises:
+            AuthenticationFailed: the call carries a credential of this kind that is not valid
+                (expired, unknown, malformed); the message goes to the caller.
+        """
+        raise NotImplementedError
+
+
+def bearer_token(context: CallContext) -> str | None:
+    """Return the token of an ``authorization: Bearer <token>`` metadata entry, or None."""
+    value = context.metadata.get(AUTHORIZATION)
+    if not value:
+        return None
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def token_digest(token: str) -> str:
+    """Return ``sha256:<hex>`` of a token: what config may hold instead of the token itself."""
+    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+class BearerTokens(Authenticator):
+    """Accepts the bearer tokens it knows, or those a lookup function vouches for.
+
+    Tokens are compared by their SHA-256 digest, so config may name a token by
+    ``sha256:<hex>`` (see :func:`token_digest`) and no comparison time depends on the secret.
+
+    Args:
+        tokens: token (or its ``sha256:`` digest) -> the identity it stands for.
+        lookup: ``f(token) -> Identity | None`` for tokens not in ``tokens`` (a database, an
+            introspection endpoint); None from it means "not valid".
+    """
+
+    scheme = "bearer"
+
+    def __init__(
+        self,
+        tokens: Mapping[str, Identity] | None = None,
+        lookup: Callable[[str], Identity | None] | None = None,
+    ) -> None:
+        self._by_digest = {
+            (token if token.startswith("sha256:") else token_digest(token)): identity
+            for token, identity in (tokens or {}).items()
+        }
+        self._lookup = lookup
+
+    def authenticate(self, context: CallContext) -> Identity | None:
+        """Return the identity of the call's bearer token (None: no bearer token)."""
+        token = bearer_token(context)
+        if token is None:
+            return None
+        identity = self._by_digest.get(token_digest(token))
+        if identity is None and self._lookup is not None:
+            identity = self._lookup(token)
+        if identity is None:
+            raise AuthenticationFailed("the bearer token is not valid")
+        return identity
+
+
+class ClientCertificates(Authenticator):
+    """The identity of an mTLS caller: its certificate's subject (the TLS layer verified it).
+
+    The subject is the certificate's common name, else its first subject alternative name.
+
+    Args:
+        roles: subject -> roles given to callers presenting a certificate with that subject.
+    """
+
+    scheme = "mtls"
+
+    def __init__(self, roles: Mapping[str, Iterable[str]] | None = None) -> None:
+        self._roles = {subject: frozenset(granted) for subject, granted in (roles or {}).items()}
+
+    def authenticate(self, context: CallContext) -> Identity | None:
+        """Return the identity of the call's client certificate (None: no certificate)."""
+        certificate = context.peer_certificate
+        if not certificate:
+            return None
+        subject = certificate_subject(certificate)
+        if not subject:
+            raise AuthenticationFailed("the client certificate names no subject")
+        claims = {"certificate": certificate}
+        return Identity(subject, self.scheme, self._roles.get(subject, frozenset()), claims)
+
+
+def certificate_subject(certificate: Mapping[str, Any]) -> str:
+    """Return the common name of a certificate (as ``getpeercert()`` gives it), else its first SAN."""
+    for rdn in certificate.get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                return str(value)
+    for _kind, value in certificate.get("subjectAltName", ()):
+        return str(value)
+    return ""
+
+
+def parse_rule(grants: Sequence[str], where: str) -> frozenset[str]:
+    """Check a rule's grants and return them as a set.
+
+    Raises:
+        ConfigurationException: a grant is not ``anyone``, ``authenticated``,
+            ``role:<role>`` or ``subject:<subject>`` (the message names ``where``).
+    """
+    if isinstance(grants, str):
+        raise ConfigurationException(f"{where} must be a list of grants, got the string {grants!r}")
+    for grant in grants:
+        if not isinstance(grant, str) or not _GRANT.match(grant):
+            raise ConfigurationException(
+                f"{where}: {grant!r} is not a grant; use 'anyone', 'authenticated', "
+                "'role:<role>' or 'subject:<subject>'"
+            )
+    return frozenset(grants)
+
+
+def admits(rule: frozenset[str], identity: Identity | None) -> bool:
+    """Return True when a rule admits a caller (None: an anonymous caller)."""
+    if "anyone" in rule:
+        return True
+    if identity is None:
+        return False
+    if "authenticated" in rule or f"subject:{identity.subject}" in rule:
+        return True
+    return any(f"role:{role}" in rule for role in identity.roles)
+
+
+def allow(*grants: str) -> Callable[[_F], _F]:
+    """Declare who may call an implementation's methods (on the class) or one method.
+
+    Example::
+
+        @implementation()
+        @allow("role:clerk")
+        class OrderServiceImpl(OrderService):
+            def place(self, sku: str, quantity: int) -> Order: ...
+
+            @allow("role:admin")
+            def cancel(self, order_id: str) -> None: ...
+
+    Config wins over the decorator at the same level (``components.<c>.methods.<m>.allow``
+    over a method's decorator, ``components.<c>.allow`` over the class's).
+
+    Raises:
+        ConfigurationException: a grant is malformed.
+    """
+    rule = parse_rule(list(grants), f"@allow{grants!r}")
+
+    def mark(target: _F) -> _F:
+        target.__servicewire_allow__ = rule  # type: ignore[attr-defined]
+        return target
+
+    return mark
+
+
+def declared_rule(target: Any) -> frozenset[str] | None:
+    """Return the rule an :func:`allow` decorator put on a class or function, or None."""
+    rule = getattr(target, "__servicewire_allow__", None)
+    return rule if isinstance(rule, frozenset) else None
+
+
+class Guard(Interceptor):
+    """The server interceptor that authenticates the caller and checks the method's rule.
+
+    Args:
+        authenticators: asked in turn; the first that returns an identity wins.
+        rules: method path (``component/service/method``) -> its rule.
+        default: the rule of methods not in ``rules``.
+    """
+
+    def __init__(
+        self,
+        authenticators: Sequence[Authenticator],
+        rules: Mapping[str, frozenset[str]],
+        default: frozenset[str],
+    ) -> None:
+        self.authenticators = list(authenticators)
+        self.rules = dict(rules)
+        self.default = default
+
+    def identify(self, context: CallContext) -> Identity | None:
+        """Authenticate the caller of ``context`` and record it there; None when anonymous.
+
+        Raises:
+            AuthenticationFailed: a credential was presented and is not valid.
+        """
+        identity = context.identity
+        if identity is not None:
+            return identity
+        failure: AuthenticationFailed | None = None
+        for authenticator in self.authenticators:
+            try:
+                identity = authenticator.authenticate(context)
+            except AuthenticationFailed as exc:
+                # Another authenticator may know this credential (a JWT is a bearer token too).
+                failure = failure or exc
+                continue
+            if identity is not None:
+                context.identity = identity
+                return identity
+        if failure is not None:
+            raise failure
+        return None
+
+    def intercept(self, call: Call, call_next: CallNext) -> Any:
+        """Refuse the call with 401 or 403, or go on with the caller's identity in the context."""
+        from ._dispatcher import CallRejected
+        from .codec import PERMISSION_DENIED, UNAUTHENTICATED
+
+        try:
+            identity = self.identify(call.context)  # type: ignore[attr-defined]
+        except AuthenticationFailed as exc:
+            raise CallRejected(UNAUTHENTICATED, str(exc) or "the credential is not valid") from None
+        path = call.method.path  # type: ignore[attr-defined]
+        rule = self.rules.get(path, self.default)
+        if not admits(rule, identity):
+            if identity is None:
+                raise CallRejected(UNAUTHENTICATED, f"{path} needs an authenticated caller")
+            raise CallRejected(PERMISSION_DENIED, f"{identity.subject} may not call {path}")
+        return call_next(call)
+
+
+def method_rules(
+    components: Iterable[ComponentDescriptor[Any]],
+    implementation: Callable[[Any], Any],
+    configured: Callable[[str, str, str], Sequence[str] | None],
+    component_configured: Callable[[str], Sequence[str] | None],
+) -> dict[str, frozenset[str]]:
+    """Resolve the rule of every hosted method (see the module docstring for the order).
+
+    Args:
+        components: the hosted components.
+        implementation: returns the implementation object of a service descriptor.
+        configured: ``(component, service, method)`` -> the method's rule in config, or None.
+        component_configured: component -> the component's rule in config, or None.
+    """
+    rules: dict[str, frozenset[str]] = {}
+    for component in components:
+        component_rule = component_configured(component.name)
+        for service in component.services:
+            instance = implementation(service)
+            if instance is None:
+                continue
+            class_rule = declared_rule(type(instance))
+            for method in service.methods.values():
+                where = f"config key 'components.{component.name}.methods.{service.name}.{method.name}.allow'"
+                in_config = configured(component.name, service.name, method.name)
+                if in_config is not None:
+                    rules[method.path] = parse_rule(in_config, where)
+                    continue
+                decorated = declared_rule(getattr(type(instance), method.name, None))
+                if decorated is not None:
+                    rules[method.path] = decorated
+                elif component_rule is not None:
+                    rules[method.path] = parse_rule(
+                        component_rule, f"config key 'components.{component.name}.allow'"
+                    )
+                elif class_rule is not None:
+                    rules[method.path] = class_rule
+    return rules
+
+
+class BearerCredentials(Interceptor):
+    """Client interceptor: send ``authorization: Bearer <token>`` with every call.
+
+    Args:
+        token: the token, or a function returning it, called for every call (cache and
+            refresh inside it; it runs on the calling thread).
+    """
+
+    def __init__(self, token: str | Callable[[], str]) -> None:
+        self._token = token
+
+    def intercept(self, call: Call, call_next: CallNext) -> Any:
+        """Add the credential to the call's metadata and go on."""
+        token = self._token() if callable(self._token) else self._token
+        if not isinstance(token, str) or not token or any(c in token for c in "\r\n"):
+            raise ConfigurationException(
+                f"the credential provider for {call.component} gave {type(token).__name__} "
+                f"{token!r:.20}; it must return a non-empty token string"
+            )
+        call.context.metadata[AUTHORIZATION] = f"Bearer {token}"  # type: ignore[attr-defined]
+        return call_next(call)
+
+
+def identity_of(subject: str, roles: Iterable[str] = (), scheme: str = "bearer") -> Identity:
+    """Return an :class:`~container.Identity` (a shorthand for config-made identities)."""
+    return Identity(subject, scheme, frozenset(roles))
+
+
+def authenticators_from(settings: Settings) -> list[Authenticator]:
+    """Build the authenticators that config (``auth``) and code (extensions) ask for.
+
+    Order: bearer tokens, JWT, client certificates, those named in ``auth.authenticators``,
+    then the ``"auth.authenticators"`` extension's objects.
+
+    Raises:
+        ConfigurationException: a key file cannot be read, an import path cannot be loaded,
+            PyJWT is missing, or an object is no Authenticator.
+    """
+    from ._loading import load_object
+
+    auth = settings.auth
+    found: list[Authenticator] = []
+    bearer = auth.bearer
+    if bearer.tokens or bearer.lookup:
+        tokens = {token: identity_of(t.subject, t.roles) for token, t in bearer.tokens.items()}
+        lookup = load_object(bearer.lookup, "config key 'auth.bearer.lookup'") if bearer.lookup else None
+        found.append(BearerTokens(tokens, lookup))
+    if auth.jwt is not None:
+        from ._jwt import JwtAuthenticator
+
+        key = auth.jwt.key
+        if auth.jwt.key_file:
+            try:
+                with open(auth.jwt.key_file, encoding="utf-8") as file:
+                    key = file.read()
+            except OSError as exc:
+                raise ConfigurationException(
+                    f"config key 'auth.jwt.key_file': cannot read it: {exc}"
+                ) from exc
+        assert key is not None
+        found.append(
+            JwtAuthenticator(
+                key,
+                auth.jwt.algorithms,
+                auth.jwt.audience,
+                auth.jwt.issuer,
+                auth.jwt.leeway,
+                auth.jwt.subject_claim,
+                auth.jwt.roles_claim,
+            )
+        )
+    if auth.mtls.enabled:
+        found.append(ClientCertificates(auth.mtls.roles))
+    for index, spec in enumerate(auth.authenticators):
+        where = f"config key 'auth.authenticators[{index}]'"
+        value = load_object(spec, where)
+        if isinstance(value, type):
+            value = value()
+        found.append(_checked_authenticator(value, where))
+    for value in settings.extensions.get("auth.authenticators", ()):
+        found.append(_checked_authenticator(value, "the extension 'auth.authenticators'"))
+    return found
+
+
+def _checked_authenticator(value: Any, where: str) -> Authenticator:
+    if not isinstance(value, Authenticator):
+        raise ConfigurationException(f"{where}: {value!r} is not an Authenticator")
+    return value
+
+
+def credentials_from(settings: Settings, component: str | None) -> BearerCredentials | None:
+    """Return the client interceptor sending the credentials for calls to ``component``, or None.
+
+    ``component`` None: the credentials of components without their own.
+
+    ``components.<c>.credentials`` wins over ``auth.credentials``, which wins over the
+    ``"auth.credentials"`` extension (a token string or a function returning one).
+
+    Raises:
+        ConfigurationException: a provider cannot be loaded, or both token and provider are set.
+    """
+    from ._loading import load_object
+
+    configured = settings.components[component].credentials if component in settings.components else None
+    where = f"components.{component}.credentials"
+    if configured is None:
+        configured, where = settings.auth.credentials, "auth.credentials"
+    if configured is not None:
+        if bool(configured.token) == bool(configured.provider):
+            raise ConfigurationException(f"config key {where!r}: give exactly one of token and provider")
+        if configured.token:
+            return BearerCredentials(configured.token)
+        assert configured.provider is not None
+        provider = load_object(configured.provider, f"config key '{where}.provider'")
+        if not callable(provider):
+            raise ConfigurationException(f"config key '{where}.provider': {provider!r} is not callable")
+        return BearerCredentials(provider)
+    given = settings.extensions.get("auth.credentials")
+    if given is None:
+        return None
+    if not (isinstance(given, str) or callable(given)):
+        raise ConfigurationException(
+            f"the extension 'auth.credentials' must be a token or a function: {given!r}"
+        )
+    return BearerCredentials(given)

@@ -209,12 +209,66 @@ def etcd_figures(folder: Path) -> dict[str, float] | None:
         cluster.stop()
 
 
+def heartbeat_with_many_entries(
+    folder: Path, registry_class: type = FileComponentRegistry
+) -> dict[str, float]:
+    """Median cost of one heartbeat and one reader refresh with 10,000 entries of other hosts."""
+    path = folder / f"big-{registry_class.__module__}.json"
+    now = time.time()
+    foreign = {
+        f"other-{i}": {
+            "host": "elsewhere",
+            "pid": 1000 + i,
+            "heartbeat": now + 3600,  # stays live for the whole measurement
+            "ttl": 60,
+            "components": {f"c-{i}": [{"channel": "dispatch-json", "uri": f"http://h{i}.example:8000"}]},
+        }
+        for i in range(10_000)
+    }
+    path.write_text(json.dumps({"version": 1, "instances": foreign}))
+    registry = registry_class({"type": "file", "path": str(path), "heartbeat": 3600})
+    registry.register(WIRE, [ChannelAddress("dispatch-json", "http://mine")])
+    beats = []
+    for _ in range(20):
+        started = time.perf_counter()
+        registry._write(raise_errors=True)  # what the heartbeat thread runs
+        beats.append((time.perf_counter() - started) * 1000)
+    reader = registry_class({"type": "file", "path": str(path)})
+    reads = []
+    for _ in range(20):
+        os.utime(path)  # a changed file: the reader reads it again
+        started = time.perf_counter()
+        reader.get_addresses(WIRE)
+        reads.append((time.perf_counter() - started) * 1000)
+    size = path.stat().st_size
+    registry.close()
+    reader.close()
+    return {"heartbeat_ms": statistics.median(beats), "read_ms": statistics.median(reads), "bytes": size}
+
+
+def old_file_registry() -> type | None:
+    """The file registry of the release before this one, when its worktree is at /tmp/oldtree."""
+    import importlib.util
+
+    source = Path("/tmp/oldtree/registry/file.py")
+    if not source.exists():
+        return None
+    spec = importlib.util.spec_from_file_location("old_registry_file", source)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.FileComponentRegistry  # type: ignore[no-any-return]
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         latency = registration_latency(Path(folder))
         kill = sigkill_avoidance(Path(folder))
         cost = call_path_cost(Path(folder))
         etcd = etcd_figures(Path(folder))
+        big = heartbeat_with_many_entries(Path(folder))
+        old_class = old_file_registry()
+        old_big = heartbeat_with_many_entries(Path(folder), old_class) if old_class else None
     print("| measure | value |")
     print("|---|---:|")
     print(f"| registration -> client's URL list, median of 20 (ms) | {statistics.median(latency):.0f} |")
@@ -227,6 +281,16 @@ def main() -> None:
         f"| registry file checks on the calling thread in 2000 calls | {cost['registry_touches_in_2000_calls']} |"
     )
     print(f"| one get_addresses (stat, no read: file unchanged) (µs) | {cost['get_addresses_us']:.1f} |")
+    print(
+        f"| 10,000 foreign entries ({big['bytes'] / 1e6:.1f} MB): one heartbeat, median of 20 (ms) | "
+        f"{big['heartbeat_ms']:.1f} |"
+    )
+    print(
+        f"| 10,000 foreign entries: a reader's refresh after a change, median of 20 (ms) | {big['read_ms']:.1f} |"
+    )
+    if old_big is not None:
+        print(f"| 10,000 foreign entries, release 0.1: one heartbeat (ms) | {old_big['heartbeat_ms']:.1f} |")
+        print(f"| 10,000 foreign entries, release 0.1: a reader's refresh (ms) | {old_big['read_ms']:.1f} |")
     if etcd is None:
         print("| etcd | not measured: no etcd binary (apt-get install etcd-server) |")
         return

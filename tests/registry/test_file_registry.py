@@ -98,28 +98,45 @@ def test_entries_of_dead_processes_are_ignored(tmp_path):
     registry.close()
 
 
-def test_corrupt_file_warns_and_is_rebuilt_by_heartbeats(tmp_path, caplog):
-    """A truncated file logs a warning, callers see no crash, and heartbeats rebuild it."""
+def holds_entries(path: Path) -> bool:
+    try:
+        return bool(json.loads(path.read_text())["instances"])
+    except ValueError:
+        return False
+
+
+def test_a_damaged_file_keeps_the_last_good_view_and_is_repaired(tmp_path, caplog):
+    """A truncated file: readers keep what they last read (and warn once); writers repair it."""
     path = tmp_path / "registry.json"
-    registry = make(path, heartbeat=0.1)
+    registry = make(path, heartbeat=0.2)
     registry.register(WIRE, [ChannelAddress("dispatch-json", "http://mine")])
-    path.write_text(path.read_text()[:25])  # truncated mid-document
     reader = make(path)
+    assert urls(reader) == ["http://mine"]
     with caplog.at_level(logging.WARNING, logger="servicewire.registry.file"):
-        assert urls(reader) == [] or urls(reader) == ["http://mine"]
-    assert wait_until(lambda: urls(reader) == ["http://mine"], timeout=5)
-    assert any("corrupt" in r.message and str(path) in r.message for r in caplog.records)
+        path.write_text(path.read_text()[:25])  # truncated mid-document
+        assert urls(reader) == ["http://mine"]
+        assert urls(reader) == ["http://mine"]
+    warnings = [r for r in caplog.records if "damaged" in r.getMessage()]
+    assert len(warnings) == 1 and str(path) in warnings[0].getMessage()
+    assert wait_until(lambda: holds_entries(path), timeout=5)
     registry.close()
     reader.close()
 
 
-def test_garbage_of_the_wrong_shape_is_treated_as_corrupt(tmp_path, caplog):
-    """Valid JSON of the wrong shape is corrupt too, never a crash."""
+def test_entries_of_the_wrong_shape_are_skipped_one_by_one(tmp_path, caplog):
+    """Valid JSON with one bad entry: the good entries are used, the bad one is ignored."""
     path = tmp_path / "registry.json"
-    path.write_text(json.dumps({"instances": {"x": {"pid": "one"}}}))
+    good = {
+        "host": "elsewhere",
+        "pid": 7,
+        "heartbeat": time.time(),
+        "ttl": 10,
+        "components": {WIRE.name: [{"channel": "dispatch-json", "uri": "http://good"}]},
+    }
+    path.write_text(json.dumps({"instances": {"x": {"pid": "one"}, "y": good}}))
     with caplog.at_level(logging.WARNING, logger="servicewire.registry.file"):
-        assert urls(make(path)) == []
-    assert any("corrupt" in r.message for r in caplog.records)
+        assert urls(make(path)) == ["http://good"]
+    assert any("1 entries of the wrong shape" in r.getMessage() for r in caplog.records)
 
 
 def test_unwritable_file_is_a_clear_error(tmp_path):

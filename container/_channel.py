@@ -40,6 +40,7 @@ from ._selectors import (
 )
 from ._settings import DEFAULT_COOLDOWN, Settings
 from ._transport import InProcessTransport, Listener, Request, Response, Transport
+from ._urls import usable_urls
 from .codec import DEADLINE_EXCEEDED, OK, UNAVAILABLE, Codec, CodecError, MethodCodec, bad_answer, codec_for
 from .codec import error_for_status as _error_for_status
 
@@ -165,7 +166,7 @@ class Channel:
             ConfigurationException: a setting of the component is wrong (the key is named).
         """
         self.component_descriptor = component_descriptor
-        self.address = address
+        self.address = self._checked(address)
         self.manager = manager
         if manager is not None:
             self.settings = manager.settings
@@ -218,9 +219,24 @@ class Channel:
         return self._plan(method).idempotent
 
     def set_address(self, address: ChannelInstances | None) -> None:
-        """Replace the component's URLs; registries call this when instances come and go."""
+        """Replace the component's URLs; registries call this when instances come and go.
+
+        URLs this channel cannot use (another scheme, no host, credentials in the URL) are
+        left out and logged once: see :func:`container.plugin.url_problem`.
+        """
+        address = self._checked(address)
         with self._address_lock:
             self.address = address
+
+    def _checked(self, address: ChannelInstances | None) -> ChannelInstances | None:
+        if address is None or not address.urls:
+            return address
+        usable = usable_urls(address.urls, self.schemes, f"channel {self.name!r} of {address.component!r}")
+        if len(usable) == len(address.urls):
+            return address
+        from ._values import ChannelInstances
+
+        return ChannelInstances(address.component, address.channel, usable)
 
     def select_first_url(self) -> None:
         """Send every call to the first URL."""

@@ -27,6 +27,7 @@ from ._proxy import Binding, make_proxy
 from ._registry import ComponentRegistry
 from ._settings import Settings
 from ._transport import InProcessTransport, Listener, Transport
+from ._urls import url_problem
 from ._values import ChannelAddress, ChannelInstances
 
 if TYPE_CHECKING:
@@ -430,10 +431,26 @@ class ServiceManager:
             addresses = list(instance.get_addresses(port)) if server is not None else []
             if server is not None:
                 addresses = [server.listen_on(component, a) for a in addresses]
+                self._check_addresses(component, addresses)
                 self.served_channels.update(a.channel for a in addresses)
             if addresses:
                 self.component_registry.register(component, addresses)
             logger.info("started component %s at %s", component.name, addresses)
+
+    def _check_addresses(self, component: ComponentDescriptor[Any], addresses: list[ChannelAddress]) -> None:
+        """Refuse to register an address its channel could not call (callers would drop it).
+
+        Raises:
+            ConfigurationException: the URL's scheme is not the channel's, it names no host, or
+                it carries credentials.
+        """
+        for address in addresses:
+            schemes = self.channel_manager.get_class(address.channel).schemes
+            problem = url_problem(address.uri, schemes)
+            if problem is not None:
+                raise ConfigurationException(
+                    f"{component.name}.get_addresses() gave {address.channel} URL {address.uri!r}: {problem}"
+                )
 
     def deregister(self) -> None:
         """Withdraw every started component's addresses from the registry."""

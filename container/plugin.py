@@ -35,6 +35,7 @@ from ._server import ListenerlessServer, Server
 from ._service_container import create_registry
 from ._settings import Settings
 from ._transport import InProcessTransport, Listener, Request, Response, Transport
+from ._urls import url_problem
 from ._values import ChannelAddress, ChannelInstances
 from .codec import (
     CODECS,
@@ -111,4 +112,5 @@ __all__ = [
     "load_object",
     "selector_by_name",
     "socket_is_stale",
+    "url_problem",
 ]

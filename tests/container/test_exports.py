@@ -144,6 +144,7 @@ PLUGIN_API = {
     "load_object",
     "selector_by_name",
     "socket_is_stale",
+    "url_problem",
 }
 
 

@@ -45,51 +45,51 @@ class Transport:
 
 def test_connect_failure_moves_on_and_cools_down():
     """A URL that refuses connections is skipped, then avoided during its cool-down."""
-    failing = channel("http://a", "http://b")
-    send = Transport({"http://a": ServiceUnavailableException("refused", "http://a")})
-    assert failing.call_with_failover(ADD, send) == "http://b"
-    assert failing.call_with_failover(ADD, send) == "http://b"
-    assert send.calls == ["http://a", "http://b", "http://b"]
+    failing = channel("inproc://a", "inproc://b")
+    send = Transport({"inproc://a": ServiceUnavailableException("refused", "inproc://a")})
+    assert failing.call_with_failover(ADD, send) == "inproc://b"
+    assert failing.call_with_failover(ADD, send) == "inproc://b"
+    assert send.calls == ["inproc://a", "inproc://b", "inproc://b"]
 
 
 def test_cooled_down_url_is_tried_again_afterwards():
     """After the cool-down the URL is tried again (and used when it works)."""
-    failing = channel("http://a", "http://b", cooldown=0.0)
-    send = Transport({"http://a": ServiceUnavailableException("refused", "http://a")})
+    failing = channel("inproc://a", "inproc://b", cooldown=0.0)
+    send = Transport({"inproc://a": ServiceUnavailableException("refused", "inproc://a")})
     failing.call_with_failover(ADD, send)
-    del send.failures["http://a"]
-    assert failing.call_with_failover(ADD, send) == "http://a"
+    del send.failures["inproc://a"]
+    assert failing.call_with_failover(ADD, send) == "inproc://a"
 
 
 def test_interrupted_call_is_retried_only_when_idempotent():
     """A call that broke after it was sent moves on only for idempotent methods."""
-    broken = {"http://a": CallInterruptedException("reset", "http://a")}
+    broken = {"inproc://a": CallInterruptedException("reset", "inproc://a")}
     with pytest.raises(CallInterruptedException):
-        channel("http://a", "http://b").call_with_failover(ADD, Transport(broken))
-    assert channel("http://a", "http://b").call_with_failover(COUNT, Transport(broken)) == "http://b"
+        channel("inproc://a", "inproc://b").call_with_failover(ADD, Transport(broken))
+    assert channel("inproc://a", "inproc://b").call_with_failover(COUNT, Transport(broken)) == "inproc://b"
 
 
 def test_read_timeout_retried_only_when_idempotent_and_no_cool_down():
     """A read timeout is retried for idempotent methods and does not cool the URL down."""
-    slow = {"http://a": ServiceTimeoutException("http://a", "read", 1.0)}
-    target = channel("http://a", "http://b")
+    slow = {"inproc://a": ServiceTimeoutException("inproc://a", "read", 1.0)}
+    target = channel("inproc://a", "inproc://b")
     with pytest.raises(ServiceTimeoutException):
         target.call_with_failover(ADD, Transport(slow))
     assert target._cooling == {}
-    assert target.call_with_failover(COUNT, Transport(slow)) == "http://b"
+    assert target.call_with_failover(COUNT, Transport(slow)) == "inproc://b"
 
 
 def test_connect_timeout_moves_on_even_when_not_idempotent():
     """A connect timeout means nothing was sent: any method moves on."""
-    refused = {"http://a": ServiceTimeoutException("http://a", "connect", 1.0)}
-    assert channel("http://a", "http://b").call_with_failover(ADD, Transport(refused)) == "http://b"
+    refused = {"inproc://a": ServiceTimeoutException("inproc://a", "connect", 1.0)}
+    assert channel("inproc://a", "inproc://b").call_with_failover(ADD, Transport(refused)) == "inproc://b"
 
 
 def test_every_url_failing_raises_the_last_error():
     """When every URL fails, the caller gets the last failure."""
-    down = {u: ServiceUnavailableException("refused " + u, u) for u in ("http://a", "http://b")}
-    with pytest.raises(ServiceUnavailableException, match="refused http://b"):
-        channel("http://a", "http://b").call_with_failover(ADD, Transport(down))
+    down = {u: ServiceUnavailableException("refused " + u, u) for u in ("inproc://a", "inproc://b")}
+    with pytest.raises(ServiceUnavailableException, match="refused inproc://b"):
+        channel("inproc://a", "inproc://b").call_with_failover(ADD, Transport(down))
 
 
 def test_idempotent_from_config():

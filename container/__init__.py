@@ -75,6 +75,9 @@ from ._service_container import ServiceContainer
 from ._settings import Settings
 from ._values import ChannelAddress, ChannelInstances
 
+__version__ = "0.2.0"
+"""The version of servicewire (the same as setup.cfg's)."""
+
 __all__ = [
     "AbstractComponent",
     "AuthenticationFailed",

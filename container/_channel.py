@@ -30,6 +30,7 @@ from ._errors import (
     ServiceCommunicationException,
     ServiceTimeoutException,
 )
+from ._events import NO_EVENTS, ChannelEvents
 from ._selectors import (
     FirstURLSelector,
     LeastInFlightURLSelector,
@@ -147,6 +148,7 @@ class Channel:
         self._owns_transport = False
         self._entry: Callable[[Invocation], Any] = self.invoke
         self._address_lock = threading.Lock()
+        self.events: ChannelEvents = NO_EVENTS
 
     # configuration
 
@@ -170,6 +172,7 @@ class Channel:
         self.manager = manager
         if manager is not None:
             self.settings = manager.settings
+            self.events = manager.channel_events
         settings = self.settings.component(component_descriptor.name)
         self.cooldown = settings.cooldown
         if settings.selector is not None:
@@ -192,6 +195,7 @@ class Channel:
         for service in component_descriptor.services:
             for method in service.methods.values():
                 self._plan(method)  # builds codecs now: a bad type hint shows at get_service
+        self.events.addresses_changed(self, self.address)
 
     def _plan(self, method: MethodDescriptor) -> _Plan:
         plan = self._plans.get(method)
@@ -227,6 +231,7 @@ class Channel:
         address = self._checked(address)
         with self._address_lock:
             self.address = address
+        self.events.addresses_changed(self, address)
 
     def _checked(self, address: ChannelInstances | None) -> ChannelInstances | None:
         if address is None or not address.urls:
@@ -446,6 +451,7 @@ class Channel:
                     raise
                 if deadline is not None and time.monotonic() >= deadline:
                     raise ServiceTimeoutException(url, "deadline", plan.timeout) from exc
+                self.events.failed_over(self, url, exc)
                 continue
             finally:
                 if tracks:
@@ -465,6 +471,7 @@ class Channel:
     def _mark_failed(self, url: str) -> None:
         if self.cooldown > 0:
             self._cooling[url] = time.monotonic() + self.cooldown
+            self.events.cooled_down(self, url)
 
     def close(self) -> None:
         """Release what the channel owns; the channel is not used afterwards."""

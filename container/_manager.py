@@ -22,6 +22,7 @@ from ._errors import (
     ServiceCommunicationException,
     ServiceNotFoundException,
 )
+from ._events import ChannelEvents
 from ._hosting import Hosting
 from ._proxy import Binding, make_proxy
 from ._registry import ComponentRegistry
@@ -29,6 +30,7 @@ from ._settings import Settings
 from ._transport import InProcessTransport, Listener, Transport
 from ._urls import url_problem
 from ._values import ChannelAddress, ChannelInstances
+from .observability import Observability
 
 if TYPE_CHECKING:
     from ._component import Component
@@ -102,6 +104,11 @@ class ServiceManager:
             for name, settings in self.settings.components.items()
             for side in ("client", "server")
         }
+        self.observability = Observability(self.settings)
+        self.channel_events = ChannelEvents()
+        """What the channels of this manager see happen to instances (failovers, new URLs)."""
+        if self.observability.metrics is not None:
+            self.channel_events.subscribe(self.observability.metrics)
         self._authenticators = authenticators_from(self.settings)
         self._guard: Guard | None = None
         self._default_credentials = credentials_from(self.settings, None)
@@ -177,7 +184,12 @@ class ServiceManager:
             credentials = self._credentials.get(component, self._default_credentials)
             if credentials is not None:
                 chain.append(credentials)
-        return chain
+        # Outermost: spans, metrics and logs see every call, refused ones included.
+        return self.observability.interceptors(side) + chain
+
+    def metrics_exposition(self) -> tuple[bytes, str] | None:
+        """Return the Prometheus text exposition and its content type (None: metrics are off)."""
+        return self.observability.exposition()
 
     def _make_guard(self, hosting: Hosting) -> Guard | None:
         """Resolve the hosted methods' rules; None when no authenticator is configured.
@@ -496,6 +508,7 @@ class ServiceManager:
         for transport in transports:
             transport.close()
         self.component_registry.close()
+        self.observability.close()
 
     def report(self) -> str:
         """Return a plain-text report of the hosted components and their services."""

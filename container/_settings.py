@@ -306,6 +306,49 @@ class AuthSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     expose: ExposeSettings = msgspec.field(default_factory=ExposeSettings)
 
 
+LOG_LEVELS = ("off", "debug", "info", "warning")
+
+
+class CallLogSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """One log line per call (logger ``servicewire.calls``): ``observability.call_log``.
+
+    Attributes:
+        server: the level of the server's line per call served, or ``off``.
+        client: the level of the client's line per call made (``off`` by default).
+        sample: the fraction of successful calls logged (failed calls always are).
+    """
+
+    server: str = "info"
+    client: str = "off"
+    sample: Annotated[float, msgspec.Meta(gt=0, le=1)] = 1.0
+
+    def __post_init__(self) -> None:
+        for side in ("server", "client"):
+            if getattr(self, side) not in LOG_LEVELS:
+                raise ValueError(f"{side} is {getattr(self, side)!r}; use one of {', '.join(LOG_LEVELS)}")
+
+
+class ObservabilitySettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Traces, metrics and call logs: ``observability`` (see docs/observability.md).
+
+    Attributes:
+        tracing: a client and a server span per call, W3C trace context in the metadata
+            (needs ``servicewire[otel]``; spans go to the process's TracerProvider).
+        metrics: Prometheus metrics of calls, failovers and registry changes (needs
+            ``servicewire[prometheus]``); the HTTP server serves them on ``/metrics``.
+        metrics_port: also serve them with prometheus-client's own HTTP server on this port
+            (for a process without an HTTP server); None: not.
+        metrics_host: the interface of that server.
+        call_log: one log line per call.
+    """
+
+    tracing: bool = False
+    metrics: bool = False
+    metrics_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] | None = None
+    metrics_host: str = "127.0.0.1"
+    call_log: CallLogSettings = msgspec.field(default_factory=CallLogSettings)
+
+
 def convert(value: Any, type_: type[_T], where: str) -> _T:
     """Convert a config section into ``type_``, converting strings; errors name the key path.
 
@@ -361,6 +404,7 @@ class Settings:
         components: per-component settings, by component name.
         interceptors: container-wide interceptors by import path.
         auth: authentication, authorization and exposure of the server's endpoints.
+        observability: traces, metrics and call logs.
         registry: the ``registry`` section, for the registry plugin (``type`` included).
         extensions: objects given in code for plugins, by key.
     """
@@ -380,6 +424,7 @@ class Settings:
         self.http = convert(_section(raw, "http"), HttpSettings, "http")
         self.interceptors = convert(_section(raw, "interceptors"), InterceptorSettings, "interceptors")
         self.auth = convert(_section(raw, "auth"), AuthSettings, "auth")
+        self.observability = convert(_section(raw, "observability"), ObservabilitySettings, "observability")
         self.components: dict[str, ComponentSettings] = {}
         for name, section in (_section(raw, "components") or {}).items():
             where = f"components.{name}"

@@ -74,7 +74,10 @@ class HttpServer(Server):
             max_header_size=http.max_header_size,
             max_header_count=http.max_header_count,
         )
-        frontend = self.frontend = HttpFrontend(self.dispatcher, self.manager.report)
+        metrics = self.manager.observability.metrics
+        frontend = self.frontend = HttpFrontend(
+            self.dispatcher, self.manager.report, metrics.exposition if metrics is not None else None
+        )
 
         def handle(request: HttpRequest) -> Any:
             return frontend.answer(

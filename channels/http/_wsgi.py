@@ -56,6 +56,8 @@ class ServiceApplication:
         max_body_size: the largest request body accepted, in bytes (413 above it).
         debug: with a ServiceManager, append tracebacks to 500 answers.
         report: returns the plain-text report served on ``/report`` (None: the dispatcher's).
+        metrics: returns the body and content type served on ``/metrics`` (None: 404; with a
+            ServiceManager, its metrics when ``observability.metrics`` is on).
     """
 
     def __init__(
@@ -64,13 +66,16 @@ class ServiceApplication:
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         debug: bool = False,
         report: Callable[[], str] | None = None,
+        metrics: Callable[[], tuple[bytes, str]] | None = None,
     ) -> None:
         if isinstance(dispatcher, ServiceManager):
             report = report or dispatcher.report
+            observed = dispatcher.observability.metrics
+            metrics = metrics or (observed.exposition if observed is not None else None)
             dispatcher = dispatcher.create_dispatcher(debug=debug)
         self.dispatcher = dispatcher
         self.max_body_size = max_body_size
-        self.frontend = HttpFrontend(dispatcher, report or (lambda: _describe(dispatcher)))
+        self.frontend = HttpFrontend(dispatcher, report or (lambda: _describe(dispatcher)), metrics)
 
     @property
     def in_flight(self) -> int:

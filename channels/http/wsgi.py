@@ -73,10 +73,12 @@ def create_app(
     host_server = WsgiHost(port, host, debug)
     host_server.boot(main_container)
     assert host_server.manager is not None and host_server.dispatcher is not None
+    metrics = host_server.manager.observability.metrics
     application = ServiceApplication(
         host_server.dispatcher,
         host_server.manager.settings.http.max_body_size,
         report=host_server.manager.report,
+        metrics=metrics.exposition if metrics is not None else None,
     )
     atexit.register(host_server.shutdown)
     _withdraw_on_sigterm(host_server)

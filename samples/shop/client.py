@@ -9,6 +9,7 @@ import argparse
 
 from container import ServiceClient
 
+from . import telemetry
 from .interfaces import InventoryService, OrdersService, OutOfStock
 
 
@@ -17,8 +18,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--registry", required=True, help="file registry path")
     parser.add_argument("--channel", default="dispatch-msgpack", help="channel to call with")
+    telemetry.add_arguments(parser)
     arguments = parser.parse_args()
-    config = {"registry": {"type": "file", "path": arguments.registry}}
+    if arguments.trace:
+        telemetry.export_spans("shop-client", arguments.trace)
+    config = {
+        "registry": {"type": "file", "path": arguments.registry},
+        **telemetry.observability_config(arguments),
+    }
     with ServiceClient(config) as client:
         orders = client.get_service(OrdersService, arguments.channel)
         inventory = client.get_service(InventoryService, arguments.channel)

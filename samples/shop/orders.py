@@ -21,6 +21,7 @@ from container import (
     implementation,
 )
 
+from . import telemetry
 from .interfaces import InventoryService, Order, OrdersComponent, OrdersService
 
 
@@ -73,10 +74,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--registry", required=True, help="file registry path")
     parser.add_argument("--channel", default="", help="channel of calls to other services")
+    telemetry.add_arguments(parser)
     arguments = parser.parse_args()
+    if arguments.trace:
+        telemetry.export_spans("shop-orders", arguments.trace)
     container = OrdersContainer()
     container.config.from_dict(
-        {"registry": {"type": "file", "path": arguments.registry, "poll_interval": 0.05}}
+        {
+            "registry": {"type": "file", "path": arguments.registry, "poll_interval": 0.05},
+            **telemetry.observability_config(arguments),
+        }
     )
     container.services.service_manager().set_preferred_channel(arguments.channel)
     HttpServer().serve_forever(container)

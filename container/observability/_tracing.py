@@ -1,0 +1,134 @@
+"""OpenTelemetry spans for calls: a client span and a server span each, W3C context in the metadata."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from .._calls import Call, CallNext, Interceptor
+from .._errors import RemoteServiceException, public_type_name
+
+RPC_SYSTEM = "servicewire"
+
+
+def error_type(exc: BaseException) -> str:
+    """The name an error is known by in spans, metrics and logs."""
+    status_name = getattr(exc, "error_type", None)  # CallRejected: BadRequest, PermissionDenied, ...
+    if isinstance(status_name, str) and status_name:
+        return status_name
+    if isinstance(exc, RemoteServiceException):
+        return exc.remote_type
+    return public_type_name(type(exc))
+
+
+class Tracing(Interceptor):
+    """Interceptor for both sides: one span per call, following the RPC semantic conventions.
+
+    Client side: a ``CLIENT`` span named ``<service>/<method>`` whose context is injected into
+    the call's metadata (``traceparent``, ``tracestate``) by the process's propagator (W3C by
+    default). Server side: the context is extracted from the metadata and a ``SERVER`` span
+    started as its child, current while the implementation runs, so the calls it makes are
+    its children. Attributes: ``rpc.system`` = ``servicewire``, ``rpc.service``
+    (``<component>.<service>``), ``rpc.method``, ``server.address``/``server.port`` (client),
+    ``client.address`` (server), ``enduser.id`` (the authenticated caller), and on failure
+    ``error.type`` with an ERROR status.
+
+    Args:
+        tracer_provider: where spans go (None: the process's global provider).
+    """
+
+    def __init__(self, tracer_provider: Any = None) -> None:
+        from .. import __version__
+
+        self._tracer = trace.get_tracer("servicewire", __version__, tracer_provider=tracer_provider)
+        self._names: dict[Any, tuple[str, dict[str, str]]] = {}
+        self._servers: dict[str, tuple[str, int | None]] = {}
+
+    def _describe(self, method: Any) -> tuple[str, dict[str, str]]:
+        found = self._names.get(method)
+        if found is None:
+            service = method.service
+            found = self._names[method] = (
+                f"{service.name}/{method.name}",
+                {
+                    "rpc.system": RPC_SYSTEM,
+                    "rpc.service": f"{service.component_descriptor.name}.{service.name}",
+                    "rpc.method": method.name,
+                },
+            )
+        return found
+
+    def intercept(self, call: Call, call_next: CallNext) -> Any:
+        """Run the call inside a span of its side."""
+        if call.side == "server":
+            return self._serve(call, call_next)
+        return self._call(call, call_next)
+
+    def _call(self, call: Any, call_next: CallNext) -> Any:
+        name, attributes = self._describe(call.method)
+        span = self._tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+        token = otel_context.attach(trace.set_span_in_context(span))
+        try:
+            propagate.inject(call.context.metadata)
+            return call_next(call)
+        except BaseException as exc:
+            _failed(span, exc)
+            raise
+        finally:
+            if call.url:
+                host, port = self._server_of(call.url)
+                span.set_attribute("server.address", host)
+                if port is not None:
+                    span.set_attribute("server.port", port)
+            span.end()
+            otel_context.detach(token)
+
+    def _serve(self, call: Any, call_next: CallNext) -> Any:
+        name, attributes = self._describe(call.method)
+        context = call.context
+        parent = propagate.extract(context.metadata)
+        span = self._tracer.start_span(name, context=parent, kind=SpanKind.SERVER, attributes=attributes)
+        if context.peer:
+            span.set_attribute("client.address", context.peer.rpartition(":")[0] or context.peer)
+        token = otel_context.attach(trace.set_span_in_context(span, parent))
+        try:
+            return call_next(call)
+        except BaseException as exc:
+            _failed(span, exc)
+            raise
+        finally:
+            if context.identity is not None:
+                span.set_attribute("enduser.id", context.identity.subject)
+            span.end()
+            otel_context.detach(token)
+
+    def _server_of(self, url: str) -> tuple[str, int | None]:
+        found = self._servers.get(url)
+        if found is None:
+            parts = urlsplit(url)
+            try:
+                port = parts.port
+            except ValueError:
+                port = None
+            found = self._servers[url] = (parts.hostname or url, port)
+        return found
+
+
+def _failed(span: Any, exc: BaseException) -> None:
+    kind = error_type(exc)
+    span.set_attribute("error.type", kind)
+    status = getattr(exc, "status", None)
+    if isinstance(status, int):
+        span.set_attribute("rpc.servicewire.status", status)
+    span.record_exception(exc)
+    span.set_status(Status(StatusCode.ERROR, kind))
+
+
+def current_trace_id() -> str:
+    """Return the trace id of the current span as 32 hex digits, or "" outside a span."""
+    span_context = trace.get_current_span().get_span_context()
+    return format(span_context.trace_id, "032x") if span_context.is_valid else ""

@@ -32,6 +32,8 @@ CASES = {
     "sw-json": ("servicewire", "servicewire dispatch-json (embedded server)"),
     "sw-msgpack": ("servicewire", "servicewire dispatch-msgpack (embedded server)"),
     "sw-msgpack-tls": ("servicewire", "servicewire dispatch-msgpack over TLS 1.3 (embedded server)"),
+    "sw-msgpack-observed": ("servicewire", "servicewire dispatch-msgpack, tracing (every span) and metrics"),
+    "sw-msgpack-sampled": ("servicewire", "servicewire dispatch-msgpack, tracing (10% sampled) and metrics"),
     "sw-tcp": ("servicewire", "servicewire tcp-msgpack (samples/tcp_channel plugin)"),
     "floor-http": ("http-echo", "floor: http.client -> raw-socket HTTP echo, msgspec JSON"),
     "floor-tcp-json": ("tcp", "floor: raw TCP, length prefix, msgspec JSON"),
@@ -124,6 +126,10 @@ def make_client(case: str, port: int) -> tuple[Any, bool]:
         config: dict[str, Any] = {
             "registry": {"type": "static", "components": {"bench-component": {channel: [url]}}}
         }
+        if case in ("sw-msgpack-observed", "sw-msgpack-sampled"):
+            from workload import observed_config
+
+            config.update(observed_config(case == "sw-msgpack-sampled"))
         if case == "sw-msgpack-tls":
             url = f"https://127.0.0.1:{port}"
             config["registry"]["components"]["bench-component"][channel] = [url]
@@ -195,6 +201,8 @@ def run_case(case: str) -> dict[str, Any]:
     kind, _ = CASES[case]
     port = free_port()
     env = dict(os.environ)
+    if case in ("sw-msgpack-observed", "sw-msgpack-sampled"):
+        env["BENCH_OBSERVE"] = "sampled" if case == "sw-msgpack-sampled" else "all"
     if case == "sw-msgpack-tls":
         env["BENCH_TLS_DIR"] = tempfile.mkdtemp(prefix="sw-bench-tls-")
         make_certificates(env["BENCH_TLS_DIR"])
@@ -270,9 +278,17 @@ def print_targets(results: dict[str, Any], peers: dict[str, Any]) -> None:
         lines.append(
             f"sw-msgpack plain / sw-msgpack TLS: 8-thread echo throughput {plain['echo_rate'] / tls['echo_rate']:.2f}x"
         )
+    for case, label in (("sw-msgpack-observed", "observed"), ("sw-msgpack-sampled", "observed 10%")):
+        observed = results.get(case)
+        if plain and observed:
+            ratio = observed["echo_median"] / plain["echo_median"]
+            lines.append(f"sw-msgpack {label} / sw-msgpack plain: echo median {ratio:.2f}x")
     if lines:
         print()
-        print("Targets: throughput vs gRPC >= 1.5, median vs gRPC <= 0.5, vs http floor <= 1.3, TLS <= 1.3.")
+        print(
+            "Targets: throughput vs gRPC >= 1.5, median vs gRPC <= 0.5, vs http floor <= 1.3, "
+            "TLS <= 1.3, observed <= 1.15."
+        )
         for line in lines:
             print(line)
 

@@ -13,6 +13,7 @@ import threading
 import time
 from abc import abstractmethod
 from collections.abc import Callable
+from typing import Any
 
 from container import (
     AbstractComponent,
@@ -169,15 +170,42 @@ def pid_cpu_seconds(pid: int) -> float:
     return sum(times.get(member, 0.0) for member in tree)
 
 
+def observed_config(sampled: bool = False) -> dict[str, Any]:
+    """Tracing (the OpenTelemetry SDK, spans batched to an exporter that drops them) and metrics.
+
+    What a production process pays: every span is made, ended and handed to the batch
+    processor; only the export itself, which happens off the call path, is left out. With
+    ``sampled``, the sampler most deployments use: parent-based, 10% of new traces.
+    """
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+    from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, TraceIdRatioBased
+
+    class Discard(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(0.1)) if sampled else ALWAYS_ON)
+    provider.add_span_processor(BatchSpanProcessor(Discard()))
+    trace.set_tracer_provider(provider)
+    mode = os.environ.get("BENCH_OBSERVE", "")
+    return {"observability": {"tracing": "metrics" not in mode, "metrics": "tracing" not in mode}}
+
+
 def _bench_container() -> type:
     from dependency_injector import containers, providers
 
     from container import ServiceContainer
 
-    class BenchContainer(containers.DeclarativeContainer):
-        """Hosts the bench service; a static registry."""
+    config: dict[str, Any] = {"registry": {"type": "static"}}
+    if os.environ.get("BENCH_OBSERVE"):
+        config.update(observed_config(os.environ["BENCH_OBSERVE"] == "sampled"))
 
-        services = providers.Container(ServiceContainer, config={"registry": {"type": "static"}})
+    class BenchContainer(containers.DeclarativeContainer):
+        """Hosts the bench service; a static registry (tracing and metrics with $BENCH_OBSERVE)."""
+
+        services = providers.Container(ServiceContainer, config=config)
         bench = providers.Singleton(BenchServiceImpl)
 
     return BenchContainer

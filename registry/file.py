@@ -74,9 +74,6 @@ DEFAULT_MODE = 0o600
 DEFAULT_MAX_SIZE = 16 * 1024 * 1024
 """Bytes: a larger file is not read (10,000 instances take about 2.5 MB)."""
 
-PID_CHECK_TTL = 1.0
-"""Seconds a process-exists check of a pid is reused."""
-
 _VERSION = 1
 
 
@@ -197,7 +194,6 @@ class FileComponentRegistry(ComponentRegistry):
         self._by_component: dict[str, list[tuple[str, _Entry, list[_Address]]]] | None = None
         self._damage: str | None = None
         self._skipped = 0
-        self._pids: dict[int, tuple[float, bool]] = {}
         self._stop = threading.Event()
         self._heartbeat_thread: threading.Thread | None = None
         self._watch_thread: threading.Thread | None = None
@@ -399,18 +395,11 @@ class FileComponentRegistry(ComponentRegistry):
         if now - entry.heartbeat > (entry.ttl if entry.ttl is not None else self.ttl):
             return False
         if entry.host == self.host:
-            return self._process_alive(entry.pid, now)
+            # Checked on every look-up (the watcher's poll included): a killed process leaves
+            # the URL lists within one poll interval. Only entries offering the component asked
+            # for are checked, so the cost follows that component's instances, not the file.
+            return _process_exists(entry.pid)
         return True
-
-    def _process_alive(self, pid: int, now: float) -> bool:
-        checked = self._pids.get(pid)
-        if checked is not None and now - checked[0] < PID_CHECK_TTL:
-            return checked[1]
-        alive = _process_exists(pid)
-        if len(self._pids) > 100_000:
-            self._pids.clear()
-        self._pids[pid] = (now, alive)
-        return alive
 
     def _addresses(self, component: str) -> list[ChannelInstances]:
         now = time.time()

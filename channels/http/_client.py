@@ -242,18 +242,8 @@ class HttpTransport(Transport):
                 request.deadline,
                 self.settings.http.max_response_size,
             )
-        except ConnectTimeout as exc:
-            raise ServiceTimeoutException(full_url, "connect", connect) from exc
-        except ConnectError as exc:
-            raise ServiceUnavailableException(f"cannot reach {full_url}: {exc}", full_url) from exc
-        except DeadlineExceeded as exc:
-            raise ServiceTimeoutException(full_url, "deadline", request.timeout) from exc
-        except ExchangeError as exc:
-            raise CallInterruptedException(
-                f"connection to {full_url} broke during the call: {exc}", full_url
-            ) from exc
-        except ResponseTooLarge as exc:
-            raise InvalidResponseException(f"answer from {full_url} refused: {exc}", full_url) from exc
+        except _EXCHANGE_FAILURES as exc:
+            raise _call_error(exc, full_url, request, connect) from exc
         except ConfigurationException as exc:
             raise ServiceUnavailableException(f"cannot call {full_url}: {exc}", full_url) from exc
         return Response(status, body, content_type)
@@ -303,14 +293,8 @@ class HttpTransport(Transport):
             ) from exc
         except requests.RequestException as exc:
             raise CallInterruptedException(f"call to {full_url} failed: {exc}", full_url) from exc
-        except ResponseTooLarge as exc:
-            raise InvalidResponseException(f"answer from {full_url} refused: {exc}", full_url) from exc
-        except DeadlineExceeded as exc:
-            raise ServiceTimeoutException(full_url, "deadline", request.timeout) from exc
-        except ExchangeError as exc:
-            raise CallInterruptedException(
-                f"connection to {full_url} broke during the call: {exc}", full_url
-            ) from exc
+        except _EXCHANGE_FAILURES as exc:
+            raise _call_error(exc, full_url, request, connect) from exc
         if request.deadline is not None and time.monotonic() > request.deadline:
             # requests bounds each read, not the exchange: an answer that came too late is
             # reported as the timeout it is, never returned after the deadline.
@@ -339,6 +323,22 @@ class HttpTransport(Transport):
         for session in made:
             session.close()
         self._thread = _ThreadSessions()
+
+
+_EXCHANGE_FAILURES = (ConnectTimeout, ConnectError, DeadlineExceeded, ExchangeError, ResponseTooLarge)
+
+
+def _call_error(exc: Exception, full_url: str, request: Request, connect: float) -> Exception:
+    """The documented exception for a failure of the exchange (see docs/calls.md)."""
+    if isinstance(exc, ConnectTimeout):
+        return ServiceTimeoutException(full_url, "connect", connect)
+    if isinstance(exc, ConnectError):
+        return ServiceUnavailableException(f"cannot reach {full_url}: {exc}", full_url)
+    if isinstance(exc, DeadlineExceeded):
+        return ServiceTimeoutException(full_url, "deadline", request.timeout)
+    if isinstance(exc, ResponseTooLarge):
+        return InvalidResponseException(f"answer from {full_url} refused: {exc}", full_url)
+    return CallInterruptedException(f"connection to {full_url} broke during the call: {exc}", full_url)
 
 
 def _read_limited(response: requests.Response, limit: int, deadline: float | None) -> bytes:

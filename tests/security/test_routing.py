@@ -98,3 +98,16 @@ def test_a_get_on_a_method_without_content_type_is_405_not_415(port):
     head = "GET /invoke/wire-component/wire-test/hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     status, headers, _ = exchange(port, head)
     assert status == 405 and headers["allow"] == "POST, OPTIONS"
+
+
+def test_debug_mode_says_so_loudly_when_the_server_starts(caplog):
+    import logging
+
+    server = HttpServer("127.0.0.1", 0, debug=True)
+    container = ServerContainer()
+    container.config.from_dict({"registry": {"type": "static"}})
+    with caplog.at_level(logging.WARNING, logger="servicewire"):
+        server.boot(container)
+    server.shutdown()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(message.startswith("DEBUG MODE") and "never use it" in message for message in warnings)

@@ -22,11 +22,10 @@ def server_context(settings: Settings, override: Any = None) -> ssl.SSLContext |
     Raises:
         ConfigurationException: a file cannot be read, or the key does not match the certificate.
     """
-    tls = settings.http.tls if override is None else override
-    if isinstance(tls, dict):
-        from container._settings import TlsSettings, convert
-
-        tls = convert(tls, TlsSettings, "tls")
+    tls = settings.http.tls
+    if override is not None:
+        # Validated as the http.tls section would be, so errors name the same keys.
+        tls = Settings({"http": {"tls": override}}).http.tls
     if not tls.certfile:
         return None
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import threading
 
 from dependency_injector import containers, providers
 
-from channels.http import HttpServer
 from container import AbstractComponent, ChannelAddress, ServiceContainer, implementation
 
-from . import telemetry
 from .interfaces import InventoryComponent, InventoryService, OutOfStock
+from .process import serve
 
 
 @implementation()
@@ -60,22 +58,7 @@ class InventoryContainer(containers.DeclarativeContainer):
 
 def main() -> None:
     """Serve the inventory until SIGTERM."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--registry", required=True, help="file registry path")
-    parser.add_argument("--channel", default="", help="channel of calls to other services")
-    telemetry.add_arguments(parser)
-    arguments = parser.parse_args()
-    if arguments.trace:
-        telemetry.export_spans("shop-inventory", arguments.trace)
-    container = InventoryContainer()
-    container.config.from_dict(
-        {
-            "registry": {"type": "file", "path": arguments.registry, "poll_interval": 0.05},
-            **telemetry.observability_config(arguments),
-        }
-    )
-    container.services.service_manager().set_preferred_channel(arguments.channel)
-    HttpServer().serve_forever(container)
+    serve(InventoryContainer(), "shop-inventory", __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

@@ -5,14 +5,12 @@ It imports only the inventory's interfaces: its container injects a proxy of the
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import os
 import threading
 
 from dependency_injector import containers, providers
 
-from channels.http import HttpServer
 from container import (
     AbstractComponent,
     ChannelAddress,
@@ -21,8 +19,8 @@ from container import (
     implementation,
 )
 
-from . import telemetry
 from .interfaces import InventoryService, Order, OrdersComponent, OrdersService
+from .process import serve
 
 
 @implementation()
@@ -71,22 +69,7 @@ class OrdersContainer(containers.DeclarativeContainer):
 
 def main() -> None:
     """Serve the orders until SIGTERM."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--registry", required=True, help="file registry path")
-    parser.add_argument("--channel", default="", help="channel of calls to other services")
-    telemetry.add_arguments(parser)
-    arguments = parser.parse_args()
-    if arguments.trace:
-        telemetry.export_spans("shop-orders", arguments.trace)
-    container = OrdersContainer()
-    container.config.from_dict(
-        {
-            "registry": {"type": "file", "path": arguments.registry, "poll_interval": 0.05},
-            **telemetry.observability_config(arguments),
-        }
-    )
-    container.services.service_manager().set_preferred_channel(arguments.channel)
-    HttpServer().serve_forever(container)
+    serve(OrdersContainer(), "shop-orders", __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

@@ -27,7 +27,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._calls import Call, CallNext, Interceptor
 from ._context import CallContext, Identity
+from ._dispatcher import CallRejected
 from ._errors import ConfigurationException
+from .codec import PERMISSION_DENIED, UNAUTHENTICATED
 
 if TYPE_CHECKING:
     from ._descriptors import ComponentDescriptor
@@ -269,9 +271,6 @@ class Guard(Interceptor):
 
     def intercept(self, call: Call, call_next: CallNext) -> Any:
         """Refuse the call with 401 or 403, or go on with the caller's identity in the context."""
-        from ._dispatcher import CallRejected
-        from .codec import PERMISSION_DENIED, UNAUTHENTICATED
-
         try:
             identity = self.identify(call.context)  # type: ignore[attr-defined]
         except AuthenticationFailed as exc:

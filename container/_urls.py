@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 logger = logging.getLogger("servicewire")
 
+# Process-wide on purpose: a refused URL is logged once per process, whichever container's
+# channel meets it again (bounded below, so a hostile registry cannot grow it without end).
 _warned: set[tuple[str, str]] = set()
 
 

@@ -6,6 +6,7 @@ A channel plugin declares what it is made of; the core does the rest::
         name = "tcp-msgpack"          # what registries and callers call it
         codec = MSGPACK_CODEC         # how calls become bytes (None: in process, no encoding)
         schemes = ("tcp",)            # the URL schemes its addresses use
+        url_shapes = (URLShape.HOST_PORT,)  # tcp://host:port (the default)
         transport = TcpTransport      # moves the bytes (client side)
         listener = TcpListener        # accepts them (server side), when it serves
 

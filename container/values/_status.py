@@ -40,6 +40,10 @@ class Status(enum.IntEnum):
     UNAVAILABLE = 503
     DEADLINE_EXCEEDED = 504
 
+    def __str__(self) -> str:
+        # The number, as on Python 3.11+ (3.10's IntEnum would print "Status.OK" in logs).
+        return str(self.value)
+
     @property
     def error_type(self) -> str:
         """The error type name an envelope of this status carries (``"BadRequest"``, ...).

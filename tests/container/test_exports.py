@@ -325,7 +325,7 @@ def test_status_is_an_int_enum_of_the_protocol_statuses():
     assert status.OK == 200 and isinstance(status.BAD_REQUEST, int)
     assert [s.value for s in status] == [200, 400, 401, 403, 404, 405, 413, 415, 500, 503, 504]
     assert status.PERMISSION_DENIED.error_type == "PermissionDenied"
-    assert f"{status.NOT_FOUND}" == "404"
+    assert f"{status.NOT_FOUND}" == "404" and str(status.NOT_FOUND) == "404"
 
 
 def test_exception_tree():

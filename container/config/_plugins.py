@@ -73,7 +73,7 @@ class PluginGroup:
             self._registered[name] = cls
 
     def unregister(self, name: str) -> None:
-        """Forget a directly registered class (entry points are not affected)."""
+        """Forget a directly registered class (entry points and @channel-marked classes stay)."""
         with self._lock:
             self._registered.pop(name, None)
 

@@ -33,6 +33,7 @@ from .wire._codec import (
     error_for_status,
     exception_type_name,
 )
+from .wire._failures import CodecErrorKind
 
 __all__ = [
     "CODECS",
@@ -42,6 +43,7 @@ __all__ = [
     "MSGPACK_CODEC",
     "Codec",
     "CodecError",
+    "CodecErrorKind",
     "MethodCodec",
     "MethodSignature",
     "bad_answer",

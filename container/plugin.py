@@ -118,6 +118,7 @@ if not TYPE_CHECKING:  # type checkers see only the names of __all__
             "URLSelector": "container:URLSelector",
             # the codec's functions: container.codec
             "CodecError": "container.codec:CodecError",
+        "CodecErrorKind": "container.codec:CodecErrorKind",
             "MethodCodec": "container.codec:MethodCodec",
             "decode_error": "container.codec:decode_error",
             "encode_error": "container.codec:encode_error",

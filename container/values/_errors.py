@@ -136,6 +136,9 @@ class RemoteServiceException(ServiceException):
             next hop first, the root cause last.
         error_id: the id under which the server logged the failure ("" when none).
         path: the call that failed, as ``component/service/method`` ("" if unknown).
+        kind: the machine-readable reason the server gave with a refusal ("" when none): on
+            a 400, the :class:`~container.codec.CodecErrorKind` value (``"wrong-type"``,
+            ``"malformed"``, ...).
     """
 
     def __init__(
@@ -146,6 +149,8 @@ class RemoteServiceException(ServiceException):
         chain: tuple[RemoteError, ...] = (),
         error_id: str = "",
         path: str = "",
+        *,
+        kind: str = "",
     ) -> None:
         super().__init__(f"{remote_type}: {remote_message}")
         self.remote_type = remote_type
@@ -154,6 +159,7 @@ class RemoteServiceException(ServiceException):
         self.chain = tuple(chain)
         self.error_id = error_id
         self.path = path
+        self.kind = kind
 
     @property
     def root_cause(self) -> RemoteError:
@@ -290,14 +296,16 @@ def remote_exception(
     chain: tuple[RemoteError, ...] = (),
     error_id: str = "",
     path: str = "",
+    *,
+    kind: str = "",
 ) -> RemoteServiceException:
     """Return the exception for an error the server answered with: by its status.
 
     401 is an :class:`UnauthenticatedException`, 403 a :class:`PermissionDeniedException`, any
-    other status a :class:`RemoteServiceException` carrying it.
+    other status a :class:`RemoteServiceException` carrying it (and the refusal's ``kind``).
     """
     cls = REMOTE_EXCEPTIONS.get(status, RemoteServiceException)
-    return cls(remote_type, message, status, chain, error_id, path)
+    return cls(remote_type, message, status, chain, error_id, path, kind=kind)
 
 
 def not_run_exception(status: int, message: str, url: str) -> ServiceCommunicationException | None:

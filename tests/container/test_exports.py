@@ -155,6 +155,7 @@ CODEC_API = {
     "MSGPACK",
     "Codec",
     "CodecError",
+    "CodecErrorKind",
     "MethodCodec",
     "MethodSignature",
     "JSON_CODEC",
@@ -190,6 +191,7 @@ MOVED = {
     "ConfigurationException": ("container.plugin", container),
     "ServiceManager": ("container.plugin", container),
     "MethodCodec": ("container.plugin", container.codec),
+    "CodecErrorKind": ("container.plugin", container.codec),
     "decode_error": ("container.plugin", container.codec),
 }
 

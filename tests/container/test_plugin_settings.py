@@ -97,7 +97,7 @@ def test_the_http_section_belongs_to_the_http_channels():
     assert SECTIONS.get("http") is HttpSettings
     with pytest.raises(ConfigurationException, match=r"config key 'http\.pool_size'"):
         make_manager({"http": {"pool_size": 0}})
-    wrong_tls = r"config key 'http\.tls': client_certificates is 'sometimes'"
+    wrong_tls = r"config key 'http\.tls' has an invalid value \(client_certificates is 'sometimes'"
     with pytest.raises(ConfigurationException, match=wrong_tls):
         make_manager({"http": {"tls": {"client_certificates": "sometimes"}}})
     settings = Settings({"http": {"pool_size": "3", "tls": {"verify": False}}})

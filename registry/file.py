@@ -46,16 +46,16 @@ from typing import Annotated, Any
 import filelock
 import msgspec
 
-from container import LocalServiceException
-from container.plugin import (
+from container import (
     Channel,
     ChannelAddress,
     ChannelInstances,
     ComponentDescriptor,
     ComponentRegistry,
     ConfigurationException,
-    WatchList,
+    LocalServiceException,
 )
+from container.plugin import WatchList
 
 logger = logging.getLogger("servicewire.registry.file")
 

@@ -37,7 +37,7 @@ class LocalTransport(InProcessTransport):
         dispatcher = _listening.get(url)
         if dispatcher is None:
             raise ServiceUnavailableException(f"nothing in this process listens at {url}", url)
-        return dispatcher.call_local(invocation)
+        return dispatcher.call_local(invocation, url)
 
 
 class LocalListener(Listener):

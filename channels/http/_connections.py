@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import httptools
 
 from container import ConfigurationException
-from container.plugin import IdlePool, socket_is_stale
+from container.plugin import RESERVED_RESPONSE_METADATA, IdlePool, socket_is_stale
 
 REARM = 0.01
 """Seconds: a socket's timeout is set again to the time left once this much passed since the
@@ -83,16 +83,31 @@ class _Unwritten(Exception):
     """Writing the request failed: the server cannot have read a whole request."""
 
 
+_NOT_METADATA = frozenset(name.encode() for name in RESERVED_RESPONSE_METADATA)
+"""Answer header names that are the transport's, not the answer's metadata (lowercase bytes)."""
+
+
 class _Answer:
     """httptools callbacks collecting one answer."""
 
-    __slots__ = ("body", "complete", "content_type", "keep_alive", "limit", "parser", "size", "status")
+    __slots__ = (
+        "body",
+        "complete",
+        "content_type",
+        "keep_alive",
+        "limit",
+        "metadata",
+        "parser",
+        "size",
+        "status",
+    )
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.body: list[bytes] = []
         self.size = 0
         self.content_type = ""
+        self.metadata: dict[str, str] = {}
         self.complete = False
         self.keep_alive = False
         self.status = 0
@@ -109,6 +124,8 @@ class _Answer:
                 return  # the parser refuses a malformed length itself
             if declared > self.limit:
                 raise ResponseTooLarge(f"the answer declares {declared} bytes; the limit is {self.limit}")
+        elif lower not in _NOT_METADATA:
+            self.metadata[lower.decode("latin-1")] = value.decode("latin-1")
 
     def on_body(self, body: bytes) -> None:
         self.size += len(body)
@@ -147,8 +164,8 @@ class Connection:
 
     def exchange(
         self, data: bytes, deadline: float | None, max_response: int
-    ) -> tuple[int, bytes, str, bool]:
-        """Send a request and read its answer: (status, body, content type, reusable).
+    ) -> tuple[int, bytes, str, dict[str, str], bool]:
+        """Send a request and read its answer: (status, body, content type, metadata, reusable).
 
         Raises:
             _Unwritten: the request could not be written.
@@ -181,7 +198,7 @@ class Connection:
             except httptools.HttpParserError as exc:
                 raise ExchangeError(f"malformed answer: {exc}") from exc
         body = answer.body[0] if len(answer.body) == 1 else b"".join(answer.body)
-        return answer.status, body, answer.content_type, answer.keep_alive
+        return answer.status, body, answer.content_type, answer.metadata, answer.keep_alive
 
     def close(self) -> None:
         """Close the socket."""
@@ -215,8 +232,10 @@ class Pool:
         connect_timeout: float,
         deadline: float | None,
         max_response: int,
-    ) -> tuple[int, bytes, str]:
-        """POST ``body`` to ``base + path``; return (status, body, content type).
+    ) -> tuple[int, bytes, str, dict[str, str]]:
+        """POST ``body`` to ``base + path``; return (status, body, content type, metadata).
+
+        The metadata are the answer's header fields that are not the transport's own.
 
         Args:
             base: the instance's base URL.
@@ -259,9 +278,9 @@ class Pool:
 
     def _exchange(
         self, base: str, connection: Connection, data: bytes, deadline: float | None, max_response: int
-    ) -> tuple[int, bytes, str]:
+    ) -> tuple[int, bytes, str, dict[str, str]]:
         try:
-            status, body, content_type, reusable = connection.exchange(data, deadline, max_response)
+            status, body, content_type, metadata, reusable = connection.exchange(data, deadline, max_response)
         except _Unwritten:
             connection.close()
             raise
@@ -293,7 +312,7 @@ class Pool:
             self._idle.put(base, connection)
         else:
             connection.close()
-        return status, body, content_type
+        return status, body, content_type, metadata
 
     def _target(self, base: str) -> tuple[str, str, int, str, str]:
         target = self._targets.get(base)

@@ -1,8 +1,9 @@
 """What an HTTP request means, and the answer to it: shared by the embedded server and WSGI.
 
 A request is routed strictly (see :mod:`._routes`); a call goes to the dispatcher with the
-request's headers as its metadata (HTTP framing headers left out), health documents and the
-report are answered here, and every error is the dispatcher's envelope.
+request's headers as its metadata (HTTP framing headers left out), and the answer's metadata
+goes back as headers; health documents and the report are answered here, and every error is
+the dispatcher's envelope.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from container.plugin import RESERVED_METADATA, Dispatcher, Response
+from container.plugin import RESERVED_METADATA, Dispatcher, Response, ServerRequest
 
 from ._engine import HttpAnswer
 from ._routes import route
@@ -60,11 +61,15 @@ class HttpFrontend:
         dispatcher = self.dispatcher
         if found.kind == "invoke":
             if method == "POST":
-                metadata = metadata_from_headers(headers)
-                response = dispatcher.dispatch(
-                    found.path, body, headers.get("content-type", ""), metadata, peer, peer_certificate
+                request = ServerRequest(
+                    found.path,
+                    body,
+                    headers.get("content-type", ""),
+                    metadata_from_headers(headers),
+                    peer,
+                    peer_certificate,
                 )
-                return _from(response)
+                return _from(dispatcher.handle(request))
             if method == "OPTIONS":
                 return HttpAnswer(204, headers=_INVOKE_ALLOW)
             if dispatcher.has_route(found.path):
@@ -96,4 +101,6 @@ class HttpFrontend:
 
 
 def _from(response: Response, headers: tuple[tuple[str, str], ...] = ()) -> HttpAnswer:
+    if response.metadata:  # the answer's metadata travels as headers, as the call's did
+        headers = (*headers, *response.metadata.items())
     return HttpAnswer(response.status, response.body, response.content_type, headers)

@@ -39,11 +39,10 @@ class Named(Interceptor):
 
 
 class Stamp(Interceptor):
-    """Adds the metadata pair ``stamp: <side>`` on the client side."""
+    """Passes the call on with the metadata pair ``stamp: from-the-client`` (client side)."""
 
     def intercept(self, call: Any, call_next: Any) -> Any:
-        call.context.metadata["stamp"] = "from-the-client"
-        return call_next(call)
+        return call_next(call.with_metadata({"stamp": "from-the-client"}))
 
 
 class ConfiguredFromText(Named):

@@ -238,8 +238,19 @@ def run_case(case: str) -> dict[str, Any]:
         server.wait(timeout=30)
 
 
+def peers_script() -> Path:
+    """The shared peers harness: $SERVICEWIRE_PEERS, else ../shared (a checkout) or ../../shared (a worktree)."""
+    given = os.environ.get("SERVICEWIRE_PEERS")
+    if given:
+        return Path(given)
+    candidates = [
+        base / "shared" / "bench" / "peers" / "run.sh" for base in (ROOT.parent, ROOT.parent.parent)
+    ]
+    return next((path for path in candidates if path.exists()), candidates[0])
+
+
 def run_peers() -> dict[str, dict[str, Any]]:
-    script = ROOT.parent / "shared" / "bench" / "peers" / "run.sh"
+    script = peers_script()
     if not script.exists():
         print(f"peers harness not found at {script}", file=sys.stderr)
         return {}

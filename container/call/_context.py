@@ -246,12 +246,13 @@ def check_metadata(
 # The call being served ---------------------------------------------------------------------
 
 
-class Serving:
+class Serving(msgspec.Struct, gc=False):
     """The call this thread (or task) is serving: its context and the answer's metadata so far.
 
     The dispatcher makes one per call and makes it current while the server interceptors and
     the implementation run; :func:`call_context` and :func:`set_response_metadata` use it, and
-    nested calls take their deadline from it.
+    nested calls take their deadline from it. (The one mutable record of a call: what the
+    answer will carry is built while the call runs. A Struct, made without a Python frame.)
 
     Attributes:
         context: the context of the call as the implementation sees it (with the caller's
@@ -259,11 +260,8 @@ class Serving:
         answer: the metadata the answer will carry (empty until something sets some).
     """
 
-    __slots__ = ("answer", "context")
-
-    def __init__(self, context: CallContext) -> None:
-        self.context = context
-        self.answer: Metadata = NO_METADATA
+    context: CallContext
+    answer: Metadata = NO_METADATA
 
 
 @attrs.frozen
@@ -462,17 +460,17 @@ def record_response(record: LastResponse, url: str, metadata: Mapping[str, str])
 _local_answers: contextvars.ContextVar[tuple[object, Metadata] | None] = contextvars.ContextVar(
     "servicewire_local_answers", default=None
 )
-local_answer_get = _local_answers.get
-"""Return the answer metadata an in-process call handed back, with its invocation, or None."""
 
 
 def hand_back(invocation: object, metadata: Metadata) -> None:
     """Hand the answer metadata of an in-process call back to its caller (the dispatcher does).
 
     An in-process call runs on the caller's thread, so the caller finds it here right after
-    the call returns or raises (:func:`take_local_answer`); nothing else is shared.
+    the call returns or raises (:func:`take_local_answer`); nothing else is shared. Only a
+    caller inside a :func:`last_response` block reads it, so nothing is handed back otherwise.
     """
-    _local_answers.set((invocation, metadata))
+    if _responses.get() is not None:
+        _local_answers.set((invocation, metadata))
 
 
 def take_local_answer(invocation: object) -> Metadata:

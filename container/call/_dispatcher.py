@@ -62,7 +62,6 @@ from ._context import (
     Identity,
     Metadata,
     Serving,
-    deadline_from_metadata,
     hand_back,
     serving_variable,
 )
@@ -238,14 +237,14 @@ class Dispatcher:
             return self.error_response(
                 UNAVAILABLE, "the server is shutting down; the call did not run", codec
             )
-        metadata, deadline = _received(request.metadata)
-        budget = None
-        if deadline is not None:
-            budget = deadline - _monotonic()
+        metadata, budget = _received(request.metadata)
+        deadline = None
+        if budget is not None:
             if budget <= 0:
                 return self.error_response(
                     DEADLINE_EXCEEDED, "the deadline passed before the call ran", codec
                 )
+            deadline = _monotonic() + budget
         context = CallContext(metadata, deadline, None, request.peer, request.peer_certificate, budget)
         serving = Serving(context)
         return self._run(route, codec, serving, request.body)
@@ -526,11 +525,22 @@ class Dispatcher:
 
 
 def _received(metadata: Mapping[str, str]) -> tuple[Metadata, float | None]:
-    """Split what a caller sent into the call's metadata and the deadline it announced."""
+    """Split what a caller sent into the call's metadata and the seconds its deadline left.
+
+    The seconds are None without a deadline, or with an ``sw-timeout-ms`` that is not a
+    number of milliseconds from 0 to 10**10 (as :func:`~container.plugin.deadline_from_metadata` reads it).
+    """
     if TIMEOUT_KEY not in metadata:
         return (metadata if type(metadata) is Metadata else Metadata(metadata)), None
     pairs = {key: value for key, value in metadata.items() if key != TIMEOUT_KEY}
-    return Metadata(pairs), deadline_from_metadata(metadata[TIMEOUT_KEY])
+    value = metadata[TIMEOUT_KEY]
+    try:
+        milliseconds = int(value)
+    except ValueError:
+        return Metadata(pairs), None
+    if milliseconds < 0 or milliseconds > 10**10:
+        return Metadata(pairs), None
+    return Metadata(pairs), milliseconds / 1000
 
 
 def _decoded(method_codec: MethodCodec, body: bytes) -> tuple[list[Any], dict[str, Any]]:

@@ -217,6 +217,7 @@ class Channel(FirstContract):
                 self._transport,
                 self.codec,
                 self.invoke if own_invoke else None,
+                f"channel {self.name!r} ({type(self).__qualname__})",
             )
             self.plans[method] = plan
         return plan

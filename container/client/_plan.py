@@ -20,8 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 from ..call._calls import InterceptorLike, Invocation, compose
 from ..call._context import (
-    NO_METADATA,
-    local_answer_get,
     new_client_context,
     record_response,
     responses_get,
@@ -58,6 +56,7 @@ class MethodPlan:
             sends by itself (the first plugin contract: ``terminal`` is its ``invoke``).
         codec: the channel's codec (bytes transports).
         terminal: the end of the chain for a channel that sends by itself.
+        owner: the channel, for messages.
 
     Attributes:
         method: the method.
@@ -96,6 +95,7 @@ class MethodPlan:
         transport: Transport | InProcessTransport | None,
         codec: Codec | None,
         terminal: Callable[[Invocation], Any] | None = None,
+        owner: str = "the channel",
     ) -> None:
         component, service = method.service.component_descriptor.name, method.service.name
         self.method = method
@@ -118,7 +118,7 @@ class MethodPlan:
                 self._send = self._send_bytes
                 terminal = self._bytes
             else:
-                terminal = _no_transport
+                terminal = _NoTransport(owner).refuse
         self.terminal: Callable[[Invocation], Any] = terminal
         self.chain: Callable[[Invocation], Any] = compose(interceptors, terminal)
 
@@ -203,18 +203,14 @@ class MethodPlan:
             context = invocation.context
             url, result = self.attempt(self._send, invocation, context.deadline, context.budget)
         except BaseException:
-            if local_answer_get() is not None or responses_get() is not None:
-                self._answered_in_process("", invocation)
+            record = responses_get()
+            if record is not None:
+                record_response(record, "", take_local_answer(invocation))
             raise
-        if local_answer_get() is not None or responses_get() is not None:
-            self._answered_in_process(url, invocation)
-        return result
-
-    def _answered_in_process(self, url: str, invocation: Invocation) -> None:
-        metadata = take_local_answer(invocation)
         record = responses_get()
         if record is not None:
-            record_response(record, url, metadata or NO_METADATA)
+            record_response(record, url, take_local_answer(invocation))
+        return result
 
     def _codec_of(self, response: Response) -> Codec:
         found = codec_for(response.content_type)
@@ -223,8 +219,14 @@ class MethodPlan:
         return self._codec.codec if self._codec is not None else _JSON  # type: ignore[return-value]
 
 
-def _no_transport(invocation: Invocation) -> Any:
-    raise PluginException(
-        f"the channel of {invocation.method.path} declares no transport: set `transport = YourTransport` "
-        "on the class (see docs/writing-a-channel-plugin.md)"
-    )
+class _NoTransport:
+    """The end of the chain of a channel class that declares no transport: it says what to do."""
+
+    def __init__(self, owner: str) -> None:
+        self.owner = owner
+
+    def refuse(self, invocation: Invocation) -> Any:
+        raise PluginException(
+            f"{self.owner} declares no transport, so it cannot call {invocation.method.path}: set "
+            "`transport = YourTransport` on the class (see docs/writing-a-channel-plugin.md)"
+        )

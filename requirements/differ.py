@@ -1,0 +1,36 @@
+"""Print the packages whose versions differ between two pinned requirement files.
+
+Usage: python requirements/differ.py LOCK OTHER   (used by `make test-latest` / `make test-oldest`)
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)")
+
+
+def pins(path: str) -> dict[str, str]:
+    """Return {normalized name: version} of every ``name==version`` line of a requirements file."""
+    found = {}
+    for line in Path(path).read_text().splitlines():
+        match = PIN.match(line)
+        if match:
+            found[re.sub(r"[-_.]+", "-", match.group(1)).lower()] = match.group(2)
+    return found
+
+
+def main() -> int:
+    """Print one line per differing package and a count; always succeeds."""
+    lock, other = pins(sys.argv[1]), pins(sys.argv[2])
+    differ = sorted(name for name in lock.keys() | other.keys() if lock.get(name) != other.get(name))
+    print(f"{len(differ)} packages differ from {sys.argv[1]} in {sys.argv[2]}:")
+    for name in differ:
+        print(f"  {name}: lock {lock.get(name, '-')}, here {other.get(name, '-')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -70,10 +70,11 @@ test-latest: $(STAMP) etcd
 test-oldest: $(STAMP) etcd
 	$(call range_test,.venv-oldest,lowest-direct)
 
-# An sdist and a wheel in dist/, built by the lock's setuptools and checked by twine.
+# An sdist, then a wheel built from that sdist (so the sdist is known to be complete), in dist/;
+# by the lock's setuptools (no build isolation, no network), both checked by twine.
 dist: $(STAMP)
 	rm -rf dist
-	$(PY) -m build --no-isolation --sdist --wheel --outdir dist .
+	$(PY) -m build --no-isolation --outdir dist .
 	$(VENV)/bin/twine check --strict dist/*
 
 bench: $(STAMP)

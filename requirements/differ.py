@@ -23,12 +23,17 @@ def pins(path: str) -> dict[str, str]:
 
 
 def main() -> int:
-    """Print one line per differing package and a count; always succeeds."""
+    """Print the versions that differ, then what only one side holds; always succeeds."""
     lock, other = pins(sys.argv[1]), pins(sys.argv[2])
-    differ = sorted(name for name in lock.keys() | other.keys() if lock.get(name) != other.get(name))
-    print(f"{len(differ)} packages differ from {sys.argv[1]} in {sys.argv[2]}:")
-    for name in differ:
-        print(f"  {name}: lock {lock.get(name, '-')}, here {other.get(name, '-')}")
+    changed = sorted(name for name in lock.keys() & other.keys() if lock[name] != other[name])
+    print(f"{len(changed)} versions differ from {sys.argv[1]} in {sys.argv[2]}:")
+    for name in changed:
+        print(f"  {name}: lock {lock[name]}, here {other[name]}")
+    only_lock = sorted(lock.keys() - other.keys())
+    only_here = sorted(other.keys() - lock.keys())
+    print("only in the lock (its installers, other platforms, what other versions need):", end=" ")
+    print(", ".join(f"{name} {lock[name]}" for name in only_lock) or "none")
+    print("only here:", ", ".join(f"{name} {other[name]}" for name in only_here) or "none")
     return 0
 
 

@@ -38,6 +38,7 @@ from .wire._codec import (
     error_for_status,
     exception_type_name,
 )
+from .wire._failures import CodecErrorKind
 
 __all__ = [
     "BAD_REQUEST",
@@ -59,6 +60,7 @@ __all__ = [
     "UNSUPPORTED_MEDIA_TYPE",
     "Codec",
     "CodecError",
+    "CodecErrorKind",
     "MethodCodec",
     "bad_answer",
     "codec_for",

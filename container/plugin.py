@@ -50,6 +50,7 @@ from .wire._codec import (
     encode_exception,
     error_for_status,
 )
+from .wire._failures import CodecErrorKind
 
 __all__ = [
     "CHANNELS",
@@ -73,6 +74,7 @@ __all__ = [
     "ChannelManager",
     "Codec",
     "CodecError",
+    "CodecErrorKind",
     "ComponentDescriptor",
     "ComponentRegistry",
     "ConfigurationException",

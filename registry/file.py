@@ -505,8 +505,9 @@ class FileComponentRegistry(ComponentRegistry):
                         raise
                     # Another user's file in a sticky folder cannot be replaced: say what it is.
                     raise RegistryFileException(
-                        f"cannot write the file registry {self.path}: {exc.strerror or exc}, and the "
-                        f"file there is refused: {refused}; remove it, or choose a folder of your own"
+                        f"cannot write the file registry {self.path}: the file there is refused "
+                        f"({refused}) and cannot be replaced ({_reason(exc)}); remove it, or choose a "
+                        "folder of your own"
                     ) from exc
                 written = os.lstat(self.path)
             self._stat_key = (written.st_mtime_ns, written.st_size, written.st_ino)
@@ -522,8 +523,8 @@ class FileComponentRegistry(ComponentRegistry):
             self._write_failed(message, raise_errors, exc)
             return
         except (OSError, LockTimeout) as exc:
-            reason = getattr(exc, "strerror", None) or exc
-            self._write_failed(f"cannot write the file registry {self.path}: {reason}", raise_errors, exc)
+            message = f"cannot write the file registry {self.path}: {_reason(exc)}"
+            self._write_failed(message, raise_errors, exc)
             return
         if self._write_problem is not None:
             logger.info("the file registry %s is written again", self.path)
@@ -602,6 +603,13 @@ class FileComponentRegistry(ComponentRegistry):
     def _current_addresses(self, component: str) -> list[ChannelInstances]:
         with self._lock:
             return self._addresses(component)
+
+
+def _reason(exc: Exception) -> str:
+    """Why a write failed, in our words where the OS's vary."""
+    if isinstance(exc, IsADirectoryError):
+        return "the path is a directory, not a file"
+    return getattr(exc, "strerror", None) or str(exc)
 
 
 def _process_exists(pid: int) -> bool:

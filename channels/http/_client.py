@@ -49,6 +49,7 @@ from ._connections import (
     ExchangeError,
     Pool,
     ResponseTooLarge,
+    tls_failure,
 )
 from ._tls import client_context
 
@@ -280,9 +281,8 @@ class HttpTransport(Transport):
         except requests.exceptions.SSLError as exc:
             # A refused handshake (or, with TLS 1.3, the server's alert about our certificate
             # on the first read): the request never reached the application.
-            raise ServiceUnavailableException(
-                f"cannot reach {full_url}: TLS handshake failed: {_reason(exc)}", full_url
-            ) from exc
+            message = f"cannot reach {full_url}: {tls_failure(exc)}"
+            raise ServiceUnavailableException(message, full_url) from exc
         except requests.ConnectionError as exc:
             if _nothing_sent(exc):
                 raise ServiceUnavailableException(

@@ -82,13 +82,16 @@ class CallRejected(Exception):
         status: the status to answer with (400, 401, 403, 404, 413, 415, 503, 504).
         message: what to tell the caller.
         error_type: the error type name in the envelope (the status's standard name when "").
+        kind: the machine-readable reason, sent as the envelope's ``kind`` ("" sends none; a
+            400 for a body that does not decode sends its :class:`~container.codec.CodecErrorKind`).
     """
 
-    def __init__(self, status: int, message: str, error_type: str = "") -> None:
+    def __init__(self, status: int, message: str, error_type: str = "", *, kind: str = "") -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.error_type = error_type or ERROR_TYPES.get(status, "Error")
+        self.kind = kind
 
 
 class _Route:
@@ -235,7 +238,7 @@ class Dispatcher:
                 try:
                     args, kwargs = method_codec.decode_call(body)
                 except CodecError as exc:
-                    raise CallRejected(BAD_REQUEST, str(exc)) from None
+                    raise CallRejected(BAD_REQUEST, str(exc), kind=exc.kind.value) from None
                 result = route.function(*args, **kwargs)
             else:
                 result = chain(
@@ -245,7 +248,7 @@ class Dispatcher:
                 )
             out = method_codec.encode_result(result)
         except CallRejected as exc:
-            return self.error_response(exc.status, exc.message, codec, exc.error_type)
+            return self.error_response(exc.status, exc.message, codec, exc.error_type, kind=exc.kind)
         except Exception as exc:
             return self._failure(route, codec, exc)
         finally:
@@ -296,7 +299,7 @@ class Dispatcher:
             raise error_for_status(
                 JSON_CODEC,
                 exc.status,
-                encode_error(JSON_CODEC, exc.error_type, exc.message),
+                encode_error(JSON_CODEC, exc.error_type, exc.message, kind=exc.kind),
                 invocation.url,
                 route.method.path,
             ) from None
@@ -335,15 +338,22 @@ class Dispatcher:
     # answers listeners give themselves
 
     def error_response(
-        self, status: int, message: str, codec: Codec | None = None, error_type: str = ""
+        self,
+        status: int,
+        message: str,
+        codec: Codec | None = None,
+        error_type: str = "",
+        *,
+        kind: str = "",
     ) -> Response:
         """Return an error answer in the envelope (JSON when no codec is known yet).
 
         Listeners use it for what they refuse before dispatching (413, 405, a malformed
-        request line), so that every error has the same shape.
+        request line), so that every error has the same shape. ``kind``, when given, is sent
+        as the envelope's machine-readable ``kind``.
         """
         codec = codec or JSON_CODEC
-        body = encode_error(codec, error_type or ERROR_TYPES.get(status, "Error"), message)
+        body = encode_error(codec, error_type or ERROR_TYPES.get(status, "Error"), message, kind=kind)
         return Response(status, body, codec.content_type)
 
     def admit(
@@ -445,7 +455,7 @@ def _decoder(method_codec: MethodCodec, body: bytes) -> Callable[[], tuple[list[
         try:
             return method_codec.decode_call(body)
         except CodecError as exc:
-            raise CallRejected(BAD_REQUEST, str(exc)) from None
+            raise CallRejected(BAD_REQUEST, str(exc), kind=exc.kind.value) from None
 
     return decode
 

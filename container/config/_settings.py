@@ -4,14 +4,17 @@ The configuration mapping (a dict, or any dependency-injector ``Configuration`` 
 with ``${VAR:default}``, INI, environment variables) is converted into :class:`Settings` when a
 ServiceContainer's manager is created, before any thread starts. Strings are converted where a
 number or a boolean is expected (``"2.5"`` from an environment variable is 2.5), and every
-error names the full key path: ``config key 'components.orders.methods.reserve.timeout':
-Expected `float` > 0, got `str```. Sections that belong to third-party plugins (any other
+error names the full key path in servicewire's words: ``config key
+'components.orders.methods.reserve.timeout' has an invalid value (Expected `float` > 0, got
+`str`)``, ``config key 'calls.timout' is unknown; known keys there: ...`` (the parenthesised
+detail is msgspec's). Sections that belong to third-party plugins (any other
 top-level key, and ``registry`` apart from ``type``) are passed to their plugins unchanged.
 """
 
 from __future__ import annotations
 
-import re
+import types
+import typing
 from collections.abc import Mapping
 from typing import Annotated, Any, TypeVar
 
@@ -360,20 +363,59 @@ def convert(value: Any, type_: type[_T], where: str) -> _T:
     try:
         return msgspec.convert(value, type_, strict=False)
     except msgspec.ValidationError as exc:
-        raise ConfigurationException(_located(str(exc), where, type_)) from None
+        raise ConfigurationException(_located(str(exc), value, where, type_)) from None
 
 
-def _located(message: str, where: str, type_: type) -> str:
-    text, _, location = message.partition(" - at `$")
+def _located(message: str, value: Any, where: str, type_: Any) -> str:
+    """Say in servicewire's words what is wrong with a section, naming the key.
+
+    An unknown key is found by comparing the section with the model's fields (the model
+    decides, not msgspec's wording); for any other error the key path is taken from msgspec's
+    message (best effort: the section's key when it cannot be read) and its text follows as a
+    detail.
+    """
+    unknown = _unknown_key(value, type_, where)
+    if unknown is not None:
+        key, known = unknown
+        return f"config key {key!r} is unknown; known keys there: {', '.join(known)}"
+    detail, _, location = message.partition(" - at `$")
     key = where + location.rstrip("`")
-    unknown = _UNKNOWN.match(text)
-    if unknown and not location:
-        known = ", ".join(getattr(type_, "__struct_fields__", ()))
-        return f"config key '{key}.{unknown.group(1)}' is unknown; known keys there: {known}"
-    return f"config key {key!r}: {text}"
+    return f"config key {key!r} has an invalid value ({detail.strip()})"
 
 
-_UNKNOWN = re.compile(r"Object contains unknown field `([^`]*)`")
+def _unknown_key(value: Any, type_: Any, where: str) -> tuple[str, tuple[str, ...]] | None:
+    """The first key of ``value`` that the Struct ``type_`` (or a Struct inside it) does not know."""
+    fields: tuple[str, ...] = getattr(type_, "__struct_encode_fields__", ())
+    if not fields or not isinstance(value, Mapping):
+        return None
+    if type_.__struct_config__.forbid_unknown_fields:
+        for key in value:
+            if key not in fields:
+                return f"{where}.{key}", fields
+    hints = typing.get_type_hints(type_)
+    for name, field in zip(type_.__struct_fields__, fields, strict=True):
+        found = _unknown_in(value.get(field), hints.get(name), f"{where}.{field}")
+        if found is not None:
+            return found
+    return None
+
+
+def _unknown_in(value: Any, hint: Any, where: str) -> tuple[str, tuple[str, ...]] | None:
+    """Look for an unknown key in a field typed ``S``, ``S | None`` or ``dict[str, S]``."""
+    if isinstance(hint, type) and issubclass(hint, msgspec.Struct):
+        return _unknown_key(value, hint, where)
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        for member in args:
+            found = _unknown_in(value, member, where)
+            if found is not None:
+                return found
+    elif origin is dict and len(args) == 2 and isinstance(value, Mapping):
+        for key, item in value.items():
+            found = _unknown_in(item, args[1], f"{where}.{key}")
+            if found is not None:
+                return found
+    return None
 
 
 def _section(raw: Mapping[str, Any], key: str) -> Any:

@@ -134,6 +134,9 @@ class RemoteServiceException(ServiceException):
             next hop first, the root cause last.
         error_id: the id under which the server logged the failure ("" when none).
         path: the call that failed, as ``component/service/method`` ("" if unknown).
+        kind: the machine-readable reason the server gave with a refusal ("" when none): on
+            a 400, the :class:`~container.codec.CodecErrorKind` value (``"wrong-type"``,
+            ``"malformed"``, ...).
     """
 
     def __init__(
@@ -144,6 +147,8 @@ class RemoteServiceException(ServiceException):
         chain: tuple[RemoteError, ...] = (),
         error_id: str = "",
         path: str = "",
+        *,
+        kind: str = "",
     ) -> None:
         super().__init__(f"{remote_type}: {remote_message}")
         self.remote_type = remote_type
@@ -152,6 +157,7 @@ class RemoteServiceException(ServiceException):
         self.chain = tuple(chain)
         self.error_id = error_id
         self.path = path
+        self.kind = kind
 
     @property
     def root_cause(self) -> RemoteError:

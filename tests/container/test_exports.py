@@ -105,6 +105,7 @@ PLUGIN_API = {
     "ChannelManager",
     "Codec",
     "CodecError",
+    "CodecErrorKind",
     "ComponentDescriptor",
     "ComponentRegistry",
     "ConfigurationException",

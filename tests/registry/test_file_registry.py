@@ -145,8 +145,23 @@ def test_unwritable_file_is_a_clear_error(tmp_path):
     path.mkdir()  # a folder where the file should be
     with pytest.raises(ConfigurationException) as info:
         make(path)
-    assert str(path) in str(info.value)
+    assert str(info.value) == (
+        f"the file registry cannot use {path}: it is a folder, not a regular file; "
+        "remove it, or choose a folder of your own"
+    )
+
+
+def test_a_folder_made_where_the_file_should_be_after_boot_fails_registration(tmp_path):
+    """Registration names the path and the reason in servicewire's words."""
+    path = tmp_path / "registry.json"
+    registry = make(path)
+    path.mkdir()
+    with pytest.raises(RegistryFileException) as info:
+        registry.register(WIRE, [ChannelAddress("dispatch-json", "http://x")])
+    assert str(info.value).startswith(f"cannot write the file registry {path}: ")
     assert "it is a folder, not a regular file" in str(info.value)
+    assert "the path is a directory, not a file" in str(info.value)
+    registry.close()
 
 
 def test_uncreatable_folder_is_a_clear_error(tmp_path):

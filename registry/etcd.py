@@ -49,16 +49,16 @@ except ImportError as missing:  # an optional dependency: say how to get it
         "(pip install '.[etcd]' in a checkout) or etcd3gw itself"
     ) from missing
 
-from container import ServiceCommunicationException
-from container.plugin import (
+from container import (
     Channel,
     ChannelAddress,
     ChannelInstances,
     ComponentDescriptor,
     ComponentRegistry,
     ConfigurationException,
-    WatchList,
+    ServiceCommunicationException,
 )
+from container.plugin import WatchList
 
 logger = logging.getLogger("servicewire.registry.etcd")
 

@@ -48,16 +48,16 @@ from typing import Annotated, Any
 
 import msgspec
 
-from container import LocalServiceException
-from container.plugin import (
+from container import (
     Channel,
     ChannelAddress,
     ChannelInstances,
     ComponentDescriptor,
     ComponentRegistry,
     ConfigurationException,
-    WatchList,
+    LocalServiceException,
 )
+from container.plugin import WatchList
 from registry._files import FileLock, LockTimeout, UnsafeFile, open_checked
 
 logger = logging.getLogger("servicewire.registry.file")

@@ -23,7 +23,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..values._errors import (
     RemoteError,
@@ -33,18 +33,10 @@ from ..values._errors import (
     is_application_exception,
     public_type_name,
 )
+from ..values._status import Status, error_type_of
 from ..wire._codec import (
-    BAD_REQUEST,
     CODECS,
-    DEADLINE_EXCEEDED,
-    ERROR_TYPES,
-    INTERNAL_ERROR,
     JSON_CODEC,
-    NOT_FOUND,
-    OK,
-    UNAUTHENTICATED,
-    UNAVAILABLE,
-    UNSUPPORTED_MEDIA_TYPE,
     Codec,
     CodecError,
     MethodCodec,
@@ -54,12 +46,11 @@ from ..wire._codec import (
     error_for_status,
 )
 from ._calls import CallNext, InterceptorLike, Invocation, ServerCall, compose
-from ._context import TIMEOUT_KEY, CallContext, deadline_from_metadata, serving_variable
-from ._transport import Response
+from ._context import TIMEOUT_KEY, CallContext, Identity, deadline_from_metadata, serving_variable
+from ._messages import Response
 
 if TYPE_CHECKING:
     from ..declarations._descriptors import ComponentDescriptor, MethodDescriptor
-    from ..security._auth import Guard
 
 logger = logging.getLogger("servicewire.server")
 
@@ -69,6 +60,15 @@ _monotonic = time.monotonic
 
 HEALTH_OK = 200
 HEALTH_FAILING = 503
+
+OK = Status.OK
+BAD_REQUEST = Status.BAD_REQUEST
+UNAUTHENTICATED = Status.UNAUTHENTICATED
+NOT_FOUND = Status.NOT_FOUND
+UNSUPPORTED_MEDIA_TYPE = Status.UNSUPPORTED_MEDIA_TYPE
+INTERNAL_ERROR = Status.INTERNAL_ERROR
+UNAVAILABLE = Status.UNAVAILABLE
+DEADLINE_EXCEEDED = Status.DEADLINE_EXCEEDED
 
 
 class CallRejected(Exception):
@@ -90,8 +90,23 @@ class CallRejected(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
-        self.error_type = error_type or ERROR_TYPES.get(status, "Error")
+        self.error_type = error_type or error_type_of(status)
         self.kind = kind
+
+
+class CallerCheck(Protocol):
+    """Who is calling, for the server's own endpoints: what the dispatcher needs of a guard.
+
+    The security layer's ``Guard`` is one; the dispatcher names this protocol so that the call
+    layer sits below security.
+    """
+
+    def caller(self, context: CallContext) -> Identity | None:
+        """Return the caller's identity, or None for an anonymous caller.
+
+        Raises:
+            CallRejected: a credential was presented and is not valid (401).
+        """
 
 
 class _Route:
@@ -141,7 +156,7 @@ class Dispatcher:
         codecs: Mapping[str, Codec] = CODECS,
         debug: bool = False,
         health_endpoint: Callable[[ComponentDescriptor[Any]], str | None] = lambda component: None,
-        guard: Guard | None = None,
+        guard: CallerCheck | None = None,
         expose: Any = None,
     ) -> None:
         self.components = list(components)
@@ -353,7 +368,7 @@ class Dispatcher:
         as the envelope's machine-readable ``kind``.
         """
         codec = codec or JSON_CODEC
-        body = encode_error(codec, error_type or ERROR_TYPES.get(status, "Error"), message, kind=kind)
+        body = encode_error(codec, error_type or error_type_of(status), message, kind=kind)
         return Response(status, body, codec.content_type)
 
     def admit(
@@ -381,13 +396,11 @@ class Dispatcher:
                 f"/{endpoint} needs an authenticated caller and no authenticator is configured "
                 f"(set auth.bearer, auth.jwt or auth.mtls, or auth.expose.{endpoint}: open)",
             )
-        from ..security._auth import AuthenticationFailed
-
         context = CallContext(dict(metadata), None, None, "", peer_certificate)
         try:
-            identity = self.guard.identify(context)
-        except AuthenticationFailed as exc:
-            return self.error_response(UNAUTHENTICATED, str(exc))
+            identity = self.guard.caller(context)
+        except CallRejected as exc:
+            return self.error_response(exc.status, exc.message)
         if identity is None:
             return self.error_response(UNAUTHENTICATED, f"/{endpoint} needs an authenticated caller")
         return None

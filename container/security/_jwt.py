@@ -7,7 +7,7 @@ from typing import Any
 
 from ..call._context import CallContext, Identity
 from ..values._errors import ConfigurationException
-from ._auth import AuthenticationFailed, Authenticator, bearer_token
+from ._authenticators import AuthenticationFailed, Authenticator, bearer_token
 
 DEFAULT_ALGORITHMS = ("RS256", "ES256", "EdDSA")
 """Asymmetric algorithms only unless config names others: a shared HMAC secret must be chosen."""

@@ -33,25 +33,23 @@ import sys
 import threading
 import typing
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
-from ..declarations._descriptors import MethodDescriptor
 from ..values._errors import (
     InvalidResponseException,
-    PermissionDeniedException,
     RemoteError,
     RemoteServiceException,
     SerializationException,
     ServiceException,
-    ServiceTimeoutException,
-    ServiceUnavailableException,
-    UnauthenticatedException,
     exception_fields,
     is_application_exception,
+    not_run_exception,
     public_type_name,
+    remote_exception,
 )
+from ..values._status import Status
 from ._failures import CodecError as CodecError  # re-exported: it lives beside the diagnosis
 from ._failures import (
     encode_problem,
@@ -67,31 +65,37 @@ JSON = "application/json"
 MSGPACK = "application/msgpack"
 """Content type of the MessagePack codec."""
 
-# Statuses of answers (HTTP's numbers, used by every channel).
-OK = 200
-BAD_REQUEST = 400
-UNAUTHENTICATED = 401
-PERMISSION_DENIED = 403
-NOT_FOUND = 404
-METHOD_NOT_ALLOWED = 405
-PAYLOAD_TOO_LARGE = 413
-UNSUPPORTED_MEDIA_TYPE = 415
-INTERNAL_ERROR = 500
-UNAVAILABLE = 503
-DEADLINE_EXCEEDED = 504
 
-ERROR_TYPES: dict[int, str] = {
-    BAD_REQUEST: "BadRequest",
-    UNAUTHENTICATED: "Unauthenticated",
-    PERMISSION_DENIED: "PermissionDenied",
-    NOT_FOUND: "NotFound",
-    METHOD_NOT_ALLOWED: "MethodNotAllowed",
-    PAYLOAD_TOO_LARGE: "PayloadTooLarge",
-    UNSUPPORTED_MEDIA_TYPE: "UnsupportedMediaType",
-    UNAVAILABLE: "Unavailable",
-    DEADLINE_EXCEEDED: "DeadlineExceeded",
-}
-"""The error type name of each protocol status (500 names the exception instead)."""
+class MethodSignature(Protocol):
+    """What the codec reads of a method: its names and type hints.
+
+    The declarations' ``MethodDescriptor`` is one; the codec names this protocol instead, so
+    that the wire sits below the declarations.
+    """
+
+    @property
+    def name(self) -> str:
+        """The method name."""
+
+    @property
+    def path(self) -> str:
+        """``component/service/method``, for messages."""
+
+    @property
+    def signature(self) -> inspect.Signature:
+        """The method's signature, ``self`` included."""
+
+    @property
+    def parameters(self) -> list[inspect.Parameter]:
+        """The parameters after ``self``, in order."""
+
+    @property
+    def parameter_types(self) -> dict[str, Any]:
+        """The type hint of each parameter, by name."""
+
+    @property
+    def return_type(self) -> Any:
+        """The return type hint."""
 
 _DECODE_FAILURES = (
     msgspec.DecodeError,
@@ -222,7 +226,7 @@ class MethodCodec:
         codec: the wire format.
     """
 
-    def __init__(self, method: MethodDescriptor, codec: Codec) -> None:
+    def __init__(self, method: MethodSignature, codec: Codec) -> None:
         self.method = method
         self.codec = codec
         self._positional: list[inspect.Parameter] = []
@@ -433,7 +437,7 @@ def encode_exception(
     """Encode the error body that tells a caller what an implementation raised.
 
     The body carries the exception's public type name and message; an application exception
-    (see :func:`~container._errors.is_application_exception`) also carries its ``args`` and
+    (see ``is_application_exception``) also carries its ``args`` and
     public attributes, so the caller can raise it again as itself. A
     :class:`~container.RemoteServiceException` (a further hop failed) carries that hop's
     error, and its chain, in ``chain``. ``message`` replaces the exception's text (debug
@@ -485,21 +489,14 @@ def decode_error(codec: Codec, body: bytes, status: int, path: str = "") -> Serv
     except _DECODE_FAILURES:
         text = body[:200].decode("utf-8", "replace")
         return RemoteServiceException("InvalidErrorBody", f"status {status}: {text!r}", status, path=path)
-    if status == INTERNAL_ERROR:
+    if status == Status.INTERNAL_ERROR:
         known = _known_application_exception(detail.type)
         if known is not None:
             revived = _revive(codec, known, detail)
             if revived is not None:
                 return revived
     chain = tuple(RemoteError(c.type, c.message, c.path) for c in detail.chain)
-    cls = _STATUS_EXCEPTIONS.get(status, RemoteServiceException)
-    return cls(detail.type, detail.message, status, chain, detail.id, path, kind=detail.kind)
-
-
-_STATUS_EXCEPTIONS: dict[int, type[RemoteServiceException]] = {
-    UNAUTHENTICATED: UnauthenticatedException,
-    PERMISSION_DENIED: PermissionDeniedException,
-}
+    return remote_exception(status, detail.type, detail.message, chain, detail.id, path, kind=detail.kind)
 
 
 def error_for_status(codec: Codec, status: int, body: bytes, url: str, path: str = "") -> ServiceException:
@@ -508,16 +505,17 @@ def error_for_status(codec: Codec, status: int, body: bytes, url: str, path: str
     503 (the server did not run the call) is a :class:`~container.ServiceUnavailableException`
     with ``sent=False``, so the call may go to another instance; 504 (the deadline passed
     before the server ran it) is a :class:`~container.ServiceTimeoutException`; every other
-    status is decoded by :func:`decode_error`.
+    status is decoded by :func:`decode_error` (the status -> exception mapping lives beside the
+    exceptions: :func:`container.values._errors.remote_exception`).
     """
-    if status == UNAVAILABLE or status == DEADLINE_EXCEEDED:
+    if status == Status.UNAVAILABLE or status == Status.DEADLINE_EXCEEDED:
         try:
             message = codec.decoder(_ErrorBody).decode(body).error.message
         except _DECODE_FAILURES:
             message = body[:200].decode("utf-8", "replace")
-        if status == UNAVAILABLE:
-            return ServiceUnavailableException(f"{url} did not run the call: {message}", url, sent=False)
-        return ServiceTimeoutException(url, "deadline", 0.0, sent=False)
+        not_run = not_run_exception(status, message, url)
+        assert not_run is not None
+        return not_run
     return decode_error(codec, body, status, path)
 
 

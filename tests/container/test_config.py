@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from dependency_injector import containers, providers
 
+from channels.http import HttpSettings
 from container import ConfigurationException, ServiceContainer, descriptor_of
 from container.plugin import create_registry
 
@@ -92,7 +93,7 @@ def test_numbers_and_booleans_from_the_environment_are_converted(monkeypatch):
     app.config.http.trust_env.from_env("SW_TRUST_ENV")
     settings = app.services.settings()
     assert settings.calls.timeout == 2.5
-    assert settings.http.trust_env is True
+    assert settings.section("http", HttpSettings).trust_env is True
     assert settings.timeout("any-component", "any-service", "any-method") == 2.5
 
 
@@ -127,7 +128,7 @@ def test_numbers_and_booleans_from_the_environment_are_converted(monkeypatch):
 )
 def test_settings_errors_name_the_full_key_path(config, message):
     """The settings model is validated once, and every error names the full key path."""
-    from container import Settings
+    from container.plugin import Settings
 
     with pytest.raises(ConfigurationException, match=message):
         Settings(config)

@@ -13,8 +13,11 @@ UV_LOCK := requirements/uv.txt
 # Installs the lock with hashes required: first the pinned uv (by the interpreter's own pip, with
 # hashes), then every package of the lock (uv pip sync also removes what the lock does not hold),
 # then servicewire itself, editable, built by the lock's setuptools (no build isolation: nothing
-# unpinned is fetched). Re-runs whenever the lock or the package metadata changes.
+# unpinned is fetched). Re-runs whenever the lock or the package metadata changes; a
+# servicewire.egg-info that a build left in the checkout goes first: on sys.path before the
+# venv, its stale entry points would hide the new ones.
 $(STAMP): $(LOCK) $(UV_LOCK) setup.cfg pyproject.toml
+	rm -rf servicewire.egg-info
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --require-hashes --no-deps -r $(UV_LOCK)
 	$(UV) pip sync -q --python $(PY) --require-hashes $(LOCK)
@@ -75,6 +78,7 @@ test-oldest: $(STAMP) etcd
 dist: $(STAMP)
 	rm -rf dist
 	$(PY) -m build --no-isolation --outdir dist .
+	rm -rf servicewire.egg-info
 	$(VENV)/bin/twine check --strict dist/*
 
 bench: $(STAMP)

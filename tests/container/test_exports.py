@@ -85,6 +85,7 @@ APPLICATION_API = {
     "UnknownChannelException",
     "UnknownRegistryException",
     "PluginException",
+    "ListingNotSupportedException",
     "SerializationException",
     "RemoteServiceException",
     "RemoteError",

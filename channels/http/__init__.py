@@ -21,7 +21,16 @@ from ._client import (
 )
 from ._dashboard import Dashboard
 from ._describe import describe_component, describe_service
-from ._probe import HttpProbe, Instance, InstanceHealth, ProbeFailed, credential_headers, instances_of
+from ._probe import (
+    HttpProbe,
+    Instance,
+    InstanceHealth,
+    ProbeFailed,
+    credential_headers,
+    error_message,
+    instances_of,
+    probe_problem,
+)
 from ._server import HttpServer
 from ._settings import HttpSettings, Timeouts, TlsSettings, timeouts_for
 from ._wsgi import ServiceApplication
@@ -46,7 +55,9 @@ __all__ = [
     "customize_session",
     "describe_component",
     "describe_service",
+    "error_message",
     "instances_of",
+    "probe_problem",
     "remove_session_customizer",
     "timeouts_for",
 ]

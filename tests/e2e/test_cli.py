@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from channels.cli import boot_failure, check_environment, key_of_marker, unset_variables
+from channels.cli._config import check_environment, key_of_marker, unset_variables
+from channels.cli._serve import boot_failure
 from container import ConfigurationException, ServiceUnavailableException
 
 from .processes import ROOT, ServerProcess, python_module

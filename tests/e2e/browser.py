@@ -68,7 +68,9 @@ class Browser:
         port = int(port_file.read_text().split()[0])
         targets = requests.get(f"http://127.0.0.1:{port}/json/list", timeout=5).json()
         page = next(t for t in targets if t["type"] == "page")
-        self.socket = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=timeout, suppress_origin=True)
+        self.socket = websocket.create_connection(
+            page["webSocketDebuggerUrl"], timeout=timeout, suppress_origin=True
+        )
         self._id = 0
 
     def send(self, method: str, **params: Any) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +28,9 @@ SERVE = [*COMMAND, "serve", "tests.e2e.cli_services:MainContainer"]
 OPS = "ops-component.ops-service"
 
 
-def run(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*COMMAND, *args],
         cwd=ROOT,
@@ -186,7 +189,9 @@ def test_call_untyped_through_the_dispatch_protocol(fleet: Fleet):
     config = ["--config", str(fleet.config)]
     assert json.loads(run("call", *config, f"{OPS}.add", "[2, 3]").stdout) == 5
     assert json.loads(run("call", *config, f"{OPS}.add", '{"a": 4, "b": 5}').stdout) == 9
-    ordered = run("call", *config, f"{OPS}.order", '[{"sku": "pen", "quantity": 2}]', "--channel", "dispatch-msgpack")
+    ordered = run(
+        "call", *config, f"{OPS}.order", '[{"sku": "pen", "quantity": 2}]', "--channel", "dispatch-msgpack"
+    )
     assert ordered.returncode == 0, ordered.stderr
     receipt = json.loads(ordered.stdout)
     assert receipt["sku"] == "pen" and receipt["quantity"] == 2
@@ -233,7 +238,10 @@ def test_call_exit_statuses_tell_remote_error_bad_input_and_unreachable(fleet: F
         ([f"{OPS}.add", '["a", "b"]'], "servicewire: remote error: "),
         ([f"{OPS}.nothing", "[]"], "servicewire: remote error: "),
         ([f"{OPS}.add", "[1, 2]", "-m", "Bad Key=1"], "servicewire: --metadata key 'bad key' is not allowed"),
-        ([f"{OPS}.add", "[1, 2]", "--channel", "local"], "servicewire: an untyped call goes through the dispatch"),
+        (
+            [f"{OPS}.add", "[1, 2]", "--channel", "local"],
+            "servicewire: an untyped call goes through the dispatch",
+        ),
     ]:
         result = run("call", *config, *args)
         assert result.returncode == 2, (args, result.stderr)
@@ -278,10 +286,16 @@ def test_describe_from_the_server_and_from_the_interface_agree(fleet: Fleet):
     assert document["$defs"]["Item"]["required"] == ["sku", "quantity"]
     text = run("describe", "--url", fleet.servers[0].url, "ops-component")
     assert text.returncode == 0, text.stderr
-    assert "    order(item: tests.e2e.cli_services.Item) -> tests.e2e.cli_services.Receipt" in text.stdout.splitlines()
+    assert (
+        "    order(item: tests.e2e.cli_services.Item) -> tests.e2e.cli_services.Receipt"
+        in text.stdout.splitlines()
+    )
     missing = run("describe", "--config", str(fleet.config), "ops-component.nothing")
     assert missing.returncode == 2
-    assert one_line(missing) == "servicewire: component 'ops-component' has no service 'nothing'; its services: ops-service"
+    assert (
+        one_line(missing)
+        == "servicewire: component 'ops-component' has no service 'nothing'; its services: ops-service"
+    )
 
 
 # list --watch
@@ -321,3 +335,112 @@ def _follow(watcher: subprocess.Popen[str], seen: list[list[str]]) -> None:
     for line in watcher.stdout:
         document = json.loads(line)
         seen.append(sorted(i["url"] for c in document.get("components", []) for i in c["instances"]))
+
+
+# credentials, as for any client
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, dict[str, Path], str]]:
+    """One instance over TLS that takes JWTs (HS256, sent as bearer tokens) and client certificates."""
+    import jwt
+    import trustme
+
+    root = tmp_path_factory.mktemp("guarded")
+    ca = trustme.CA()
+    files = {name: root / f"{name}.pem" for name in ("ca", "cert", "key", "client")}
+    ca.cert_pem.write_to_path(str(files["ca"]))
+    server_cert = ca.issue_cert("127.0.0.1")
+    server_cert.cert_chain_pems[0].write_to_path(str(files["cert"]))
+    server_cert.private_key_pem.write_to_path(str(files["key"]))
+    ca.issue_cert("cli-operator@example.test").private_key_and_cert_chain_pem.write_to_path(
+        str(files["client"])
+    )
+    secret = "a-test-secret-of-at-least-32-bytes!"
+    config = root / "guarded.json"
+    config.write_text(
+        json.dumps(
+            {
+                "registry": {"type": "static"},
+                "http": {
+                    "tls": {
+                        "certfile": str(files["cert"]),
+                        "keyfile": str(files["key"]),
+                        "client_ca": str(files["ca"]),
+                        "client_certificates": "optional",
+                    }
+                },
+                "auth": {
+                    "jwt": {"key": secret, "algorithms": ["HS256"]},
+                    "mtls": {"enabled": True},
+                },
+            }
+        )
+    )
+    server = ServerProcess([*SERVE, "--config", str(config)], env={"OPS_SCHEME": "https"})
+    expires = int(time.time()) + 600
+    signed = {
+        name: jwt.encode({"sub": name, "exp": expires}, secret, algorithm="HS256") for name in ("ann", "joe")
+    }
+    try:
+        yield server, files, signed
+    finally:
+        server.kill()
+
+
+def test_call_sends_a_token_a_jwt_or_a_client_certificate(guarded):
+    """--token, $SERVICEWIRE_TOKEN and --cert identify the caller; no credential is a 401, exit 1."""
+    server, files, signed = guarded
+    where = ["--url", server.url, "--ca", str(files["ca"]), f"{OPS}.whoami", "[]"]
+    assert server.url.startswith("https://")
+    by_token = run("call", *where, "--token", signed["ann"])
+    assert by_token.returncode == 0, by_token.stderr
+    assert json.loads(by_token.stdout) == "ann"
+    assert json.loads(run("call", *where, env={"SERVICEWIRE_TOKEN": signed["joe"]}).stdout) == "joe"
+    by_certificate = run("call", *where, "--cert", str(files["client"]))
+    assert by_certificate.returncode == 0, by_certificate.stderr
+    assert json.loads(by_certificate.stdout) == "cli-operator@example.test"
+    anonymous = run("call", *where)
+    assert anonymous.returncode == 1
+    assert one_line(anonymous).startswith("servicewire: remote error: ")
+    untrusted = run("call", "--url", server.url, f"{OPS}.whoami", "[]", "--token", signed["ann"])
+    assert untrusted.returncode == 3, untrusted.stderr
+    assert one_line(untrusted).startswith("servicewire: could not reach: ")
+
+
+def test_describe_and_health_with_credentials(guarded):
+    """/describe needs an authenticated caller by default; /health is open."""
+    server, files, signed = guarded
+    tls = ["--url", server.url, "--ca", str(files["ca"])]
+    refused = run("describe", *tls, "ops-component")
+    assert refused.returncode == 1
+    assert one_line(refused).startswith(f"servicewire: {server.url}/describe/ops-component answered 401: ")
+    described = run("describe", *tls, "ops-component", "--json", "--token", signed["ann"])
+    assert described.returncode == 0, described.stderr
+    assert json.loads(described.stdout)["component"] == "ops-component"
+    assert run("health", *tls, "ops-component").returncode == 0
+
+
+# a registry that cannot list
+
+
+def test_a_registry_that_cannot_list_is_one_line_and_exit_status_2(tmp_path: Path, capsys):
+    """`list` on a plugin without list_addresses prints the registry's own refusal."""
+    from channels.cli import main
+    from container import ComponentRegistry
+    from container.plugin import REGISTRIES
+    from registry.static import StaticComponentRegistry
+
+    class NamesOnlyRegistry(StaticComponentRegistry):
+        list_addresses = ComponentRegistry.list_addresses
+
+    REGISTRIES.register("names-only", NamesOnlyRegistry)
+    config = tmp_path / "names-only.json"
+    config.write_text(json.dumps({"registry": {"type": "names-only"}}))
+    for command in (["list"], ["health"]):
+        assert main([*command, "--config", str(config)]) == 2
+        assert capsys.readouterr().err == (
+            "servicewire: the NamesOnlyRegistry registry cannot list its components: it does not implement "
+            "the optional ComponentRegistry.list_addresses() (docs/writing-a-registry-plugin.md); name the "
+            "component, or use a registry that lists (static, file, etcd)\n"
+        )

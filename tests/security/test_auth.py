@@ -184,7 +184,8 @@ def test_rules_hold_in_process_on_the_local_channel(bearer_server):
     for token, expected in ((ALICE, "alice bearer clerk"), (None, None)):
         auth = {"credentials": {"token": token}} if token else {}
         config = providers.Object({"registry": registry, "auth": auth})
-        manager = ServiceContainer(config=config).service_manager()
+        runtime = providers.Object(bearer_server.manager.runtime)  # its in-process addresses
+        manager = ServiceContainer(config=config, runtime=runtime).service_manager()
         try:
             local = manager.get_service(LedgerService, preferred_channel="local")
             if expected is None:

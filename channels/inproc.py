@@ -39,7 +39,7 @@ class LocalTransport(InProcessTransport):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        self._lookup = _addresses(settings).lookup
+        self._lookup = settings.runtime.addresses.lookup
 
     def call(self, url: str, invocation: Invocation) -> Any:
         """Run the call at ``url``'s dispatcher.
@@ -58,7 +58,7 @@ class LocalListener(Listener):
 
     def __init__(self, dispatcher: Dispatcher, settings: Settings) -> None:
         super().__init__(dispatcher, settings)
-        self._addresses = _addresses(settings)
+        self._addresses = settings.runtime.addresses
         self._url = ""
 
     def listen(self, address: ChannelAddress) -> ChannelAddress:

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import threading
 import uuid
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from ._plugins import PluginGroup
+from ._plugins import PluginGroup
 
 
 class AddressSpace:
@@ -75,3 +74,35 @@ class PluginRuntime(Protocol):
     @property
     def refused_urls(self) -> set[tuple[str, str]]:
         """(where, URL) pairs the core logged as refused, so that each is logged once."""
+
+
+class DetachedRuntime:
+    """The runtime of settings made outside any container (``Settings(config)`` in a test).
+
+    It has an address space of its own, so an in-process transport made from such settings
+    finds nothing but what a listener made from the same settings bound, and the process's
+    typed sections. A ServiceManager given such settings replaces it with its own runtime.
+
+    Args:
+        sections: the typed config sections to know.
+    """
+
+    def __init__(self, sections: PluginGroup) -> None:
+        self._addresses = AddressSpace()
+        self._sections = sections
+        self._refused: set[tuple[str, str]] = set()
+
+    @property
+    def addresses(self) -> AddressSpace:
+        """An address space of these settings' own."""
+        return self._addresses
+
+    @property
+    def sections(self) -> PluginGroup:
+        """The process's typed sections."""
+        return self._sections
+
+    @property
+    def refused_urls(self) -> set[tuple[str, str]]:
+        """The refused URLs logged already for these settings."""
+        return self._refused

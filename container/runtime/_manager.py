@@ -592,7 +592,7 @@ def _runtime_and_settings(
     if not isinstance(config, Settings):
         runtime = runtime if runtime is not None else Runtime()
         return runtime, Settings(config, runtime=runtime)
-    if config.runtime is None:
+    if not isinstance(config.runtime, Runtime):  # settings made outside a container
         runtime = runtime if runtime is not None else Runtime()
         config.runtime = runtime
         return runtime, config
@@ -600,8 +600,6 @@ def _runtime_and_settings(
         raise ConfigurationException(
             "the ServiceManager's runtime is not the one its Settings were made with; give one runtime"
         )
-    if not isinstance(config.runtime, Runtime):
-        raise ConfigurationException(f"Settings.runtime is {config.runtime!r}, not a container.Runtime")
     return config.runtime, config
 
 

@@ -83,8 +83,12 @@ class ServiceManager:
             with one, else a new one.
 
     Raises:
-        ConfigurationException: the configuration does not validate (the key path is named),
-            or an interceptor that config names cannot be loaded.
+        ConfigurationException: the configuration does not validate (the key path is named);
+            an import path it names does not import; it names an unknown selector, or a
+            channel no plugin provides or a URL its channel refuses among the registry's
+            configured addresses; a hosted component has no implementation, or one that
+            leaves interface methods unimplemented (named). Nothing is started then, and the
+            registry is closed.
 
     Attributes:
         runtime: the manager's :class:`Runtime`.
@@ -101,34 +105,45 @@ class ServiceManager:
         runtime: Runtime | None = None,
     ) -> None:
         self.id = uuid.uuid4().hex
-        self.runtime, self.settings = _runtime_and_settings(runtime, config)
-        self.config: Mapping[str, Any] = self.settings.raw
         self.component_registry = component_registry
-        self.channel_manager = channel_manager
-        self.preferred_channel = ""
-        self._container = container
-        self._hosting: Hosting | None = None
-        self._interceptors = {
-            "client": list(client_interceptors) + self._configured_interceptors("client"),
-            "server": list(server_interceptors) + self._configured_interceptors("server"),
-        }
-        self._component_interceptors = {
-            (name, side): [
-                load_interceptor(spec, f"components.{name}.interceptors.{side}[{index}]")
-                for index, spec in enumerate(getattr(settings.interceptors, side))
-            ]
-            for name, settings in self.settings.components.items()
-            for side in ("client", "server")
-        }
+        try:
+            self.runtime, self.settings = _runtime_and_settings(runtime, config)
+            self.config: Mapping[str, Any] = self.settings.raw
+            self.channel_manager = channel_manager
+            self.preferred_channel = ""
+            self._container = container
+            self._hosting: Hosting | None = None
+            self._lock = threading.RLock()
+            self._interceptors = {
+                "client": list(client_interceptors) + self._configured_interceptors("client"),
+                "server": list(server_interceptors) + self._configured_interceptors("server"),
+            }
+            self._component_interceptors = {
+                (name, side): [
+                    load_interceptor(spec, f"components.{name}.interceptors.{side}[{index}]")
+                    for index, spec in enumerate(getattr(settings.interceptors, side))
+                ]
+                for name, settings in self.settings.components.items()
+                for side in ("client", "server")
+            }
+            self._authenticators = authenticators_from(self.settings)
+            self._default_credentials = credentials_from(self.settings, None)
+            self._credentials = {
+                name: credentials_from(self.settings, name) for name in self.settings.components
+            }
+            self._check_configuration()
+            if _application_container(self._container) is not None:
+                self.hosting.check()
+        except BaseException:  # refused: release the registry the container made for it
+            component_registry.close()
+            raise
+        # Nothing below starts before the configuration and the hosting passed their checks.
         self.observability = Observability(self.settings)
         self.channel_events = ChannelEvents()
         """What the channels of this manager see happen to instances (failovers, new URLs)."""
         if self.observability.metrics is not None:
             self.channel_events.subscribe(self.observability.metrics)
-        self._authenticators = authenticators_from(self.settings)
         self._guard: Guard | None = None
-        self._default_credentials = credentials_from(self.settings, None)
-        self._credentials = {name: credentials_from(self.settings, name) for name in self.settings.components}
         self._services: dict[tuple[Any, str], Any] = {}
         self._channels: dict[tuple[type, str], Channel] = {}
         self._transports: dict[type[Channel], Transport | InProcessTransport] = {}
@@ -136,11 +151,7 @@ class ServiceManager:
         self._own_listener: Listener | None = None
         self._own_local_uri = ""
         self.served_channels: set[str] = set()
-        self._lock = threading.RLock()
         self._closed = False
-        self._check_configuration()
-        if _application_container(self._container) is not None:
-            self.hosting.check()
 
     # checks made when the manager is created
 

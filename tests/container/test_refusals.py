@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Generator, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from dependency_injector import containers, providers
@@ -19,9 +19,11 @@ from container import (
     AbstractComponent,
     ChannelAddress,
     Component,
+    ComponentRegistry,
     ComponentStatus,
     ConfigurationException,
     ListenerlessServer,
+    Runtime,
     Service,
     ServiceContainer,
     ServiceInstanceProvider,
@@ -344,3 +346,45 @@ def test_a_component_implementation_must_implement_the_lifecycle_too():
         ListenerlessServer().boot(LonelyApp)
     assert "HandmadeLonelyComponent, the implementation of 'rf-lonely-component'" in str(info.value)
     assert "does not implement Component.get_health" in str(info.value)
+
+
+class ClosingRegistry(ComponentRegistry):
+    """Remembers its objects and whether each was closed."""
+
+    made: ClassVar[list[ClosingRegistry]] = []
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        self.closed = False
+        ClosingRegistry.made.append(self)
+
+    def register(self, descriptor: Any, addresses: list[ChannelAddress]) -> None:
+        """Nothing to keep."""
+
+    def deregister(self, descriptor: Any) -> None:
+        """Nothing to drop."""
+
+    def watch(self, channel: Any) -> None:
+        """Nothing changes."""
+
+    def get_addresses(self, descriptor: Any) -> list[Any]:
+        """Nothing is known."""
+        return []
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_refused_container_starts_nothing_and_closes_its_registry():
+    """The checks run before anything starts; the registry the container made is closed."""
+    runtime = Runtime()
+    runtime.registries.register("rf-closing", ClosingRegistry)
+    config = {
+        "registry": {"type": "rf-closing"},
+        "components": {"rf-ledger-component": {"selector": "fastest"}},
+    }
+    services = providers.Container(ServiceContainer, config=config, runtime=providers.Object(runtime))
+    app = LedgerApp(services=services)
+    with pytest.raises(ConfigurationException, match="'fastest'"):
+        ListenerlessServer().boot(app)
+    assert [registry.closed for registry in ClosingRegistry.made] == [True]

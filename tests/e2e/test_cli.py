@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -248,3 +250,31 @@ def test_help_reads_without_markup():
         )
         assert "``" not in result.stdout and ":class:" not in result.stdout
         assert result.stdout.startswith(f"Usage: servicewire {' '.join(command)}".rstrip())
+
+
+def test_shell_completion_comes_with_click():
+    """The bash completion script and its answers: what click gives for free."""
+    servicewire = str(Path(sys.executable).parent / "servicewire")
+    script = subprocess.run(
+        [servicewire],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "_SERVICEWIRE_COMPLETE": "bash_source"},
+    )
+    assert "complete -o nosort -F _servicewire_completion servicewire" in script.stdout
+    answer = subprocess.run(
+        [servicewire],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={
+            **os.environ,
+            "_SERVICEWIRE_COMPLETE": "bash_complete",
+            "COMP_WORDS": "servicewire de",
+            "COMP_CWORD": "1",
+        },
+    )
+    assert answer.stdout.split() == ["plain,describe"]

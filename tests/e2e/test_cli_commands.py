@@ -444,3 +444,37 @@ def test_a_registry_that_cannot_list_is_one_line_and_exit_status_2(tmp_path: Pat
             "the optional ComponentRegistry.list_addresses() (docs/writing-a-registry-plugin.md); name the "
             "component, or use a registry that lists (static, file, etcd)\n"
         )
+
+
+def test_a_spinner_shows_on_a_terminal_while_a_call_waits(fleet: Fleet):
+    """stderr a terminal: a spinner while the call waits, erased after; stdout holds only the JSON."""
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        result = subprocess.run(
+            [*COMMAND, "call", "--config", str(fleet.config), f"{OPS}.nap", "[1]"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            timeout=60,
+            check=False,
+        )
+        os.close(follower)
+        follower = -1
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal's other end is closed: all was read
+                break
+            if not chunk:
+                break
+            drawn += chunk
+    finally:
+        if follower != -1:
+            os.close(follower)
+        os.close(leader)
+    assert result.returncode == 0 and json.loads(result.stdout) is None
+    assert b"calling ops-component/ops-service/nap" in drawn
+    assert drawn.endswith(b"\r")  # the line is erased once the answer is there

@@ -44,7 +44,10 @@ try:
     from etcd3gw.client import Etcd3Client
     from etcd3gw.lease import Lease
 except ImportError as missing:  # an optional dependency: say how to get it
-    raise ImportError("the etcd registry needs etcd3gw: pip install 'servicewire[etcd]'") from missing
+    raise ImportError(
+        "the etcd registry needs etcd3gw: install servicewire's etcd extra "
+        "(pip install '.[etcd]' in a checkout) or etcd3gw itself"
+    ) from missing
 
 from container import (
     Channel,
@@ -261,6 +264,18 @@ class EtcdComponentRegistry(ComponentRegistry):
                 # Without a watch the copy would go stale: read the prefix each time.
                 self._load()
             return self._addresses(descriptor.name)
+
+    def list_addresses(self) -> list[ChannelInstances]:
+        """Return the URLs of every component under the prefix, per component and channel.
+
+        Raises:
+            EtcdRegistryException: no endpoint answered and nothing is known yet.
+        """
+        with self._lock:
+            if not self._cache_ready or self._watch_thread is None:
+                self._load()
+            names = sorted({key[len(self.prefix) :].split("/", 1)[0] for key in self._cache})
+            return [address for name in names for address in self._addresses(name) if address.urls]
 
     def close(self) -> None:
         """Stop the threads, delete this process's keys and revoke its lease."""

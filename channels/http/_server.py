@@ -11,6 +11,7 @@ import attrs
 
 from container import ChannelAddress, Server
 
+from ._dashboard import dashboard_for
 from ._engine import HttpAnswer, HttpEngine, HttpRequest, Limits
 from ._frontend import HttpFrontend
 from ._settings import HttpSettings
@@ -77,7 +78,10 @@ class HttpServer(Server):
         )
         metrics = self.manager.observability.metrics
         frontend = self.frontend = HttpFrontend(
-            self.dispatcher, self.manager.report, metrics.exposition if metrics is not None else None
+            self.dispatcher,
+            self.manager.report,
+            metrics.exposition if metrics is not None else None,
+            dashboard_for(self.manager),
         )
 
         def handle(request: HttpRequest) -> Any:
@@ -124,6 +128,8 @@ class HttpServer(Server):
         if self.engine is not None:
             self.engine.close()
             self.engine = None
+        if self.frontend is not None and self.frontend.dashboard is not None:
+            self.frontend.dashboard.close()
 
     def serve_forever(self, main_container: Any, **overriding_providers: Any) -> None:
         """Boot, serve until SIGINT or SIGTERM, then shut down gracefully (for scripts)."""

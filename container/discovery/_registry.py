@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..config._settings import convert
+from ..values._errors import ListingNotSupportedException
 from ..values._values import ChannelInstances
 
 if TYPE_CHECKING:
@@ -65,6 +66,27 @@ class ComponentRegistry(ABC):
     @abstractmethod
     def get_addresses(self, descriptor: ComponentDescriptor[Any]) -> list[ChannelInstances]:
         """Return the component's URLs, one entry per channel it is reachable on."""
+
+    def list_addresses(self) -> list[ChannelInstances]:
+        """Return every component's URLs: one entry per (component, channel) with live instances.
+
+        Optional: operator tools (``servicewire list``, the dashboard) call it; calls never do.
+        A plugin that cannot enumerate its entries leaves it out, and this default says so.
+
+        Raises:
+            ListingNotSupportedException: this registry cannot list its components.
+        """
+        raise ListingNotSupportedException(type(self).__name__)
+
+    def configured_addresses(self) -> Mapping[str, ChannelInstances]:
+        """Return the addresses this registry's configuration states, by config key.
+
+        The core checks them when the container is created: every channel named must be
+        known, and every URL must be one its channel accepts; otherwise the container is
+        refused, naming the key (``registry.components.hello.dispatch-json``). A registry
+        whose addresses come from elsewhere (a file, etcd) states none: the default.
+        """
+        return {}
 
     def close(self) -> None:
         """Stop background threads and release resources; called when the manager closes."""

@@ -53,6 +53,7 @@ APPLICATION_API = {
     "URLSelector",
     "FirstURLSelector",
     "RoundRobinURLSelector",
+    "Runtime",
     "channel_of",
     # the seed's managers, registry, container, provider and server
     "ChannelManager",
@@ -64,6 +65,7 @@ APPLICATION_API = {
     "ListenerlessServer",
     # scripts
     "connect",
+    "default_runtime",
     "ServiceClient",
     # calls
     "CallContext",
@@ -88,6 +90,7 @@ APPLICATION_API = {
     "UnknownChannelException",
     "UnknownRegistryException",
     "PluginException",
+    "ListingNotSupportedException",
     "SerializationException",
     "RemoteServiceException",
     "RemoteError",
@@ -146,6 +149,8 @@ PLUGIN_API = {
     "SECTIONS",
     "SETTINGS_GROUP",
     "PluginGroup",
+    "PluginRuntime",
+    "AddressSpace",
     "Settings",
     "load_object",
     # selection by config name

@@ -12,22 +12,13 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from ._auth import (
-    AuthenticationFailed,
-    Authenticator,
-    BearerCredentials,
-    BearerTokens,
-    ClientCertificates,
-    allow,
-    token_digest,
-)
-from ._calls import Call, Interceptor, Invocation, ServerCall
-from ._channel import Channel
-from ._channel_manager import ChannelManager
-from ._client import ServiceClient, connect
-from ._component import AbstractComponent, Component, ComponentStatus, Service
-from ._context import CallContext, Identity, call_context, call_options
-from ._decorators import (
+from .call._calls import Call, Interceptor, Invocation, ServerCall
+from .call._context import CallContext, Identity, call_context, call_options
+from .call._dispatcher import CallRejected
+from .call._proxy import channel_of
+from .config._settings import Settings
+from .declarations._component import AbstractComponent, Component, ComponentStatus, Service
+from .declarations._decorators import (
     channel,
     component,
     descriptor_of,
@@ -36,9 +27,33 @@ from ._decorators import (
     implementation,
     service,
 )
-from ._descriptors import BaseDescriptor, ComponentDescriptor, ServiceDescriptor
-from ._dispatcher import CallRejected
-from ._errors import (
+from .declarations._descriptors import BaseDescriptor, ComponentDescriptor, ServiceDescriptor
+from .declarations._health import Health, HealthResult, HealthStatus, health_check, health_checks
+from .discovery._registry import ComponentRegistry
+from .policies._channel import Channel
+from .policies._selectors import (
+    FirstURLSelector,
+    LeastInFlightURLSelector,
+    RandomURLSelector,
+    RoundRobinURLSelector,
+    URLSelector,
+)
+from .runtime._channel_manager import ChannelManager
+from .runtime._client import ServiceClient, connect
+from .runtime._manager import ServiceManager
+from .runtime._provider import ServiceInstanceProvider
+from .runtime._server import ListenerlessServer, Server
+from .runtime._service_container import ServiceContainer
+from .security._auth import (
+    AuthenticationFailed,
+    Authenticator,
+    BearerCredentials,
+    BearerTokens,
+    ClientCertificates,
+    allow,
+    token_digest,
+)
+from .values._errors import (
     CallInterruptedException,
     ConfigurationException,
     InvalidResponseException,
@@ -58,22 +73,7 @@ from ._errors import (
     UnknownChannelException,
     UnknownRegistryException,
 )
-from ._health import Health, HealthResult, HealthStatus, health_check, health_checks
-from ._manager import ServiceManager
-from ._provider import ServiceInstanceProvider
-from ._proxy import channel_of
-from ._registry import ComponentRegistry
-from ._selectors import (
-    FirstURLSelector,
-    LeastInFlightURLSelector,
-    RandomURLSelector,
-    RoundRobinURLSelector,
-    URLSelector,
-)
-from ._server import ListenerlessServer, Server
-from ._service_container import ServiceContainer
-from ._settings import Settings
-from ._values import ChannelAddress, ChannelInstances
+from .values._values import ChannelAddress, ChannelInstances
 
 __version__ = "0.2.0"
 """The version of servicewire (the same as setup.cfg's)."""
@@ -155,7 +155,7 @@ __all__ = [
 
 # Names that left this module's public surface in 0.2: where each one lives now.
 _MOVED = {
-    "CATALOG": ("container._descriptors", "CATALOG", "internal: use descriptor_of(cls)"),
+    "CATALOG": ("container.declarations._descriptors", "CATALOG", "internal: use descriptor_of(cls)"),
     "CHANNELS": ("container.plugin", "CHANNELS", "import it from container.plugin"),
     "CHANNEL_GROUP": ("container.plugin", "CHANNEL_GROUP", "import it from container.plugin"),
     "REGISTRIES": ("container.plugin", "REGISTRIES", "import it from container.plugin"),
@@ -166,9 +166,13 @@ _MOVED = {
     "WatchList": ("container.plugin", "WatchList", "import it from container.plugin"),
     "MethodDescriptor": ("container.plugin", "MethodDescriptor", "import it from container.plugin"),
     "create_registry": ("container.plugin", "create_registry", "import it from container.plugin"),
-    "HealthCheckManager": ("container._health", "HealthCheckManager", "internal: use health_checks"),
+    "HealthCheckManager": (
+        "container.declarations._health",
+        "HealthCheckManager",
+        "internal: use health_checks",
+    ),
     "find_service_manager_provider": (
-        "container._service_container",
+        "container.runtime._service_container",
         "find_service_manager_provider",
         "internal: use ServiceInstanceProvider or Server.boot",
     ),

@@ -1,593 +1,71 @@
-"""The wire codec: a call's arguments and result to bytes and back, by the method's type hints.
+"""The wire codec, public: a call's arguments and result to bytes and back, by type hints.
 
-Pure functions and small classes with no I/O. The pipeline, every listener and third-party
-channels use this module, and tests drive it without a network.
-
-Bodies (JSON shown; MessagePack carries the same shape)::
-
-    call:   {"args": [...], "kwargs": {...}}
-    result: {"result": ...}
-    error:  {"error": {"type": "orders.errors.OutOfStock", "message": "...",
-                       "args": [...], "fields": {"sku": "A-1", ...},
-                       "chain": [{"type": ..., "message": ..., "path": ...}], "id": "..."}}
-
-Arguments are decoded by the parameters' types and results by the return type (msgspec), so a
-value of the wrong type is refused with the path of the bad field, for example
-``argument 'data': Expected `int`, got `str` - at `data.children[0].int_attr```. Values carried:
-builtins, list/dict/tuple/set, Optional/Union, Enum, datetime/date/time, UUID, Decimal, attrs
-classes, dataclasses, msgspec Structs, and pydantic models when pydantic is installed. Nothing
-is ever unpickled, and a type is never imported because a body names it.
-
-Every way a body can fail to decode (malformed bytes, invalid UTF-8, nesting deeper than the
-interpreter allows, numbers out of range, a value of the wrong type) is a :class:`CodecError`;
-every way arguments can fail to encode is a :class:`~container.SerializationException`.
+Pure functions and small classes with no I/O, used by the pipeline, every listener and
+third-party channels, and by tests without a network. The work is done in
+:mod:`container.wire`; this module is its public surface. See :mod:`container.wire._codec`
+for the body shapes and the value types carried.
 """
 
 from __future__ import annotations
 
-import inspect
-import re
-import sys
-import threading
-import typing
-from collections.abc import Callable, Mapping
-from typing import Any
-
-import msgspec
-
-from ._descriptors import MethodDescriptor
-from ._errors import (
-    InvalidResponseException,
-    PermissionDeniedException,
-    RemoteError,
-    RemoteServiceException,
-    SerializationException,
-    ServiceException,
-    ServiceTimeoutException,
-    ServiceUnavailableException,
-    UnauthenticatedException,
-    exception_fields,
-    is_application_exception,
-    public_type_name,
+from .wire._codec import (
+    BAD_REQUEST,
+    CODECS,
+    DEADLINE_EXCEEDED,
+    ERROR_TYPES,
+    INTERNAL_ERROR,
+    JSON,
+    JSON_CODEC,
+    METHOD_NOT_ALLOWED,
+    MSGPACK,
+    MSGPACK_CODEC,
+    NOT_FOUND,
+    OK,
+    PAYLOAD_TOO_LARGE,
+    PERMISSION_DENIED,
+    UNAUTHENTICATED,
+    UNAVAILABLE,
+    UNSUPPORTED_MEDIA_TYPE,
+    Codec,
+    CodecError,
+    MethodCodec,
+    bad_answer,
+    codec_for,
+    decode_error,
+    encode_error,
+    encode_exception,
+    error_detail,
+    error_for_status,
+    exception_type_name,
 )
 
-JSON = "application/json"
-"""Content type of the JSON codec."""
-
-MSGPACK = "application/msgpack"
-"""Content type of the MessagePack codec."""
-
-# Statuses of answers (HTTP's numbers, used by every channel).
-OK = 200
-BAD_REQUEST = 400
-UNAUTHENTICATED = 401
-PERMISSION_DENIED = 403
-NOT_FOUND = 404
-METHOD_NOT_ALLOWED = 405
-PAYLOAD_TOO_LARGE = 413
-UNSUPPORTED_MEDIA_TYPE = 415
-INTERNAL_ERROR = 500
-UNAVAILABLE = 503
-DEADLINE_EXCEEDED = 504
-
-ERROR_TYPES: dict[int, str] = {
-    BAD_REQUEST: "BadRequest",
-    UNAUTHENTICATED: "Unauthenticated",
-    PERMISSION_DENIED: "PermissionDenied",
-    NOT_FOUND: "NotFound",
-    METHOD_NOT_ALLOWED: "MethodNotAllowed",
-    PAYLOAD_TOO_LARGE: "PayloadTooLarge",
-    UNSUPPORTED_MEDIA_TYPE: "UnsupportedMediaType",
-    UNAVAILABLE: "Unavailable",
-    DEADLINE_EXCEEDED: "DeadlineExceeded",
-}
-"""The error type name of each protocol status (500 names the exception instead)."""
-
-_DECODE_FAILURES = (
-    msgspec.DecodeError,
-    msgspec.ValidationError,
-    UnicodeError,
-    RecursionError,
-    OverflowError,
-    ValueError,
-    TypeError,
-)
-_ENCODE_FAILURES = (
-    NotImplementedError,
-    TypeError,
-    ValueError,
-    OverflowError,
-    RecursionError,
-    UnicodeError,
-    msgspec.EncodeError,
-)
-
-
-class CodecError(ValueError):
-    """A body could not be decoded, or decoded to values of the wrong type or arity."""
-
-
-def _enc_hook(value: Any) -> Any:
-    dump = getattr(value, "model_dump", None)  # pydantic v2 models
-    if dump is not None:
-        return dump(mode="json")
-    raise NotImplementedError(f"cannot encode objects of type {type(value).__qualname__}")
-
-
-def _dec_hook(target: type, value: Any) -> Any:
-    validate = getattr(target, "model_validate", None)  # pydantic v2 models
-    if validate is not None:
-        try:
-            return validate(value)
-        except Exception as exc:  # pydantic's ValidationError: report it as msgspec would
-            raise ValueError(str(exc).replace("\n", "; ")) from None
-    raise NotImplementedError(f"cannot decode into {target!r}")
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, RecursionError):
-        return "nesting too deep"
-    if isinstance(exc, UnicodeError):
-        return f"invalid UTF-8 ({exc})"
-    return str(exc) or type(exc).__name__
-
-
-class Codec:
-    """One wire format: encoders and typed decoders for a content type.
-
-    Attributes:
-        content_type: the HTTP content type, for example ``application/json``.
-        name: a short name, for example ``"json"``.
-    """
-
-    def __init__(
-        self, content_type: str, name: str, encoder: Any, decoder_factory: Callable[..., Any]
-    ) -> None:
-        self.content_type = content_type
-        self.name = name
-        self._encoder = encoder
-        self.decoder_factory = decoder_factory
-        self._decoders: dict[Any, Any] = {}
-        self._lock = threading.Lock()
-
-    def encode(self, value: Any) -> bytes:
-        """Encode any supported value.
-
-        Raises:
-            TypeError, ValueError, OverflowError, msgspec.EncodeError: the value cannot be
-                encoded (callers translate these).
-        """
-        return self._encoder.encode(value)  # type: ignore[no-any-return]
-
-    def decoder(self, type_: Any) -> Any:
-        """Return a (cached) msgspec decoder for ``type_``."""
-        try:
-            return self._decoders[type_]
-        except (KeyError, TypeError):
-            pass
-        decoder = self.decoder_factory(type_, dec_hook=_dec_hook)
-        try:
-            with self._lock:
-                self._decoders[type_] = decoder
-        except TypeError:  # unhashable type hint: use uncached
-            pass
-        return decoder
-
-    def decode(self, data: bytes, type_: Any = Any) -> Any:
-        """Decode ``data`` into ``type_``.
-
-        Raises:
-            CodecError: the bytes are malformed or the value has the wrong type.
-        """
-        try:
-            return self.decoder(type_).decode(data)
-        except msgspec.ValidationError as exc:
-            raise CodecError(_with_root(str(exc), "value")) from exc
-        except _DECODE_FAILURES as exc:
-            raise CodecError(f"malformed {self.content_type} body: {_describe(exc)}") from exc
-
-    def __repr__(self) -> str:
-        return f"<Codec {self.content_type}>"
-
-
-JSON_CODEC = Codec(JSON, "json", msgspec.json.Encoder(enc_hook=_enc_hook), msgspec.json.Decoder)
-"""The JSON codec. JSON has no NaN or infinity: msgspec writes them as ``null``."""
-
-MSGPACK_CODEC = Codec(
-    MSGPACK, "msgpack", msgspec.msgpack.Encoder(enc_hook=_enc_hook), msgspec.msgpack.Decoder
-)
-"""The MessagePack codec."""
-
-CODECS: dict[str, Codec] = {JSON: JSON_CODEC, MSGPACK: MSGPACK_CODEC}
-"""Codecs by content type."""
-
-
-def codec_for(content_type: str | None) -> Codec | None:
-    """Return the codec of a content type (parameters such as charset ignored), or None."""
-    if not content_type:
-        return None
-    return CODECS.get(content_type.split(";", 1)[0].strip().lower())
-
-
-class _CallBody(msgspec.Struct, forbid_unknown_fields=True):
-    args: list[msgspec.Raw] = []
-    kwargs: dict[str, msgspec.Raw] = {}
-
-
-class MethodCodec:
-    """Encodes and decodes calls of one method in one wire format.
-
-    Args:
-        method: the method's descriptor (its type hints drive decoding).
-        codec: the wire format.
-    """
-
-    def __init__(self, method: MethodDescriptor, codec: Codec) -> None:
-        self.method = method
-        self.codec = codec
-        self._positional: list[inspect.Parameter] = []
-        self._var_positional: inspect.Parameter | None = None
-        self._var_keyword: inspect.Parameter | None = None
-        self._by_name: dict[str, inspect.Parameter] = {}
-        for parameter in method.parameters:
-            if parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
-                self._positional.append(parameter)
-            elif parameter.kind == parameter.VAR_POSITIONAL:
-                self._var_positional = parameter
-            elif parameter.kind == parameter.VAR_KEYWORD:
-                self._var_keyword = parameter
-            if parameter.kind not in (
-                parameter.POSITIONAL_ONLY,
-                parameter.VAR_POSITIONAL,
-                parameter.VAR_KEYWORD,
-            ):
-                self._by_name[parameter.name] = parameter
-        self._call_decoder = codec.decoder_factory(_CallBody)
-        self._exact_decoder = self._exact_call_decoder(codec.decoder_factory)
-        result_type = msgspec.defstruct("Result", [("result", method.return_type)])
-        self._result_decoder = codec.decoder(result_type)
-
-    def _exact_call_decoder(self, decoder_factory: Callable[..., Any]) -> Any:
-        """A one-pass decoder for the usual call: every positional argument, no keywords.
-
-        Returns None when the signature has ``*args`` or required keyword-only parameters.
-        """
-        if self._var_positional is not None or any(
-            p.kind == p.KEYWORD_ONLY and p.default is p.empty for p in self.method.parameters
-        ):
-            return None
-        types = tuple(self.method.parameter_types[p.name] for p in self._positional)
-        args_type: Any = tuple.__class_getitem__(types) if types else tuple[()]  # tuple[T1, T2, ...]
-        fields: list[tuple[str, Any] | tuple[str, Any, Any]] = [
-            ("args", args_type),
-            ("kwargs", dict[str, msgspec.Raw], {}),
-        ]
-        struct = msgspec.defstruct("ExactCall", fields, forbid_unknown_fields=True)
-        return decoder_factory(struct, dec_hook=_dec_hook)
-
-    # client side
-
-    def encode_call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
-        """Encode a call's arguments.
-
-        Raises:
-            SerializationException: an argument cannot be carried by this codec (a type it
-                does not know, an integer out of MessagePack's range, a lone surrogate, ...).
-        """
-        try:
-            return self.codec.encode({"args": args, "kwargs": kwargs})
-        except _ENCODE_FAILURES as exc:
-            raise SerializationException(
-                f"cannot encode the arguments of {self.method.path} as {self.codec.name}: {_describe(exc)}"
-            ) from exc
-
-    def decode_result(self, body: bytes) -> Any:
-        """Decode a ``{"result": ...}`` body into the method's return type.
-
-        Raises:
-            CodecError: the body is malformed or of the wrong type.
-        """
-        try:
-            return self._result_decoder.decode(body).result
-        except msgspec.ValidationError as exc:
-            raise CodecError(
-                f"result of {self.method.path}: {_with_root(str(exc), 'result', strip='.result')}"
-            ) from exc
-        except _DECODE_FAILURES as exc:
-            raise CodecError(f"malformed {self.codec.content_type} result: {_describe(exc)}") from exc
-
-    # server side
-
-    def decode_call(self, body: bytes) -> tuple[list[Any], dict[str, Any]]:
-        """Decode a call body into arguments of the declared types.
-
-        Raises:
-            CodecError: the body is malformed, an argument has the wrong type (the message
-                names the field path), or the arguments do not fit the signature.
-        """
-        exact = self._exact_decoder
-        if exact is not None:
-            try:
-                call = exact.decode(body)
-            except _DECODE_FAILURES:
-                pass  # not the usual shape, or bad: the general path says exactly what is wrong
-            else:
-                if not call.kwargs:
-                    return list(call.args), {}
-        try:
-            call = self._call_decoder.decode(body)
-        except msgspec.ValidationError as exc:
-            raise CodecError(f"call body: {exc}") from exc
-        except _DECODE_FAILURES as exc:
-            raise CodecError(f"malformed {self.codec.content_type} body: {_describe(exc)}") from exc
-        raw_args, raw_kwargs = call.args, call.kwargs
-        positional = self._positional
-        if len(raw_args) > len(positional) and self._var_positional is None:
-            raise CodecError(
-                f"{self.method.name}() takes {len(positional)} positional argument(s) but "
-                f"{len(raw_args)} were given"
-            )
-        args = []
-        for index, raw in enumerate(raw_args):
-            parameter = positional[index] if index < len(positional) else self._var_positional
-            assert parameter is not None
-            args.append(self._decode_argument(parameter.name, raw))
-        kwargs = {}
-        for name, raw in raw_kwargs.items():
-            parameter = self._by_name.get(name)
-            if parameter is None and self._var_keyword is None:
-                raise CodecError(f"{self.method.name}() got an unexpected keyword argument {name!r}")
-            kwargs[name] = self._decode_argument(parameter.name if parameter else self._var_keyword.name, raw)  # type: ignore[union-attr]
-        try:
-            self.method.signature.bind(None, *args, **kwargs)
-        except TypeError as exc:
-            raise CodecError(f"{self.method.name}(): {exc}") from exc
-        return args, kwargs
-
-    def _decode_argument(self, name: str, raw: msgspec.Raw) -> Any:
-        try:
-            return self.codec.decoder(self.method.parameter_types[name]).decode(raw)
-        except msgspec.ValidationError as exc:
-            raise CodecError(f"argument {name!r}: {_with_root(str(exc), name)}") from exc
-        except _DECODE_FAILURES as exc:
-            raise CodecError(f"argument {name!r}: {_describe(exc)}") from exc
-
-    def encode_result(self, value: Any) -> bytes:
-        """Encode a ``{"result": ...}`` body.
-
-        Raises:
-            TypeError: the value is of a type the codec cannot carry.
-        """
-        try:
-            return self.codec.encode({"result": value})
-        except _ENCODE_FAILURES as exc:
-            raise TypeError(f"cannot encode the result of {self.method.path}: {_describe(exc)}") from exc
-
-    def decode_error(self, body: bytes, status: int) -> ServiceException:
-        """Turn an error body into the exception to raise on the caller's side."""
-        return decode_error(self.codec, body, status, self.method.path)
-
-
-# the error envelope
-
-
-class _Link(msgspec.Struct, omit_defaults=True):
-    type: str = "Error"
-    message: str = ""
-    path: str = ""
-
-
-class _ErrorDetail(msgspec.Struct, omit_defaults=True):
-    type: str = "Error"
-    message: str = ""
-    args: list[Any] | None = None
-    fields: dict[str, msgspec.Raw] = {}
-    chain: list[_Link] = []
-    id: str = ""
-
-
-class _ErrorBody(msgspec.Struct):
-    error: _ErrorDetail
-
-
-def encode_error(
-    codec: Codec,
-    type_name: str,
-    message: str,
-    *,
-    chain: tuple[RemoteError, ...] = (),
-    error_id: str = "",
-) -> bytes:
-    """Encode an error body with a type name and a message (protocol errors, hidden failures)."""
-    detail = _ErrorDetail(
-        type_name, message, chain=[_Link(c.type, c.message, c.path) for c in chain], id=error_id
-    )
-    return codec.encode(_ErrorBody(detail))
-
-
-def encode_exception(
-    codec: Codec, exc: BaseException, error_id: str = "", message: str | None = None
-) -> bytes:
-    """Encode the error body that tells a caller what an implementation raised.
-
-    The body carries the exception's public type name and message; an application exception
-    (see :func:`~container._errors.is_application_exception`) also carries its ``args`` and
-    public attributes, so the caller can raise it again as itself. A
-    :class:`~container.RemoteServiceException` (a further hop failed) carries that hop's
-    error, and its chain, in ``chain``. ``message`` replaces the exception's text (debug
-    mode appends the traceback this way).
-    """
-    cls = type(exc)
-    chain: list[_Link] = []
-    args: list[Any] | None = None
-    fields: dict[str, msgspec.Raw] = {}
-    if isinstance(exc, RemoteServiceException):
-        chain = [_Link(exc.remote_type, exc.remote_message, exc.path)]
-        chain.extend(_Link(c.type, c.message, c.path) for c in exc.chain)
-    elif is_application_exception(cls):
-        args = _encodable_args(codec, exc)
-        for name, value in exception_fields(exc).items():
-            try:
-                fields[name] = msgspec.Raw(codec.encode(value))
-            except _ENCODE_FAILURES:
-                continue  # an attribute the codec cannot carry stays behind
-    text = str(exc) if message is None else message
-    detail = _ErrorDetail(public_type_name(cls), text, args, fields, chain, error_id)
-    return codec.encode(_ErrorBody(detail))
-
-
-def _encodable_args(codec: Codec, exc: BaseException) -> list[Any] | None:
-    try:
-        codec.encode(list(exc.args))
-    except _ENCODE_FAILURES:
-        return None
-    return list(exc.args)
-
-
-def exception_type_name(exc: BaseException) -> str:
-    """Return the public name that identifies an exception's type on the wire."""
-    return public_type_name(type(exc))
-
-
-def decode_error(codec: Codec, body: bytes, status: int, path: str = "") -> ServiceException:
-    """Turn an error body into the exception to raise on the caller's side.
-
-    An application exception whose class this process has already imported (same module and
-    qualified name) is raised again as itself, with its ``args`` and attributes; its module is
-    never imported because a server named it. servicewire's own exception types are never
-    revived. Anything else becomes :class:`~container.RemoteServiceException` with the remote
-    type name, message, status, chain and error id.
-    """
-    try:
-        detail = codec.decoder(_ErrorBody).decode(body).error
-    except _DECODE_FAILURES:
-        text = body[:200].decode("utf-8", "replace")
-        return RemoteServiceException("InvalidErrorBody", f"status {status}: {text!r}", status, path=path)
-    if status == INTERNAL_ERROR:
-        known = _known_application_exception(detail.type)
-        if known is not None:
-            revived = _revive(codec, known, detail)
-            if revived is not None:
-                return revived
-    chain = tuple(RemoteError(c.type, c.message, c.path) for c in detail.chain)
-    cls = _STATUS_EXCEPTIONS.get(status, RemoteServiceException)
-    return cls(detail.type, detail.message, status, chain, detail.id, path)
-
-
-_STATUS_EXCEPTIONS: dict[int, type[RemoteServiceException]] = {
-    UNAUTHENTICATED: UnauthenticatedException,
-    PERMISSION_DENIED: PermissionDeniedException,
-}
-
-
-def error_for_status(codec: Codec, status: int, body: bytes, url: str, path: str = "") -> ServiceException:
-    """Turn a non-200 answer into the exception the caller sees.
-
-    503 (the server did not run the call) is a :class:`~container.ServiceUnavailableException`
-    with ``sent=False``, so the call may go to another instance; 504 (the deadline passed
-    before the server ran it) is a :class:`~container.ServiceTimeoutException`; every other
-    status is decoded by :func:`decode_error`.
-    """
-    if status == UNAVAILABLE or status == DEADLINE_EXCEEDED:
-        try:
-            message = codec.decoder(_ErrorBody).decode(body).error.message
-        except _DECODE_FAILURES:
-            message = body[:200].decode("utf-8", "replace")
-        if status == UNAVAILABLE:
-            return ServiceUnavailableException(f"{url} did not run the call: {message}", url, sent=False)
-        return ServiceTimeoutException(url, "deadline", 0.0, sent=False)
-    return decode_error(codec, body, status, path)
-
-
-def bad_answer(url: str, exc: BaseException) -> InvalidResponseException:
-    """Return the exception for an answer that arrived but could not be decoded."""
-    return InvalidResponseException(f"bad answer from {url}: {exc}", url)
-
-
-def _known_application_exception(type_name: str) -> type[ServiceException] | None:
-    module_name, _, qualname = type_name.rpartition(".")
-    module = sys.modules.get(module_name)
-    if module is None:
-        # A nested class: the module is a shorter prefix.
-        parts = type_name.split(".")
-        for cut in range(len(parts) - 1, 0, -1):
-            module = sys.modules.get(".".join(parts[:cut]))
-            if module is not None:
-                qualname = ".".join(parts[cut:])
-                break
-    if module is None:
-        return None
-    value: Any = module
-    for part in qualname.split("."):
-        value = getattr(value, part, None)
-    if isinstance(value, type) and is_application_exception(value):
-        return value
-    return None
-
-
-_field_types_cache: dict[type, dict[str, Any]] = {}
-
-
-def _field_types(cls: type) -> dict[str, Any]:
-    """Type hints of an exception's attributes: class annotations, else ``__init__`` parameters."""
-    found = _field_types_cache.get(cls)
-    if found is None:
-        found = {}
-        try:
-            init = cls.__init__  # type: ignore[misc]
-            if init is not BaseException.__init__:
-                found.update(typing.get_type_hints(init))
-            found.update(typing.get_type_hints(cls))
-        except Exception:  # noqa: S110 - unresolvable hints: decode as plain values
-            pass
-        found.pop("return", None)
-        _field_types_cache[cls] = found
-    return found
-
-
-def _revive(codec: Codec, cls: type[ServiceException], detail: _ErrorDetail) -> ServiceException | None:
-    """Build an instance without calling ``__init__``: ``args`` and attributes as sent.
-
-    An envelope without ``args`` comes from a server side of the first plugin contract, which
-    sent only the type and the message: the class is built from the message when its
-    constructor takes one, as servicewire 0.1 did, and reported as remote otherwise.
-    """
-    if detail.args is None and not detail.fields:
-        try:
-            return cls(detail.message)
-        except Exception:
-            return None
-    try:
-        exc = cls.__new__(cls)
-        exc.args = tuple(detail.args) if detail.args is not None else (detail.message,)
-        hints = _field_types(cls)
-        for name, raw in detail.fields.items():
-            if name.startswith("_"):
-                continue
-            try:
-                value = codec.decoder(hints.get(name, Any)).decode(raw)
-            except _DECODE_FAILURES:
-                value = codec.decode(raw)
-            setattr(exc, name, value)
-    except Exception:  # a class that refuses this kind of construction: report it as remote
-        return None
-    return exc
-
-
-_ROOT = re.compile(r"`\$")
-
-
-def _with_root(message: str, root: str, strip: str = "") -> str:
-    if strip:
-        message = message.replace(f"`${strip}", "`$")
-    return _ROOT.sub(f"`{root}", message)
-
-
-def error_detail(codec: Codec, body: bytes) -> Mapping[str, Any] | None:
-    """Return an error body's ``error`` mapping as plain values (for logs and tests), or None."""
-    try:
-        value = codec.decode(body)
-    except CodecError:
-        return None
-    detail = value.get("error") if isinstance(value, dict) else None
-    return detail if isinstance(detail, dict) else None
+__all__ = [
+    "BAD_REQUEST",
+    "CODECS",
+    "DEADLINE_EXCEEDED",
+    "ERROR_TYPES",
+    "INTERNAL_ERROR",
+    "JSON",
+    "JSON_CODEC",
+    "METHOD_NOT_ALLOWED",
+    "MSGPACK",
+    "MSGPACK_CODEC",
+    "NOT_FOUND",
+    "OK",
+    "PAYLOAD_TOO_LARGE",
+    "PERMISSION_DENIED",
+    "UNAUTHENTICATED",
+    "UNAVAILABLE",
+    "UNSUPPORTED_MEDIA_TYPE",
+    "Codec",
+    "CodecError",
+    "MethodCodec",
+    "bad_answer",
+    "codec_for",
+    "decode_error",
+    "encode_error",
+    "encode_exception",
+    "error_detail",
+    "error_for_status",
+    "exception_type_name",
+]

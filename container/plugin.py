@@ -11,13 +11,23 @@ is the conformance kit. See docs/writing-a-channel-plugin.md and docs/writing-a-
 
 from __future__ import annotations
 
-from ._calls import Call, CallNext, Interceptor, InterceptorLike, Invocation, ServerCall
-from ._channel import Channel
-from ._channel_manager import ChannelManager
-from ._context import RESERVED_METADATA, TIMEOUT_KEY, CallContext, check_metadata, deadline_from_metadata
-from ._descriptors import ComponentDescriptor, MethodDescriptor, ServiceDescriptor
-from ._dispatcher import CallRejected, Dispatcher
-from ._errors import (
+from .call._calls import Call, CallNext, Interceptor, InterceptorLike, Invocation, ServerCall
+from .call._context import RESERVED_METADATA, TIMEOUT_KEY, CallContext, check_metadata, deadline_from_metadata
+from .call._dispatcher import CallRejected, Dispatcher
+from .call._pool import IdlePool, socket_is_stale
+from .call._transport import InProcessTransport, Listener, Request, Response, Transport
+from .config._settings import Settings
+from .declarations._descriptors import ComponentDescriptor, MethodDescriptor, ServiceDescriptor
+from .discovery._registry import ComponentRegistry, WatchList
+from .policies._channel import Channel
+from .policies._selectors import SELECTORS, URLSelector, selector_by_name
+from .policies._urls import url_problem
+from .runtime._channel_manager import ChannelManager
+from .runtime._manager import ServiceManager
+from .runtime._plugins import CHANNEL_GROUP, CHANNELS, REGISTRIES, REGISTRY_GROUP, PluginGroup
+from .runtime._server import ListenerlessServer, Server
+from .runtime._service_container import create_registry
+from .values._errors import (
     CallInterruptedException,
     ConfigurationException,
     InvalidResponseException,
@@ -25,19 +35,9 @@ from ._errors import (
     ServiceTimeoutException,
     ServiceUnavailableException,
 )
-from ._loading import load_object
-from ._manager import ServiceManager
-from ._plugins import CHANNEL_GROUP, CHANNELS, REGISTRIES, REGISTRY_GROUP, PluginGroup
-from ._pool import IdlePool, socket_is_stale
-from ._registry import ComponentRegistry, WatchList
-from ._selectors import SELECTORS, URLSelector, selector_by_name
-from ._server import ListenerlessServer, Server
-from ._service_container import create_registry
-from ._settings import Settings
-from ._transport import InProcessTransport, Listener, Request, Response, Transport
-from ._urls import url_problem
-from ._values import ChannelAddress, ChannelInstances
-from .codec import (
+from .values._loading import load_object
+from .values._values import ChannelAddress, ChannelInstances
+from .wire._codec import (
     CODECS,
     JSON_CODEC,
     MSGPACK_CODEC,

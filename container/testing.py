@@ -51,13 +51,18 @@ import attrs
 import pytest
 from dependency_injector import containers, providers
 
-from ._channel import Channel, uses_first_contract_server
-from ._channel_manager import ChannelManager
-from ._component import AbstractComponent, Component, Service
-from ._context import call_context, call_options
-from ._decorators import component, descriptor_of, idempotent, implementation, service
-from ._descriptors import ComponentDescriptor
-from ._errors import (
+from .call._context import call_context, call_options
+from .call._proxy import channel_of
+from .declarations._component import AbstractComponent, Component, Service
+from .declarations._decorators import component, descriptor_of, idempotent, implementation, service
+from .declarations._descriptors import ComponentDescriptor
+from .discovery._registry import ComponentRegistry
+from .policies._channel import Channel, uses_first_contract_server
+from .runtime._channel_manager import ChannelManager
+from .runtime._manager import ServiceManager
+from .runtime._server import ListenerlessServer, Server
+from .runtime._service_container import ServiceContainer, create_registry
+from .values._errors import (
     CallInterruptedException,
     NoAddressException,
     RemoteServiceException,
@@ -66,12 +71,7 @@ from ._errors import (
     ServiceTimeoutException,
     ServiceUnavailableException,
 )
-from ._manager import ServiceManager
-from ._proxy import channel_of
-from ._registry import ComponentRegistry
-from ._server import ListenerlessServer, Server
-from ._service_container import ServiceContainer, create_registry
-from ._values import ChannelAddress, ChannelInstances
+from .values._values import ChannelAddress, ChannelInstances
 
 # the conformance service
 

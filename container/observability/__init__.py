@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from .._errors import ConfigurationException
+from ..values._errors import ConfigurationException
 from ._calllog import LEVELS, CallLog
 
 if TYPE_CHECKING:
-    from .._settings import Settings
+    from ..config._settings import Settings
     from ._metrics import Metrics
     from ._tracing import Tracing
 

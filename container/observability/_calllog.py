@@ -7,7 +7,7 @@ import random
 import time
 from typing import Any
 
-from .._calls import Call, CallNext, Interceptor
+from ..call._calls import Call, CallNext, Interceptor
 
 logger = logging.getLogger("servicewire.calls")
 

@@ -9,8 +9,8 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from .._calls import Call, CallNext, Interceptor
-from .._errors import RemoteServiceException, public_type_name
+from ..call._calls import Call, CallNext, Interceptor
+from ..values._errors import RemoteServiceException, public_type_name
 
 RPC_SYSTEM = "servicewire"
 

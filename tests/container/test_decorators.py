@@ -15,7 +15,7 @@ from container import (
     implementation,
     service,
 )
-from container._descriptors import CATALOG
+from container.declarations._descriptors import CATALOG
 
 from .services import (
     CalculatorComponent,

@@ -14,8 +14,8 @@ from container import (
     UnknownChannelException,
     UnknownRegistryException,
 )
-from container._plugins import _channel_base
 from container.plugin import CHANNEL_GROUP, PluginGroup, create_registry
+from container.runtime._plugins import _channel_base
 
 
 def _install_distribution(root: Path, dist: str, module: str, source: str, entry_points: str) -> None:
@@ -77,7 +77,7 @@ def test_entry_point_that_is_not_a_channel(site):
         group.get("bad-test")
     message = str(info.value)
     assert "bad-test" in message and "sw_test_plugin_bad" in message
-    assert "not a subclass of container._channel.Channel" in message
+    assert "not a subclass of container.policies._channel.Channel" in message
 
 
 def test_entry_point_that_fails_to_import(site):

@@ -25,15 +25,15 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._calls import Call, CallNext, Interceptor
-from ._context import CallContext, Identity
-from ._dispatcher import CallRejected
-from ._errors import ConfigurationException
-from .codec import PERMISSION_DENIED, UNAUTHENTICATED
+from ..call._calls import Call, CallNext, Interceptor
+from ..call._context import CallContext, Identity
+from ..call._dispatcher import CallRejected
+from ..values._errors import ConfigurationException
+from ..wire._codec import PERMISSION_DENIED, UNAUTHENTICATED
 
 if TYPE_CHECKING:
-    from ._descriptors import ComponentDescriptor
-    from ._settings import Settings
+    from ..config._settings import Settings
+    from ..declarations._descriptors import ComponentDescriptor
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -362,7 +362,7 @@ def authenticators_from(settings: Settings) -> list[Authenticator]:
         ConfigurationException: a key file cannot be read, an import path cannot be loaded,
             PyJWT is missing, or an object is no Authenticator.
     """
-    from ._loading import load_object
+    from ..values._loading import load_object
 
     auth = settings.auth
     found: list[Authenticator] = []
@@ -425,7 +425,7 @@ def credentials_from(settings: Settings, component: str | None) -> BearerCredent
     Raises:
         ConfigurationException: a provider cannot be loaded, or both token and provider are set.
     """
-    from ._loading import load_object
+    from ..values._loading import load_object
 
     configured = settings.components[component].credentials if component in settings.components else None
     where = f"components.{component}.credentials"

@@ -263,7 +263,7 @@ def public_type_name(cls: type[BaseException]) -> str:
     by module and qualified name (``builtins.KeyError``, ``orders.errors.OutOfStock``).
     """
     module = cls.__module__
-    if module == "container._errors":
+    if module == "container.values._errors":
         module = "container"
     return f"{module}.{cls.__qualname__}"
 

@@ -7,12 +7,12 @@ from typing import Any
 
 from dependency_injector import containers, providers
 
+from ..config._settings import Settings
+from ..discovery._registry import ComponentRegistry
+from ..values._errors import ConfigurationException
 from ._channel_manager import ChannelManager
-from ._errors import ConfigurationException
 from ._manager import ServiceManager
 from ._plugins import REGISTRIES
-from ._registry import ComponentRegistry
-from ._settings import Settings
 
 DEFAULT_REGISTRY = {"type": "static"}
 

@@ -25,9 +25,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._calls import CallNext, InterceptorLike, Invocation, ServerCall, compose
-from ._context import TIMEOUT_KEY, CallContext, deadline_from_metadata, serving_variable
-from ._errors import (
+from ..values._errors import (
     RemoteError,
     RemoteServiceException,
     ServiceTimeoutException,
@@ -35,8 +33,7 @@ from ._errors import (
     is_application_exception,
     public_type_name,
 )
-from ._transport import Response
-from .codec import (
+from ..wire._codec import (
     BAD_REQUEST,
     CODECS,
     DEADLINE_EXCEEDED,
@@ -56,10 +53,13 @@ from .codec import (
     encode_exception,
     error_for_status,
 )
+from ._calls import CallNext, InterceptorLike, Invocation, ServerCall, compose
+from ._context import TIMEOUT_KEY, CallContext, deadline_from_metadata, serving_variable
+from ._transport import Response
 
 if TYPE_CHECKING:
-    from ._auth import Guard
-    from ._descriptors import ComponentDescriptor, MethodDescriptor
+    from ..declarations._descriptors import ComponentDescriptor, MethodDescriptor
+    from ..security._auth import Guard
 
 logger = logging.getLogger("servicewire.server")
 
@@ -417,7 +417,7 @@ class Dispatcher:
                 f"/{endpoint} needs an authenticated caller and no authenticator is configured "
                 f"(set auth.bearer, auth.jwt or auth.mtls, or auth.expose.{endpoint}: open)",
             )
-        from ._auth import AuthenticationFailed
+        from ..security._auth import AuthenticationFailed
 
         context = CallContext(dict(metadata), None, None, "", peer_certificate)
         try:
@@ -441,7 +441,7 @@ class Dispatcher:
         descriptor = self._by_component.get(component)
         if descriptor is None:
             return None
-        from ._health import Health, HealthResult, HealthStatus
+        from ..declarations._health import Health, HealthResult, HealthStatus
 
         try:
             instance = self._component_instance(descriptor)

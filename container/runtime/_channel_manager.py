@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 from ._plugins import CHANNELS, PluginGroup
 
 if TYPE_CHECKING:
-    from ._channel import Channel
-    from ._descriptors import ComponentDescriptor
+    from ..declarations._descriptors import ComponentDescriptor
+    from ..policies._channel import Channel
+    from ..values._values import ChannelInstances
     from ._manager import ServiceManager
-    from ._values import ChannelInstances
 
 
 class ChannelManager:

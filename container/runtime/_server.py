@@ -8,15 +8,15 @@ import time
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
-from ._channel import Channel, uses_first_contract_server
-from ._dispatcher import Dispatcher
+from ..call._dispatcher import Dispatcher
+from ..call._transport import Listener
+from ..policies._channel import Channel, uses_first_contract_server
+from ..values._values import ChannelAddress
 from ._manager import ServiceManager
 from ._service_container import find_service_manager_provider
-from ._transport import Listener
-from ._values import ChannelAddress
 
 if TYPE_CHECKING:
-    from ._descriptors import ComponentDescriptor
+    from ..declarations._descriptors import ComponentDescriptor
 
 logger = logging.getLogger("servicewire")
 

@@ -20,9 +20,9 @@ from typing import Any
 
 from dependency_injector import providers
 
-from ._descriptors import CATALOG, BaseDescriptor, ComponentDescriptor, ServiceDescriptor
-from ._errors import ConfigurationException
-from ._health import HealthCheckManager, check_classes_for
+from ..declarations._descriptors import CATALOG, BaseDescriptor, ComponentDescriptor, ServiceDescriptor
+from ..declarations._health import HealthCheckManager, check_classes_for
+from ..values._errors import ConfigurationException
 
 _PROVIDER_KINDS = (providers.BaseSingleton, providers.Factory, providers.Callable)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import enum
 from abc import ABC, abstractmethod
 
+from ..values._values import ChannelAddress
 from ._health import Health, HealthCheckManager
-from ._values import ChannelAddress
 
 
 class Service:

@@ -22,7 +22,7 @@ from typing import Any
 import attrs
 import msgspec
 
-from ._errors import ConfigurationException
+from ..values._errors import ConfigurationException
 
 _METADATA_KEY = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _METADATA_VALUE = re.compile(r"^[\x20-\x7e\t]{0,8192}$")

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from ._calls import Invocation
 
 if TYPE_CHECKING:
-    from ._channel import Channel
-    from ._descriptors import MethodDescriptor, ServiceDescriptor
+    from ..declarations._descriptors import MethodDescriptor, ServiceDescriptor
+    from ..policies._channel import Channel
 
 _classes: dict[type, type] = {}
 _lock = threading.Lock()

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
-from ._errors import (
+from ..values._errors import (
     LocalServiceException,
     PluginException,
     UnknownChannelException,
@@ -149,13 +149,13 @@ def _distribution_name(entry_point: metadata.EntryPoint) -> str:
 
 
 def _channel_base() -> type:
-    from ._channel import Channel
+    from ..policies._channel import Channel
 
     return Channel
 
 
 def _registry_base() -> type:
-    from ._registry import ComponentRegistry
+    from ..discovery._registry import ComponentRegistry
 
     return ComponentRegistry
 

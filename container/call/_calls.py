@@ -18,7 +18,7 @@ import msgspec
 from ._context import CallContext
 
 if TYPE_CHECKING:
-    from ._descriptors import MethodDescriptor, ServiceDescriptor
+    from ..declarations._descriptors import MethodDescriptor, ServiceDescriptor
 
 CallNext = Callable[["Call"], Any]
 """The continuation an interceptor calls to go on with the call."""
@@ -214,8 +214,8 @@ def load_interceptor(spec: str, where: str) -> InterceptorLike:
         ConfigurationException: the spec is malformed, cannot be imported, or names something
             that is no interceptor (the message names the config key ``where``).
     """
-    from ._errors import ConfigurationException
-    from ._loading import load_object
+    from ..values._errors import ConfigurationException
+    from ..values._loading import load_object
 
     value = load_object(spec, f"config key {where!r}")
     if isinstance(value, type):

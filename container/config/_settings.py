@@ -17,7 +17,7 @@ from typing import Annotated, Any, TypeVar
 
 import msgspec
 
-from ._errors import ConfigurationException
+from ..values._errors import ConfigurationException
 
 _T = TypeVar("_T")
 

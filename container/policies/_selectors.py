@@ -8,7 +8,7 @@ import threading
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
-from ._errors import ConfigurationException, NoAddressException
+from ..values._errors import ConfigurationException, NoAddressException
 
 
 class URLSelector(ABC):

@@ -8,9 +8,9 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._channel import Channel
-    from ._descriptors import ComponentDescriptor
-    from ._values import ChannelAddress, ChannelInstances
+    from ..declarations._descriptors import ComponentDescriptor
+    from ..policies._channel import Channel
+    from ..values._values import ChannelAddress, ChannelInstances
 
 
 class ComponentRegistry(ABC):
@@ -78,7 +78,7 @@ class WatchList:
             addresses_of: returns a component's current addresses, one entry per channel; it
                 is called once per watched component.
         """
-        from ._values import ChannelInstances
+        from ..values._values import ChannelInstances
 
         changes = []
         with self._lock:

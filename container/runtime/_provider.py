@@ -6,7 +6,7 @@ from typing import Any
 
 from dependency_injector import providers
 
-from ._errors import ConfigurationException
+from ..values._errors import ConfigurationException
 from ._service_container import find_service_manager_provider
 
 

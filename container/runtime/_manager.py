@@ -9,31 +9,31 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from ._auth import Guard, authenticators_from, credentials_from, method_rules, parse_rule
-from ._calls import InterceptorLike, Invocation, applies_to, load_interceptor
-from ._channel import Channel
-from ._channel_manager import ChannelManager
-from ._context import new_client_context
-from ._descriptors import CATALOG, ComponentDescriptor, ServiceDescriptor
-from ._dispatcher import Dispatcher
-from ._errors import (
+from ..call._calls import InterceptorLike, Invocation, applies_to, load_interceptor
+from ..call._context import new_client_context
+from ..call._dispatcher import Dispatcher
+from ..call._proxy import Binding, make_proxy
+from ..call._transport import InProcessTransport, Listener, Transport
+from ..config._settings import Settings
+from ..declarations._descriptors import CATALOG, ComponentDescriptor, ServiceDescriptor
+from ..discovery._registry import ComponentRegistry
+from ..observability import Observability
+from ..policies._channel import Channel
+from ..policies._events import ChannelEvents
+from ..policies._urls import url_problem
+from ..security._auth import Guard, authenticators_from, credentials_from, method_rules, parse_rule
+from ..values._errors import (
     ConfigurationException,
     NoAddressException,
     ServiceCommunicationException,
     ServiceNotFoundException,
 )
-from ._events import ChannelEvents
+from ..values._values import ChannelAddress, ChannelInstances
+from ._channel_manager import ChannelManager
 from ._hosting import Hosting
-from ._proxy import Binding, make_proxy
-from ._registry import ComponentRegistry
-from ._settings import Settings
-from ._transport import InProcessTransport, Listener, Transport
-from ._urls import url_problem
-from ._values import ChannelAddress, ChannelInstances
-from .observability import Observability
 
 if TYPE_CHECKING:
-    from ._component import Component
+    from ..declarations._component import Component
     from ._server import Server
 
 T = TypeVar("T")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..call._context import CallContext, Identity
+from ..values._errors import ConfigurationException
 from ._auth import AuthenticationFailed, Authenticator, bearer_token
-from ._context import CallContext, Identity
-from ._errors import ConfigurationException
 
 DEFAULT_ALGORITHMS = ("RS256", "ES256", "EdDSA")
 """Asymmetric algorithms only unless config names others: a shared HMAC secret must be chosen."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from ..runtime._plugins import CHANNELS
+from ..values._errors import ServiceNotFoundException
 from ._component import Component, Service
 from ._descriptors import (
     CATALOG,
@@ -12,8 +14,6 @@ from ._descriptors import (
     ComponentDescriptor,
     ServiceDescriptor,
 )
-from ._errors import ServiceNotFoundException
-from ._plugins import CHANNELS
 
 _C = TypeVar("_C", bound=type)
 _F = TypeVar("_F", bound=Callable[..., Any])

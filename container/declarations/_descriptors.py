@@ -9,7 +9,7 @@ import threading
 import typing
 from typing import Any, Generic, TypeVar
 
-from ._errors import ServiceNotFoundException
+from ..values._errors import ServiceNotFoundException
 
 T = TypeVar("T")
 

@@ -11,8 +11,8 @@ import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from ..values._values import ChannelInstances
     from ._channel import Channel
-    from ._values import ChannelInstances
 
 logger = logging.getLogger("servicewire")
 

@@ -33,14 +33,14 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from ..values._errors import ServiceTimeoutException
 from ._context import timeout_metadata
-from ._errors import ServiceTimeoutException
 
 if TYPE_CHECKING:
+    from ..config._settings import Settings
+    from ..values._values import ChannelAddress
     from ._calls import Invocation
     from ._dispatcher import Dispatcher
-    from ._settings import Settings
-    from ._values import ChannelAddress
 
 
 class Request(msgspec.Struct, gc=False):

@@ -22,14 +22,33 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from ._calls import Invocation, compose
-from ._context import CallContext, check_metadata, new_client_context, options_variable, serving_variable
-from ._errors import (
+from ..call._calls import Invocation, compose
+from ..call._context import (
+    CallContext,
+    check_metadata,
+    new_client_context,
+    options_variable,
+    serving_variable,
+)
+from ..call._transport import InProcessTransport, Listener, Request, Response, Transport
+from ..config._settings import DEFAULT_COOLDOWN, Settings
+from ..values._errors import (
     NoAddressException,
     PluginException,
     ServiceCommunicationException,
     ServiceTimeoutException,
 )
+from ..wire._codec import (
+    DEADLINE_EXCEEDED,
+    OK,
+    UNAVAILABLE,
+    Codec,
+    CodecError,
+    MethodCodec,
+    bad_answer,
+    codec_for,
+)
+from ..wire._codec import error_for_status as _error_for_status
 from ._events import NO_EVENTS, ChannelEvents
 from ._selectors import (
     FirstURLSelector,
@@ -39,11 +58,7 @@ from ._selectors import (
     URLSelector,
     selector_by_name,
 )
-from ._settings import DEFAULT_COOLDOWN, Settings
-from ._transport import InProcessTransport, Listener, Request, Response, Transport
 from ._urls import usable_urls
-from .codec import DEADLINE_EXCEEDED, OK, UNAVAILABLE, Codec, CodecError, MethodCodec, bad_answer, codec_for
-from .codec import error_for_status as _error_for_status
 
 _R = TypeVar("_R")
 _monotonic = time.monotonic
@@ -51,10 +66,10 @@ _serving_get = serving_variable.get
 _options_get = options_variable.get
 
 if TYPE_CHECKING:
-    from ._descriptors import ComponentDescriptor, MethodDescriptor
-    from ._manager import ServiceManager
-    from ._server import Server
-    from ._values import ChannelAddress, ChannelInstances
+    from ..declarations._descriptors import ComponentDescriptor, MethodDescriptor
+    from ..runtime._manager import ServiceManager
+    from ..runtime._server import Server
+    from ..values._values import ChannelAddress, ChannelInstances
 
 
 class _Plan:
@@ -239,7 +254,7 @@ class Channel:
         usable = usable_urls(address.urls, self.schemes, f"channel {self.name!r} of {address.component!r}")
         if len(usable) == len(address.urls):
             return address
-        from ._values import ChannelInstances
+        from ..values._values import ChannelInstances
 
         return ChannelInstances(address.component, address.channel, usable)
 

@@ -1,0 +1,1 @@
+"""The call: context, calls and interceptors, transports and listeners, the dispatcher, proxies."""

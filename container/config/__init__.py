@@ -1,0 +1,1 @@
+"""The servicewire configuration as a typed model, validated once."""

@@ -1,0 +1,1 @@
+"""Declarations: service and component bases, descriptors, decorators, health checks."""

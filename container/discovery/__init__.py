@@ -1,0 +1,1 @@
+"""Discovery: the component-registry contract and watch lists."""

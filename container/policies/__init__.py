@@ -1,0 +1,1 @@
+"""Policies: URL selection, which URLs a channel accepts, channel events, the channel."""

@@ -1,0 +1,1 @@
+"""The runtime: plugins, managers, hosting, the ServiceContainer, servers and clients."""

@@ -1,0 +1,1 @@
+"""Security: authentication and authorization as interceptors."""

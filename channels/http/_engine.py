@@ -482,7 +482,8 @@ class HttpEngine:
         if connection.handshaking:
             self._handshake(connection)
         else:
-            self._watch(connection)
+            # The request is often there already: read it now rather than after another wait.
+            self._on_readable(connection)
 
     def _make_room(self, address: str | None) -> bool:
         """Close the oldest idle connection (of ``address``, when given); False when none is idle."""
@@ -744,11 +745,17 @@ class HttpEngine:
 
 
 def _refuse(sock: socket.socket) -> None:
-    """Answer 503 (the call did not run: the caller may go elsewhere) and close."""
+    """Answer 503 (the call did not run: the caller may go elsewhere) and close.
+
+    What the client already sent is read first: closing a socket with unread bytes sends a
+    reset, which can destroy the 503 before the client reads it.
+    """
     try:
         sock.setblocking(False)
         sock.send(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
         sock.shutdown(socket.SHUT_WR)
+        while sock.recv(RECV_SIZE):
+            pass
     except (OSError, ValueError):
         pass
     _close_quietly(sock)

@@ -17,7 +17,6 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -110,7 +109,7 @@ def test_connections_reset_during_the_tls_handshake_do_not_stop_the_server(certi
 
 
 def test_clients_that_never_read_their_answers_hold_no_worker():
-    """4 connections pipeline calls with big answers and read none: a well-behaved call is still answered fast.
+    """4 connections pipeline calls with big answers and read none: other calls are still answered fast.
 
     With 0.2, each such connection held a worker in ``sendall`` until ``write_timeout`` (30 s).
     """
@@ -146,6 +145,7 @@ def test_clients_that_never_read_their_answers_hold_no_worker():
     finally:
         stop.set()
         for sock in attackers:
+            sock.shutdown(socket.SHUT_RDWR)  # wakes the sending thread
             reset(sock)
         manager.close()
         server.shutdown()
@@ -157,7 +157,7 @@ def test_a_header_is_refused_as_it_grows_past_max_header_size():
     try:
         sock = socket.create_connection(("127.0.0.1", server.port))
         sock.sendall(
-            f"POST /invoke/wire-component/wire-test/hello HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ".encode()
+            b"POST /invoke/wire-component/wire-test/hello HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: "
         )
         sent = 0
         status = None
@@ -184,19 +184,20 @@ def test_a_header_is_refused_as_it_grows_past_max_header_size():
 
 
 def test_one_address_cannot_take_the_whole_connection_cap():
-    """60 half-sent connections from 127.0.0.2 against a cap of 60: calls from 127.0.0.1 are still answered."""
+    """60 half-sent connections from 127.0.0.2, cap 60: calls from 127.0.0.1 are still answered."""
     server = boot(max_connections=60, max_connections_per_peer=20, header_timeout=30)
     manager = client_manager(f"http://127.0.0.1:{server.port}", calls={"timeout": 5})
     attackers = []
     try:
         refused = 0
-        for _ in range(60):
+        for index in range(60):
             sock = socket.socket()
             sock.bind(("127.0.0.2", 0))
             sock.connect(("127.0.0.1", server.port))
             sock.sendall(b"POST /invoke/wire-component/wire-test/hello HTTP/1.1\r\n")  # half a head
             attackers.append(sock)
-        time.sleep(0.3)
+            if index == 19:
+                time.sleep(0.3)  # the server has read the first 20: none of them is idle
         for sock in attackers[20:]:
             try:
                 if read_status(sock, timeout=2) == 503:
@@ -281,10 +282,3 @@ def test_an_argument_over_max_body_size_is_the_documented_413_error():
     finally:
         manager.close()
         server.shutdown()
-
-
-@pytest.fixture()
-def plain_server() -> Iterator[HttpServer]:
-    server = boot()
-    yield server
-    server.shutdown()

@@ -32,6 +32,7 @@ CASES = {
     "sw-json": ("servicewire", "servicewire dispatch-json (embedded server)"),
     "sw-msgpack": ("servicewire", "servicewire dispatch-msgpack (embedded server)"),
     "sw-msgpack-tls": ("servicewire", "servicewire dispatch-msgpack over TLS 1.3 (embedded server)"),
+    "sw-msgpack-slow": ("servicewire", "servicewire dispatch-msgpack beside 8 clients that never read"),
     "sw-msgpack-observed": ("servicewire", "servicewire dispatch-msgpack, tracing (every span) and metrics"),
     "sw-msgpack-sampled": ("servicewire", "servicewire dispatch-msgpack, tracing (10% sampled) and metrics"),
     "sw-tcp": ("servicewire", "servicewire tcp-msgpack (samples/tcp_channel plugin)"),
@@ -140,6 +141,49 @@ def make_client(case: str, port: int) -> tuple[Any, bool]:
     return TcpClient(port, "msgpack" if case.endswith("msgpack") else "json"), False
 
 
+SLOW_READERS = 8
+
+
+def start_slow_readers(port: int, payload: Any) -> list[socket.socket]:
+    """Open SLOW_READERS connections that pipeline echo calls with a 1 KB window and never read.
+
+    Returns once the server stopped taking their requests (their sends stall): from then on
+    they hold whatever the server gives a client that does not read.
+    """
+    import threading
+
+    import msgspec
+
+    body = msgspec.msgpack.encode({"args": [payload]})
+    request = (
+        f"POST /invoke/bench-component/bench-service/echo HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Content-Type: application/msgpack\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    sent = [0] * SLOW_READERS
+    sockets = []
+
+    def pipeline(index: int, sock: socket.socket) -> None:
+        try:
+            while True:
+                sock.sendall(request)
+                sent[index] += 1
+        except OSError:
+            return
+
+    for index in range(SLOW_READERS):
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+        sock.connect(("127.0.0.1", port))
+        sockets.append(sock)
+        threading.Thread(target=pipeline, args=(index, sock), daemon=True).start()
+    deadline = time.monotonic() + 20
+    last = -1
+    while time.monotonic() < deadline and sum(sent) != last:
+        last = sum(sent)
+        time.sleep(0.5)
+    return sockets
+
+
 def run_client(case: str, port: int, server_pid: int) -> dict[str, Any]:
     import workload
 
@@ -147,6 +191,8 @@ def run_client(case: str, port: int, server_pid: int) -> dict[str, Any]:
     payload = workload.make_payload()
     assert client.hello(workload.HELLO_MESSAGE) == workload.HELLO_MESSAGE
     assert client.echo(payload) == payload, "echo must return an equal Data"
+    if case == "sw-msgpack-slow":
+        start_slow_readers(port, payload)
     workload.time_calls(lambda: client.hello(workload.HELLO_MESSAGE), 300, 3)
     workload.time_calls(lambda: client.echo(payload), 300, 3)
     cpu_client, cpu_server = time.process_time(), workload.pid_cpu_seconds(server_pid)
@@ -278,6 +324,10 @@ def print_targets(results: dict[str, Any], peers: dict[str, Any]) -> None:
         lines.append(
             f"sw-msgpack plain / sw-msgpack TLS: 8-thread echo throughput {plain['echo_rate'] / tls['echo_rate']:.2f}x"
         )
+    slow = results.get("sw-msgpack-slow")
+    if plain and slow:
+        ratio = slow["echo_rate"] / plain["echo_rate"]
+        lines.append(f"sw-msgpack: 8-thread echo throughput with 8 slow readers / without {ratio:.2f}x")
     for case, label in (("sw-msgpack-observed", "observed"), ("sw-msgpack-sampled", "observed 10%")):
         observed = results.get(case)
         if plain and observed:
@@ -287,7 +337,7 @@ def print_targets(results: dict[str, Any], peers: dict[str, Any]) -> None:
         print()
         print(
             "Targets: throughput vs gRPC >= 1.5, median vs gRPC <= 0.5, vs http floor <= 1.3, "
-            "TLS <= 1.3, observed <= 1.15."
+            "TLS <= 1.3, with slow readers >= 0.8, observed <= 1.15."
         )
         for line in lines:
             print(line)

@@ -542,9 +542,12 @@ class HttpEngine:
             pass
         if self.tls is not None:
             try:
+                # A client that reset already: wrap_socket would fail, and on some of its paths
+                # leave its half-made SSLSocket (which owns the descriptor) to the collector.
+                sock.getpeername()
                 sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
-            except (OSError, ValueError) as exc:  # the client reset before the handshake started
-                logger.info("TLS connection from %s failed before the handshake: %s", peer, exc)
+            except (OSError, ValueError) as exc:
+                logger.info("TLS connection from %s ended before the handshake: %s", peer, exc)
                 _close_quietly(sock)
                 return
         connection = _Connection(sock, peer, host, RequestReader(limits, peer), self.tls is not None)

@@ -282,3 +282,29 @@ def test_an_argument_over_max_body_size_is_the_documented_413_error():
     finally:
         manager.close()
         server.shutdown()
+
+
+def test_100_continue_comes_only_after_authentication():
+    """With auth on, a caller without a valid token gets 401 before its body is read; one with it, 100."""
+    server = HttpServer(host="127.0.0.1", port=0)
+    container = ServerContainer()
+    container.config.from_dict(
+        {"registry": {"type": "static"}, "auth": {"bearer": {"tokens": {"s3cret": {"subject": "alice"}}}}}
+    )
+    server.boot(container)
+    body = json.dumps({"args": ["x" * 1000]}).encode()
+    try:
+        cases = (("", b"HTTP/1.1 401 "), ("wrong", b"HTTP/1.1 401 "), ("s3cret", b"HTTP/1.1 100 "))
+        for token, expected in cases:
+            head = invoke_head(server.port, len(body))[:-2] + b"Expect: 100-continue\r\n"
+            if token:
+                head += f"Authorization: Bearer {token}\r\n".encode()
+            with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+                sock.sendall(head + b"\r\n")
+                first = sock.recv(200)
+                assert first.startswith(expected), (token, first)
+                if expected == b"HTTP/1.1 100 ":
+                    sock.sendall(body)
+                    assert read_status(sock) == 200
+    finally:
+        server.shutdown()

@@ -20,6 +20,8 @@ from ._protocol import HttpAnswer, HttpRequest
 from ._routes import route
 
 _INVOKE_ALLOW = (("Allow", "POST, OPTIONS"),)
+_REFUSALS = {408: "RequestTimeout", 431: "RequestHeaderFieldsTooLarge"}
+"""Error types of the statuses only the HTTP layer answers (the dispatcher names the others)."""
 _READ_ALLOW = (("Allow", "GET, HEAD"),)
 
 
@@ -49,7 +51,7 @@ class HttpFrontend:
 
     def refuse(self, status: int, message: str) -> HttpAnswer:
         """Return an error answer in the dispatcher's envelope (for what a server refuses itself)."""
-        return _from(self.dispatcher.error_response(status, message))
+        return _from(self.dispatcher.error_response(status, message, None, _REFUSALS.get(status, "")))
 
     def precheck(self, request: HttpRequest) -> HttpAnswer | None:
         """Decide, from its head only, whether a request whose client waits for ``100 Continue`` is served.

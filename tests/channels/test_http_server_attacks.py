@@ -308,3 +308,40 @@ def test_100_continue_comes_only_after_authentication():
                     assert read_status(sock) == 200
     finally:
         server.shutdown()
+
+
+def test_a_413_sent_before_the_upload_ended_reaches_the_caller_as_413():
+    """A server (not ours: ours lingers) that answers 413 after the head and closes at once.
+
+    The client's write fails with a reset; the answer that came first is still the outcome:
+    the documented 413 error, not "unavailable, not sent".
+    """
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    envelope = json.dumps({"error": {"type": "PayloadTooLarge", "message": "too large here"}}).encode()
+
+    def refuse_one() -> None:
+        sock, _ = listener.accept()
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += sock.recv(65536)
+        sock.sendall(
+            b"HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json\r\nConnection: close\r\n"
+            + f"Content-Length: {len(envelope)}\r\n\r\n".encode()
+            + envelope
+        )
+        reset(sock)  # unread body: the kernel resets the connection
+
+    thread = threading.Thread(target=refuse_one, daemon=True)
+    thread.start()
+    manager = client_manager(f"http://127.0.0.1:{port}", calls={"timeout": 5})
+    try:
+        proxy = manager.get_service(WireService, preferred_channel="dispatch-json")
+        with pytest.raises(RemoteServiceException) as caught:
+            proxy.hello("x" * 9 * 1024 * 1024)
+        assert caught.value.status == 413
+        assert "too large here" in str(caught.value)
+    finally:
+        manager.close()
+        listener.close()
+        thread.join(5)

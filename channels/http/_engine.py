@@ -37,7 +37,6 @@ from typing import Any
 
 from ._protocol import (
     CONTINUE,
-    REASONS,
     HttpAnswer,
     HttpDate,
     HttpRequest,
@@ -800,16 +799,9 @@ class HttpEngine:
 
     def _timed_out(self, connection: _Connection) -> None:
         """A request not complete in time: say 408 (so a slow client can tell), then close."""
-        connection.reader.refusal = Refusal(408, "the request was not complete in time")
-        connection.reader.awaiting_continue = None
-        self._close_with(connection, 408)
-
-    def _close_with(self, connection: _Connection, status: int) -> None:
-        data = (
-            f"HTTP/1.1 {status} {REASONS[status]}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode()
-        )
+        answer = self.refusal(408, f"the request was not complete within {self.limits.header_timeout:g} s")
         try:
-            connection.sock.send(data)
+            connection.sock.send(encode_answer(answer, self._date(), False, "1.1"))
         except (OSError, ValueError):
             pass
         self._close(connection)

@@ -329,6 +329,15 @@ def test_malformed_requests_are_refused_with_400(target, data):
     assert statuses(answers) == [400]
 
 
+def test_transfer_encoding_in_http_1_0_is_refused(target):
+    """RFC 9112, 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing."""
+    data = (
+        f"POST {HELLO} HTTP/1.0\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "5\r\nhello\r\n0\r\n\r\n"
+    )
+    assert statuses(exchange(target.port, data.encode())) == [400]
+
+
 def test_an_http_1_1_request_without_host_is_refused(target):
     """RFC 9112, 3.2: a server MUST answer 400 to an HTTP/1.1 request that lacks Host."""
     assert statuses(exchange(target.port, post(host=False))) == [400]
@@ -490,6 +499,7 @@ def test_a_request_not_complete_in_time_gets_408(target, request):
         sock.sendall(post()[:40])
         answers, _ = read_answers(sock, 1, timeout=HTTP["header_timeout"] + 3)
     assert statuses(answers) == [408]
+    assert json.loads(answers[0].body)["error"]["type"] == "RequestTimeout"
 
 
 def test_an_idle_connection_is_closed_after_the_idle_timeout(target):

@@ -148,6 +148,10 @@ class HttpAnswer:
         self.headers = headers
 
 
+_NAMES: dict[bytes, str] = {}
+"""Header field names as sent -> as looked up (lowercase): a client sends the same few."""
+
+
 class Refusal(Exception):
     """A request the server answers itself and then closes the connection: status and why."""
 
@@ -246,7 +250,11 @@ class RequestReader:
         limits = self.limits
         if len(self._headers) >= limits.max_header_count:
             raise Refusal(431, f"more than {limits.max_header_count} header fields")
-        key = name.decode("latin-1").lower()
+        key = _NAMES.get(name)
+        if key is None:
+            key = name.decode("latin-1").lower()
+            if len(_NAMES) < 512 and len(name) <= 64:
+                _NAMES[name] = key
         text = value.decode("latin-1")
         previous = self._headers.get(key)
         self._headers[key] = text if previous is None else f"{previous}, {text}"
@@ -340,17 +348,20 @@ def encode_answer(
             (``Connection: keep-alive``), since HTTP/1.0 closes by default.
         head_only: leave the body out (an answer to HEAD).
     """
-    head = [
-        f"HTTP/1.1 {answer.status} {REASONS.get(answer.status, 'Unknown')}",
-        f"Date: {date}",
-    ]
+    status = answer.status
+    head = _STATUS_LINES.get(status) or f"HTTP/1.1 {status} {REASONS.get(status, 'Unknown')}\r\n"
+    head += f"Date: {date}\r\n"
     if answer.content_type:
-        head.append(f"Content-Type: {answer.content_type}")
-    head.append(f"Content-Length: {len(answer.body)}")
-    head.extend(f"{name}: {value}" for name, value in answer.headers)
+        head += f"Content-Type: {answer.content_type}\r\n"
+    head += f"Content-Length: {len(answer.body)}\r\n"
+    for name, value in answer.headers:
+        head += f"{name}: {value}\r\n"
     if not keep_alive:
-        head.append("Connection: close")
+        head += "Connection: close\r\n"
     elif version == "1.0":
-        head.append("Connection: keep-alive")
-    data = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
+        head += "Connection: keep-alive\r\n"
+    data = (head + "\r\n").encode("latin-1")
     return data if head_only else data + answer.body
+
+
+_STATUS_LINES = {status: f"HTTP/1.1 {status} {reason}\r\n" for status, reason in REASONS.items()}

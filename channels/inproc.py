@@ -13,8 +13,8 @@ import threading
 import uuid
 from typing import Any
 
-from container import ChannelAddress, Invocation, ServiceUnavailableException
-from container.plugin import Channel, Dispatcher, InProcessTransport, Listener
+from container import Channel, ChannelAddress, ServiceUnavailableException
+from container.plugin import Dispatcher, InProcessTransport, Invocation, Listener, URLShape
 
 SCHEME = "inproc"
 
@@ -69,5 +69,6 @@ class LocalChannel(Channel):
     name = "local"
     codec = None
     schemes = (SCHEME,)
+    url_shapes = (URLShape.OPAQUE,)  # inproc://<id>: a name of this process's address space
     transport = LocalTransport
     listener = LocalListener

@@ -3,20 +3,21 @@
 A service interface resolves at injection time to the local implementation or to a proxy
 whose calls travel through a channel plugin to wherever a registry plugin says the service
 runs. This package never imports a plugin; plugins are found through the entry-point groups
-``servicewire.channels`` and ``servicewire.registries``. What plugin authors need (transports,
-listeners, the dispatcher, the codec, the registry base) is in :mod:`container.plugin`.
+``servicewire.channels`` and ``servicewire.registries``. What plugin and interceptor authors
+build on (transports, listeners, the dispatcher, calls and interceptors, typed plugin
+settings, statuses) is in :mod:`container.plugin`, the codec in :mod:`container.codec`; no
+name is in both ``container`` and ``container.plugin``.
+
+Names that left this module (to :mod:`container.plugin`, or internals of older releases) still
+resolve from it, silently, for code written before; they are not in ``__all__`` or ``dir()``.
 """
 
 from __future__ import annotations
 
-import warnings
-from typing import Any
+from typing import TYPE_CHECKING
 
-from .call._calls import Call, Interceptor, Invocation, ServerCall
 from .call._context import CallContext, Identity, call_context, call_options
-from .call._dispatcher import CallRejected
-from .call._proxy import channel_of
-from .config._settings import Settings
+from .client._channel import Channel, channel_of
 from .declarations._component import AbstractComponent, Component, ComponentStatus, Service
 from .declarations._decorators import (
     channel,
@@ -30,27 +31,19 @@ from .declarations._decorators import (
 from .declarations._descriptors import BaseDescriptor, ComponentDescriptor, ServiceDescriptor
 from .declarations._health import Health, HealthResult, HealthStatus, health_check, health_checks
 from .discovery._registry import ComponentRegistry
-from .policies._channel import Channel
-from .policies._selectors import (
-    FirstURLSelector,
-    LeastInFlightURLSelector,
-    RandomURLSelector,
-    RoundRobinURLSelector,
-    URLSelector,
-)
+from .policies._selectors import FirstURLSelector, RoundRobinURLSelector, URLSelector
 from .runtime._channel_manager import ChannelManager
-from .runtime._client import ServiceClient, connect
+from .runtime._connect import ServiceClient, connect
 from .runtime._manager import ServiceManager
 from .runtime._provider import ServiceInstanceProvider
 from .runtime._server import ListenerlessServer, Server
 from .runtime._service_container import ServiceContainer
-from .security._auth import (
+from .security._auth import BearerCredentials, allow
+from .security._authenticators import (
     AuthenticationFailed,
     Authenticator,
-    BearerCredentials,
     BearerTokens,
     ClientCertificates,
-    allow,
     token_digest,
 )
 from .values._errors import (
@@ -73,10 +66,9 @@ from .values._errors import (
     UnknownChannelException,
     UnknownRegistryException,
 )
+from .values._public import moved_names, publish
 from .values._values import ChannelAddress, ChannelInstances
-
-__version__ = "0.2.0"
-"""The version of servicewire (the same as setup.cfg's)."""
+from .values._version import __version__ as __version__
 
 __all__ = [
     "AbstractComponent",
@@ -85,10 +77,8 @@ __all__ = [
     "BaseDescriptor",
     "BearerCredentials",
     "BearerTokens",
-    "Call",
     "CallContext",
     "CallInterruptedException",
-    "CallRejected",
     "Channel",
     "ChannelAddress",
     "ChannelInstances",
@@ -104,22 +94,17 @@ __all__ = [
     "HealthResult",
     "HealthStatus",
     "Identity",
-    "Interceptor",
     "InvalidResponseException",
-    "Invocation",
-    "LeastInFlightURLSelector",
     "ListenerlessServer",
     "LocalServiceException",
     "NoAddressException",
     "PermissionDeniedException",
     "PluginException",
-    "RandomURLSelector",
     "RemoteError",
     "RemoteServiceException",
     "RoundRobinURLSelector",
     "SerializationException",
     "Server",
-    "ServerCall",
     "Service",
     "ServiceClient",
     "ServiceCommunicationException",
@@ -131,7 +116,6 @@ __all__ = [
     "ServiceNotFoundException",
     "ServiceTimeoutException",
     "ServiceUnavailableException",
-    "Settings",
     "URLSelector",
     "UnauthenticatedException",
     "UnknownChannelException",
@@ -153,42 +137,37 @@ __all__ = [
     "token_digest",
 ]
 
-# Names that left this module's public surface in 0.2: where each one lives now.
-_MOVED = {
-    "CATALOG": ("container.declarations._descriptors", "CATALOG", "internal: use descriptor_of(cls)"),
-    "CHANNELS": ("container.plugin", "CHANNELS", "import it from container.plugin"),
-    "CHANNEL_GROUP": ("container.plugin", "CHANNEL_GROUP", "import it from container.plugin"),
-    "REGISTRIES": ("container.plugin", "REGISTRIES", "import it from container.plugin"),
-    "REGISTRY_GROUP": ("container.plugin", "REGISTRY_GROUP", "import it from container.plugin"),
-    "PluginGroup": ("container.plugin", "PluginGroup", "import it from container.plugin"),
-    "SELECTORS": ("container.plugin", "SELECTORS", "import it from container.plugin"),
-    "selector_by_name": ("container.plugin", "selector_by_name", "import it from container.plugin"),
-    "WatchList": ("container.plugin", "WatchList", "import it from container.plugin"),
-    "MethodDescriptor": ("container.plugin", "MethodDescriptor", "import it from container.plugin"),
-    "create_registry": ("container.plugin", "create_registry", "import it from container.plugin"),
-    "HealthCheckManager": (
-        "container.declarations._health",
-        "HealthCheckManager",
-        "internal: use health_checks",
-    ),
-    "find_service_manager_provider": (
-        "container.runtime._service_container",
-        "find_service_manager_provider",
-        "internal: use ServiceInstanceProvider or Server.boot",
-    ),
-}
+publish(globals(), __all__, __name__)
 
-
-def __getattr__(name: str) -> Any:
-    moved = _MOVED.get(name)
-    if moved is None:
-        raise AttributeError(f"module 'container' has no attribute {name!r}")
-    module_name, attribute, advice = moved
-    warnings.warn(
-        f"container.{name} is no longer part of the application API ({advice})",
-        DeprecationWarning,
-        stacklevel=2,
+# Names that left this module's public surface: where each one lives now.
+if not TYPE_CHECKING:  # type checkers see only the names of __all__
+    __getattr__ = moved_names(
+        __name__,
+        {
+            # the plugin API
+            "Call": "container.plugin:Call",
+            "CallRejected": "container.plugin:CallRejected",
+            "Interceptor": "container.plugin:Interceptor",
+            "Invocation": "container.plugin:Invocation",
+            "ServerCall": "container.plugin:ServerCall",
+            "Settings": "container.plugin:Settings",
+            "MethodDescriptor": "container.plugin:MethodDescriptor",
+            "WatchList": "container.plugin:WatchList",
+            "create_registry": "container.plugin:create_registry",
+            "CHANNELS": "container.plugin:CHANNELS",
+            "CHANNEL_GROUP": "container.plugin:CHANNEL_GROUP",
+            "REGISTRIES": "container.plugin:REGISTRIES",
+            "REGISTRY_GROUP": "container.plugin:REGISTRY_GROUP",
+            "PluginGroup": "container.plugin:PluginGroup",
+            "SELECTORS": "container.plugin:SELECTORS",
+            "selector_by_name": "container.plugin:selector_by_name",
+            "RandomURLSelector": "container.plugin:RandomURLSelector",
+            "LeastInFlightURLSelector": "container.plugin:LeastInFlightURLSelector",
+            # internals of older releases
+            "CATALOG": "container.declarations._descriptors:CATALOG",
+            "HealthCheckManager": "container.declarations._health:HealthCheckManager",
+            "find_service_manager_provider": (
+                "container.runtime._service_container:find_service_manager_provider"
+            ),
+        },
     )
-    import importlib
-
-    return getattr(importlib.import_module(module_name), attribute)

@@ -1,55 +1,45 @@
 """servicewire's plugin API: what channel, registry and interceptor authors build on.
 
-A channel plugin is a :class:`Channel` subclass that names its ``codec``, its ``schemes``, a
-:class:`Transport` (client side: bytes to a URL and back) and, when it serves, a
-:class:`Listener` (server side: hands each request to the :class:`Dispatcher`). Everything
-between a proxy and the transport, and between a listener and the implementation, is the core's
-call pipeline. A registry plugin is a :class:`ComponentRegistry` subclass. Both are found through
-the entry-point groups :data:`CHANNEL_GROUP` and :data:`REGISTRY_GROUP`; :mod:`container.testing`
-is the conformance kit. See docs/writing-a-channel-plugin.md and docs/writing-a-registry-plugin.md.
+A channel plugin is a :class:`~container.Channel` subclass that names its ``codec``, its
+``schemes`` and ``url_shapes`` (:class:`URLShape`), a :class:`Transport` (client side: bytes to
+a URL and back) and, when it serves, a :class:`Listener` (server side: hands each request to
+the :class:`Dispatcher`). Everything between a proxy and the transport, and between a listener
+and the implementation, is the core's call pipeline; :class:`Interceptor` wraps it on either
+side. A registry plugin is a :class:`~container.ComponentRegistry` subclass. A plugin's config
+section is typed (a msgspec Struct or an attrs class) and declared in the
+:data:`SETTINGS_GROUP` entry points; :meth:`Settings.section` hands it over. Plugins are found
+through the entry-point groups :data:`CHANNEL_GROUP` and :data:`REGISTRY_GROUP`;
+:mod:`container.testing` is the conformance kit. See docs/writing-a-channel-plugin.md and
+docs/writing-a-registry-plugin.md.
+
+Value types, errors and the classes a plugin subclasses that the seed API names (``Channel``,
+``ComponentRegistry``, ``ChannelAddress``, ...) come from :mod:`container`; the codec's
+functions from :mod:`container.codec`. No name is in both ``container`` and this module. Names
+that left this module still resolve from it, silently; they are not in ``__all__`` or ``dir()``.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .call._calls import Call, CallNext, Interceptor, InterceptorLike, Invocation, ServerCall
-from .call._context import RESERVED_METADATA, TIMEOUT_KEY, CallContext, check_metadata, deadline_from_metadata
+from .call._context import RESERVED_METADATA, TIMEOUT_KEY, check_metadata, deadline_from_metadata
 from .call._dispatcher import CallRejected, Dispatcher
+from .call._messages import Request, Response
 from .call._pool import IdlePool, socket_is_stale
-from .call._transport import InProcessTransport, Listener, Request, Response, Transport
-from .config._settings import Settings
-from .declarations._descriptors import ComponentDescriptor, MethodDescriptor, ServiceDescriptor
-from .discovery._registry import ComponentRegistry, WatchList
-from .policies._channel import Channel
-from .policies._selectors import SELECTORS, URLSelector, selector_by_name
-from .policies._urls import url_problem
-from .runtime._channel_manager import ChannelManager
-from .runtime._manager import ServiceManager
-from .runtime._plugins import CHANNEL_GROUP, CHANNELS, REGISTRIES, REGISTRY_GROUP, PluginGroup
-from .runtime._server import ListenerlessServer, Server
+from .call._transport import InProcessTransport, Listener, Transport
+from .codec import CODECS, JSON_CODEC, MSGPACK_CODEC, Codec, codec_for
+from .config._plugins import CHANNEL_GROUP, REGISTRY_GROUP, SETTINGS_GROUP, PluginGroup
+from .config._settings import SECTIONS, Settings
+from .declarations._descriptors import MethodDescriptor
+from .discovery._registry import WatchList
+from .policies._selectors import SELECTORS, LeastInFlightURLSelector, RandomURLSelector, selector_by_name
+from .policies._urls import URLShape, url_problem
+from .runtime._plugins import CHANNELS, REGISTRIES
 from .runtime._service_container import create_registry
-from .values._errors import (
-    CallInterruptedException,
-    ConfigurationException,
-    InvalidResponseException,
-    PluginException,
-    ServiceTimeoutException,
-    ServiceUnavailableException,
-)
 from .values._loading import load_object
-from .values._values import ChannelAddress, ChannelInstances
-from .wire._codec import (
-    CODECS,
-    JSON_CODEC,
-    MSGPACK_CODEC,
-    Codec,
-    CodecError,
-    MethodCodec,
-    codec_for,
-    decode_error,
-    encode_error,
-    encode_exception,
-    error_for_status,
-)
+from .values._public import moved_names, publish
+from .values._status import Status
 
 __all__ = [
     "CHANNELS",
@@ -60,57 +50,79 @@ __all__ = [
     "REGISTRIES",
     "REGISTRY_GROUP",
     "RESERVED_METADATA",
+    "SECTIONS",
     "SELECTORS",
+    "SETTINGS_GROUP",
     "TIMEOUT_KEY",
     "Call",
-    "CallContext",
-    "CallInterruptedException",
     "CallNext",
     "CallRejected",
-    "Channel",
-    "ChannelAddress",
-    "ChannelInstances",
-    "ChannelManager",
     "Codec",
-    "CodecError",
-    "ComponentDescriptor",
-    "ComponentRegistry",
-    "ConfigurationException",
     "Dispatcher",
     "IdlePool",
     "InProcessTransport",
     "Interceptor",
     "InterceptorLike",
-    "InvalidResponseException",
     "Invocation",
+    "LeastInFlightURLSelector",
     "Listener",
-    "ListenerlessServer",
-    "MethodCodec",
     "MethodDescriptor",
-    "PluginException",
     "PluginGroup",
+    "RandomURLSelector",
     "Request",
     "Response",
-    "Server",
     "ServerCall",
-    "ServiceDescriptor",
-    "ServiceManager",
-    "ServiceTimeoutException",
-    "ServiceUnavailableException",
     "Settings",
+    "Status",
     "Transport",
-    "URLSelector",
+    "URLShape",
     "WatchList",
     "check_metadata",
     "codec_for",
     "create_registry",
     "deadline_from_metadata",
-    "decode_error",
-    "encode_error",
-    "encode_exception",
-    "error_for_status",
     "load_object",
     "selector_by_name",
     "socket_is_stale",
     "url_problem",
 ]
+
+_CODEC_NAMES = ("CODECS", "JSON_CODEC", "MSGPACK_CODEC", "Codec", "codec_for")
+"""Re-exported from :mod:`container.codec`, their public module (and ``__module__``)."""
+
+publish(globals(), [name for name in __all__ if name not in _CODEC_NAMES], __name__)
+
+# Names that left this module's public surface: where each one lives now.
+if not TYPE_CHECKING:  # type checkers see only the names of __all__
+    __getattr__ = moved_names(
+        __name__,
+        {
+            # value types, errors and seed classes: the application API
+            "CallContext": "container:CallContext",
+            "CallInterruptedException": "container:CallInterruptedException",
+            "Channel": "container:Channel",
+            "ChannelAddress": "container:ChannelAddress",
+            "ChannelInstances": "container:ChannelInstances",
+            "ChannelManager": "container:ChannelManager",
+            "ComponentDescriptor": "container:ComponentDescriptor",
+            "ComponentRegistry": "container:ComponentRegistry",
+            "ConfigurationException": "container:ConfigurationException",
+            "InvalidResponseException": "container:InvalidResponseException",
+            "ListenerlessServer": "container:ListenerlessServer",
+            "PluginException": "container:PluginException",
+            "Server": "container:Server",
+            "ServiceDescriptor": "container:ServiceDescriptor",
+            "ServiceManager": "container:ServiceManager",
+            "ServiceTimeoutException": "container:ServiceTimeoutException",
+            "ServiceUnavailableException": "container:ServiceUnavailableException",
+            "URLSelector": "container:URLSelector",
+            # the codec's functions: container.codec
+            "CodecError": "container.codec:CodecError",
+        "CodecErrorKind": "container.codec:CodecErrorKind",
+            "MethodCodec": "container.codec:MethodCodec",
+            "decode_error": "container.codec:decode_error",
+            "encode_error": "container.codec:encode_error",
+            "encode_exception": "container.codec:encode_exception",
+            "error_for_status": "container.codec:error_for_status",
+        },
+    )

@@ -52,12 +52,12 @@ import pytest
 from dependency_injector import containers, providers
 
 from .call._context import call_context, call_options
-from .call._proxy import channel_of
+from .client._channel import Channel, channel_of
+from .client._first_contract import uses_first_contract, uses_first_contract_server
 from .declarations._component import AbstractComponent, Component, Service
 from .declarations._decorators import component, descriptor_of, idempotent, implementation, service
 from .declarations._descriptors import ComponentDescriptor
 from .discovery._registry import ComponentRegistry
-from .policies._channel import Channel, uses_first_contract_server
 from .runtime._channel_manager import ChannelManager
 from .runtime._manager import ServiceManager
 from .runtime._server import ListenerlessServer, Server
@@ -529,7 +529,7 @@ class ChannelConformance:
 
     def _needs_the_pipeline(self) -> None:
         channel_class = ChannelManager().get_class(self.channel)
-        if channel_class.invoke is not Channel.invoke or uses_first_contract_server(channel_class):
+        if uses_first_contract(channel_class):
             pytest.skip(
                 f"{channel_class.__qualname__} is written to the first plugin contract (it overrides "
                 "invoke() or prepare_server()), which carries neither metadata, deadlines nor "
@@ -602,7 +602,10 @@ class ChannelConformance:
 
 
 def _with_port(url: str, port: int) -> str:
+    """The same URL at another port: where nothing listens (a socket path gets another path)."""
     parts = urlsplit(url)
+    if not parts.hostname:
+        return urlunsplit(parts._replace(path=f"{parts.path}.{port}"))
     return urlunsplit(parts._replace(netloc=f"{parts.hostname}:{port}"))
 
 
@@ -612,7 +615,8 @@ def _with_port(url: str, port: int) -> str:
 _KILLED_REGISTRANT = textwrap.dedent(
     """
     import json, sys
-    from container import ChannelAddress, create_registry, descriptor_of
+    from container import ChannelAddress, descriptor_of
+    from container.plugin import create_registry
     from container.testing import ConformanceComponent
     registry = create_registry({"registry": json.loads(sys.argv[1])})
     descriptor = descriptor_of(ConformanceComponent)

@@ -46,16 +46,16 @@ try:
 except ImportError as missing:  # an optional dependency: say how to get it
     raise ImportError("the etcd registry needs etcd3gw: pip install 'servicewire[etcd]'") from missing
 
-from container import ServiceCommunicationException
-from container.plugin import (
+from container import (
     Channel,
     ChannelAddress,
     ChannelInstances,
     ComponentDescriptor,
     ComponentRegistry,
     ConfigurationException,
-    WatchList,
+    ServiceCommunicationException,
 )
+from container.plugin import WatchList
 
 logger = logging.getLogger("servicewire.registry.etcd")
 

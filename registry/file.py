@@ -46,16 +46,16 @@ from typing import Annotated, Any
 import filelock
 import msgspec
 
-from container import LocalServiceException
-from container.plugin import (
+from container import (
     Channel,
     ChannelAddress,
     ChannelInstances,
     ComponentDescriptor,
     ComponentRegistry,
     ConfigurationException,
-    WatchList,
+    LocalServiceException,
 )
+from container.plugin import WatchList
 
 logger = logging.getLogger("servicewire.registry.file")
 
@@ -458,12 +458,13 @@ class FileComponentRegistry(ComponentRegistry):
                 raise
             logger.warning("%s", exc)
         except (OSError, filelock.Timeout) as exc:
-            reason = (
-                f"lock held longer than {self.lock_timeout:g}s" if isinstance(exc, filelock.Timeout) else exc
-            )
-            message = (
-                f"cannot write the file registry {self.path}: {getattr(exc, 'strerror', None) or reason}"
-            )
+            if isinstance(exc, filelock.Timeout):
+                reason = f"lock held longer than {self.lock_timeout:g}s"
+            elif isinstance(exc, IsADirectoryError):
+                reason = "the path is a directory, not a file"
+            else:
+                reason = getattr(exc, "strerror", None) or str(exc)
+            message = f"cannot write the file registry {self.path}: {reason}"
             if raise_errors:
                 raise RegistryFileException(message) from exc
             logger.warning("%s", message)

@@ -15,15 +15,15 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from container.plugin import (
+from container import (
     Channel,
     ChannelAddress,
     ChannelInstances,
     ComponentDescriptor,
     ComponentRegistry,
     ConfigurationException,
-    WatchList,
 )
+from container.plugin import WatchList
 
 
 class StaticComponentRegistry(ComponentRegistry):

@@ -1,4 +1,4 @@
-"""The complete example of docs/writing-a-channel-plugin.md runs, and passes the conformance kit."""
+"""The complete examples of the plugin guides run, pass the conformance kits, and type their settings."""
 
 from __future__ import annotations
 
@@ -7,35 +7,74 @@ import re
 import sys
 from pathlib import Path
 
-from container import ChannelAddress
-from container.plugin import CHANNELS
-from container.testing import ChannelConformance
+import pytest
+from dependency_injector import providers
 
-GUIDE = Path(__file__).resolve().parent.parent / "docs" / "writing-a-channel-plugin.md"
+from container import ChannelAddress, ConfigurationException, ServiceContainer
+from container.plugin import CHANNELS, REGISTRIES, SECTIONS, create_registry
+from container.testing import ChannelConformance, RegistryConformance
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+CHANNEL_GUIDE = DOCS / "writing-a-channel-plugin.md"
+REGISTRY_GUIDE = DOCS / "writing-a-registry-plugin.md"
 
 
-def load_example(name: str) -> object:
-    """Import the code block that follows ``<!-- example: name -->`` in the guide, as a module."""
-    text = GUIDE.read_text()
+def load_example(guide: Path, name: str) -> object:
+    """Import the code block that follows ``<!-- example: name -->`` in a guide, as a module."""
+    text = guide.read_text()
     found = re.search(rf"<!-- example: {re.escape(name)} -->\n```python\n(.*?)```", text, re.S)
-    assert found, f"the guide has no example {name}"
+    assert found, f"{guide.name} has no example {name}"
     module_name = "docs_example_" + name.removesuffix(".py")
     spec = importlib.util.spec_from_loader(module_name, loader=None)
     assert spec is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
-    exec(compile(found.group(1), f"{GUIDE}:{name}", "exec"), module.__dict__)
+    exec(compile(found.group(1), f"{guide}:{name}", "exec"), module.__dict__)
     return module
 
 
-loopback = load_example("loopback_channel.py")
+# What the guides' entry points declare, registered in code (the examples are no distribution).
+loopback = load_example(CHANNEL_GUIDE, "loopback_channel.py")
 CHANNELS.register("loopback-json", loopback.LoopbackChannel)  # type: ignore[attr-defined]
+SECTIONS.register("loopback", loopback.LoopbackSettings)  # type: ignore[attr-defined]
+memory = load_example(REGISTRY_GUIDE, "memory_registry.py")
+REGISTRIES.register("memory", memory.MemoryRegistry)  # type: ignore[attr-defined]
 
 
 class TestTheGuidesLoopbackChannel(ChannelConformance):
-    """The guide's example is a complete channel: every check of the kit passes."""
+    """The channel guide's example is a complete channel: every check of the kit passes."""
 
     channel = "loopback-json"
+    config = {"loopback": {"workers": "4"}}  # noqa: RUF012 - the kit's class attribute
 
     def address(self, port: int) -> ChannelAddress:
         return ChannelAddress("loopback-json", "loopback://")
+
+
+def test_the_loopback_section_is_typed_and_validated_with_the_configuration():
+    """The example's typed section: converted for its transport, refused with its key path."""
+    manager = ServiceContainer(config=providers.Object({"loopback": {"workers": "3"}})).service_manager()
+    try:
+        section = manager.settings.section("loopback", loopback.LoopbackSettings)  # type: ignore[attr-defined]
+        assert section.workers == 3, "the string from the config is converted"
+    finally:
+        manager.close()
+    with pytest.raises(ConfigurationException, match=r"config key 'loopback\.workers'"):
+        ServiceContainer(config=providers.Object({"loopback": {"workers": 0}})).service_manager()
+
+
+class TestTheGuidesMemoryRegistry(RegistryConformance):
+    """The registry guide's example is a complete registry: every check of the kit passes."""
+
+    shared = True
+
+    def registry_config(self, tmp_path, request):
+        return {"type": "memory", "space": request.node.name}
+
+
+def test_the_memory_registry_section_is_typed():
+    """The example's settings_type: its section is typed, and a misspelt key names the full path."""
+    assert create_registry({"registry": {"type": "memory", "space": "a"}}).settings.space == "a"
+    misspelt = {"registry": {"type": "memory", "spcae": "a"}}
+    with pytest.raises(ConfigurationException, match=r"config key 'registry\.spcae' is unknown"):
+        ServiceContainer(config=providers.Object(misspelt)).service_manager()

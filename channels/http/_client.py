@@ -26,6 +26,8 @@ from requests.adapters import HTTPAdapter
 
 from container import (
     CallInterruptedException,
+    Channel,
+    ConfigurationException,
     InvalidResponseException,
     ServiceTimeoutException,
     ServiceUnavailableException,
@@ -33,12 +35,11 @@ from container import (
 from container.plugin import (
     JSON_CODEC,
     MSGPACK_CODEC,
-    Channel,
-    ConfigurationException,
     Request,
     Response,
     Settings,
     Transport,
+    URLShape,
     load_object,
 )
 
@@ -49,7 +50,9 @@ from ._connections import (
     ExchangeError,
     Pool,
     ResponseTooLarge,
+    tls_failure,
 )
+from ._settings import HttpSettings
 from ._tls import client_context
 
 SessionCustomizer = Callable[[requests.Session, str], None]
@@ -159,9 +162,10 @@ class HttpTransport(Transport):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
+        self.http = settings.section("http", HttpSettings)
         self._customizers: list[SessionCustomizer] = [
             load_object(spec, f"config key 'http.session_customizers[{index}]'")
-            for index, spec in enumerate(settings.http.session_customizers)
+            for index, spec in enumerate(self.http.session_customizers)
         ]
         self._customizers.extend(settings.extensions.get("http.session_customizers", ()))
         self._routes: dict[str, _Route] = {}
@@ -178,8 +182,8 @@ class HttpTransport(Transport):
         the deprecated :func:`customize_session`.
         """
         session = requests.Session()
-        session.trust_env = self.settings.http.trust_env
-        tls = self.settings.http.tls
+        session.trust_env = self.http.trust_env
+        tls = self.http.tls
         session.verify = tls.verify
         if tls.cert:
             session.cert = (tls.cert, tls.key) if tls.key else tls.cert
@@ -209,7 +213,7 @@ class HttpTransport(Transport):
                 context = tls_context(session.verify, session.cert)
             except (OSError, ssl.SSLError) as exc:
                 raise ConfigurationException(f"cannot load the TLS settings of the session: {exc}") from exc
-            pool = self._pools[key] = Pool(self.settings.http.pool_size, context)
+            pool = self._pools[key] = Pool(self.http.pool_size, context)
         return pool
 
     def send(self, url: str, request: Request) -> Response:
@@ -240,7 +244,7 @@ class HttpTransport(Transport):
                 headers,
                 connect,
                 request.deadline,
-                self.settings.http.max_response_size,
+                self.http.max_response_size,
             )
         except _EXCHANGE_FAILURES as exc:
             raise _call_error(exc, full_url, request, connect) from exc
@@ -272,7 +276,7 @@ class HttpTransport(Transport):
                 cert=session.cert,
                 stream=True,
             )
-            body = _read_limited(response, self.settings.http.max_response_size, request.deadline)
+            body = _read_limited(response, self.http.max_response_size, request.deadline)
         except requests.ConnectTimeout as exc:
             raise ServiceTimeoutException(full_url, "connect", connect) from exc
         except requests.ReadTimeout as exc:
@@ -280,9 +284,8 @@ class HttpTransport(Transport):
         except requests.exceptions.SSLError as exc:
             # A refused handshake (or, with TLS 1.3, the server's alert about our certificate
             # on the first read): the request never reached the application.
-            raise ServiceUnavailableException(
-                f"cannot reach {full_url}: TLS handshake failed: {_reason(exc)}", full_url
-            ) from exc
+            message = f"cannot reach {full_url}: {tls_failure(exc)}"
+            raise ServiceUnavailableException(message, full_url) from exc
         except requests.ConnectionError as exc:
             if _nothing_sent(exc):
                 raise ServiceUnavailableException(
@@ -415,6 +418,7 @@ class HttpChannel(Channel):
 
     codec = JSON_CODEC
     schemes = ("http", "https")
+    url_shapes = (URLShape.HOST_PORT,)  # a host, no credentials, no query: see docs/security.md
     transport = HttpTransport
 
 

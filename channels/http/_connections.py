@@ -51,6 +51,37 @@ class ResponseTooLarge(Exception):
     """The answer is larger than the transport accepts."""
 
 
+def tls_failure(exc: BaseException) -> str:
+    """Say why a TLS handshake failed, in servicewire's words; the ssl module's reason follows.
+
+    Looks through the exception's causes (requests and urllib3 wrap the ssl error a few
+    levels deep) for what the ssl module raised, and tells its type apart: a server
+    certificate the client does not trust, or any other refusal.
+    """
+    untrusted = _find_in_chain(exc, ssl.SSLCertVerificationError)
+    if isinstance(untrusted, ssl.SSLCertVerificationError):
+        detail = untrusted.verify_message or untrusted.reason or ""
+        return f"the TLS handshake failed: the server's certificate is not trusted ({detail})"
+    failed = _find_in_chain(exc, ssl.SSLError)
+    if isinstance(failed, ssl.SSLError) and failed.reason:
+        return f"the TLS handshake failed ({failed.reason})"
+    return f"the TLS handshake failed ({failed or exc})"
+
+
+def _find_in_chain(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    seen: set[int] = set()
+    stack: list[Any] = [exc]
+    while stack:
+        item = stack.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        if isinstance(item, kind):
+            return item
+        seen.add(id(item))
+        stack.extend((item.__cause__, item.__context__, getattr(item, "reason", None), *item.args))
+    return None
+
+
 class _Unwritten(Exception):
     """Writing the request failed: the server cannot have read a whole request."""
 
@@ -244,7 +275,8 @@ class Pool:
             if isinstance(exc.__cause__, ssl.SSLError):
                 # TLS 1.3: a server refusing our certificate may close before we write.
                 raise ConnectError(
-                    f"the server ended the TLS connection (refused the handshake?): {exc}"
+                    "the TLS handshake failed: the server ended the connection before the request "
+                    f"(did it refuse our certificate?) ({exc.__cause__})"
                 ) from exc
             raise ConnectError(f"cannot send: {exc}") from exc
 
@@ -270,7 +302,9 @@ class Pool:
                 # With TLS 1.3 the server checks the client's certificate after the client's
                 # handshake returned; its refusal arrives as an alert on the first read, and
                 # the request never reached the application.
-                raise ConnectError(f"the server refused the TLS connection: {exc}") from exc
+                raise ConnectError(
+                    f"the TLS handshake failed: the server answered with an alert ({exc.reason})"
+                ) from exc
             raise ExchangeError(str(exc)) from exc
         except OSError as exc:
             connection.close()
@@ -320,7 +354,7 @@ class Pool:
                 raise ConnectTimeout(f"TLS handshake: {exc}") from exc
             except (ssl.SSLError, OSError) as exc:
                 sock.close()
-                raise ConnectError(f"TLS handshake failed: {exc}") from exc
+                raise ConnectError(tls_failure(exc)) from exc
         return Connection(sock)
 
     def _tls_context(self) -> ssl.SSLContext:

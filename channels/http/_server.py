@@ -14,6 +14,7 @@ from container import ChannelAddress, Server
 from ._engine import HttpEngine
 from ._frontend import HttpFrontend
 from ._protocol import Limits
+from ._settings import HttpSettings
 from ._tls import server_context
 
 logger = logging.getLogger("servicewire.http")
@@ -65,7 +66,7 @@ class HttpServer(Server):
         """Bind the port and start the server's threads."""
         assert self.manager is not None and self.dispatcher is not None
         settings = self.manager.settings
-        http = settings.http
+        http = settings.section("http", HttpSettings)
         limits = Limits(
             max_connections=http.max_connections,
             max_connections_per_peer=http.max_connections_per_peer,

@@ -1,19 +1,112 @@
-"""Timeouts of HTTP calls, kept for code written against the first release.
+"""The ``http`` config section, declared by the HTTP channels; timeouts of the first release.
 
-The call's deadline now bounds the whole exchange; it is configured as ``timeout`` (or its
-older name ``read_timeout``) under ``calls``, ``components.<name>`` or
-``components.<name>.methods.<method>``, and the connect limit as ``connect_timeout`` (see
-:class:`container.Settings`).
+:class:`HttpSettings` is the typed ``http`` section (with :class:`TlsSettings` under
+``http.tls``). It is declared in the ``servicewire.settings`` entry-point group, so the core
+validates it with the rest of the configuration, and the HTTP transport and server read it with
+``settings.section("http", HttpSettings)``.
+
+:class:`Timeouts` is kept for code written against the first release: the call's deadline now
+bounds the whole exchange; it is configured as ``timeout`` (or its older name ``read_timeout``)
+under ``calls``, ``components.<name>`` or ``components.<name>.methods.<method>``, and the
+connect limit as ``connect_timeout`` (see ``container.plugin.Settings``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
 import attrs
+import msgspec
 
-from container import Settings
+from container.plugin import Settings
+
+Seconds = Annotated[float, msgspec.Meta(gt=0)]
+Bytes = Annotated[int, msgspec.Meta(gt=0)]
+Count = Annotated[int, msgspec.Meta(gt=0)]
+
+
+class TlsSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """TLS of the HTTP channels: ``http.tls``. The server uses the first four keys, clients the rest.
+
+    Attributes:
+        certfile: the server's certificate chain (PEM); setting it turns TLS on for the server.
+        keyfile: the server's private key (PEM; None when ``certfile`` holds it).
+        password: the password of the private key, if it has one.
+        client_ca: CA certificates (a PEM file or a folder) that client certificates must be
+            signed by; with it, clients are asked for a certificate (mTLS).
+        client_certificates: ``"required"`` (the default when ``client_ca`` is set: a client
+            without a valid certificate is refused at the handshake), ``"optional"`` or
+            ``"none"``.
+        verify: how clients verify servers: True (certifi's CA bundle, as requests does),
+            False (no verification: for tests only), or a CA file or folder.
+        cert: the certificate a client presents (PEM; may hold the key too).
+        key: the client's private key, when ``cert`` does not hold it.
+    """
+
+    certfile: str | None = None
+    keyfile: str | None = None
+    password: str | None = None
+    client_ca: str | None = None
+    client_certificates: str | None = None
+    verify: bool | str = True
+    cert: str | None = None
+    key: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.client_certificates not in (None, "none", "optional", "required"):
+            raise ValueError(
+                f"client_certificates is {self.client_certificates!r}; use 'none', 'optional' or 'required'"
+            )
+        if self.client_certificates in ("optional", "required") and not self.client_ca:
+            raise ValueError("client_certificates needs client_ca, the CA that signs client certificates")
+
+
+class HttpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Settings of the HTTP channels and the HTTP server: ``http``.
+
+    Attributes:
+        connect_timeout: older spelling of ``calls.connect_timeout``.
+        timeout: older spelling of ``calls.timeout``.
+        read_timeout: older spelling of ``calls.timeout``.
+        trust_env: honour proxy and netrc settings from the environment (client).
+        pool_size: idle keep-alive connections the client keeps per instance URL.
+        max_response_size: the largest answer the client accepts, bytes.
+        max_body_size: the largest request body the server accepts, bytes (413).
+        session_customizers: functions ``f(session, component)`` that adjust the
+            ``requests.Session`` of each component, by import path.
+        workers: threads of the embedded server answering requests.
+        max_connections: open connections the server keeps at most: at the cap it closes the
+            oldest idle one, or refuses the new one (503) when none is idle.
+        max_connections_per_peer: open connections from one client address at most (the same
+            answer as the global cap, for that address's connections).
+        header_timeout: seconds a client has to send a whole request once it started (and to
+            finish the TLS handshake); then the connection is closed.
+        idle_timeout: seconds the server keeps an idle keep-alive connection.
+        write_timeout: seconds the server waits for a client to take an answer.
+        max_header_size: the largest request line and header fields together, bytes (431).
+        max_header_count: the most header fields in a request (431).
+        tls: TLS for the server and the clients.
+    """
+
+    connect_timeout: Seconds | None = None
+    timeout: Seconds | None = None
+    read_timeout: Seconds | None = None
+    trust_env: bool = False
+    pool_size: Count = 10
+    max_response_size: Bytes = 64 * 1024 * 1024
+    max_body_size: Bytes = 8 * 1024 * 1024
+    session_customizers: list[str] = []
+    workers: Count = 8
+    max_connections: Count = 1024
+    max_connections_per_peer: Count = 256
+    header_timeout: Seconds = 10.0
+    idle_timeout: Seconds = 60.0
+    write_timeout: Seconds = 30.0
+    max_header_size: Bytes = 64 * 1024
+    max_header_count: Count = 100
+    tls: TlsSettings = msgspec.field(default_factory=TlsSettings)
+
 
 
 @attrs.frozen

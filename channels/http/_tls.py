@@ -13,7 +13,10 @@ from typing import Any
 
 from requests.utils import DEFAULT_CA_BUNDLE_PATH
 
-from container.plugin import ConfigurationException, Settings
+from container import ConfigurationException
+from container.plugin import Settings
+
+from ._settings import HttpSettings
 
 
 def server_context(settings: Settings, override: Any = None) -> ssl.SSLContext | None:
@@ -22,10 +25,10 @@ def server_context(settings: Settings, override: Any = None) -> ssl.SSLContext |
     Raises:
         ConfigurationException: a file cannot be read, or the key does not match the certificate.
     """
-    tls = settings.http.tls
+    tls = settings.section("http", HttpSettings).tls
     if override is not None:
         # Validated as the http.tls section would be, so errors name the same keys.
-        tls = Settings({"http": {"tls": override}}).http.tls
+        tls = Settings({"http": {"tls": override}}).section("http", HttpSettings).tls
     if not tls.certfile:
         return None
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -21,6 +21,7 @@ from typing import Any
 
 from container import Server
 
+from ._settings import HttpSettings
 from ._wsgi import ServiceApplication
 
 logger = logging.getLogger("servicewire.http")
@@ -76,7 +77,7 @@ def create_app(
     metrics = host_server.manager.observability.metrics
     application = ServiceApplication(
         host_server.dispatcher,
-        host_server.manager.settings.http.max_body_size,
+        host_server.manager.settings.section("http", HttpSettings).max_body_size,
         report=host_server.manager.report,
         metrics=metrics.exposition if metrics is not None else None,
     )

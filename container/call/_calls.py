@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import msgspec
 
+from ..values._errors import ConfigurationException
+from ..values._loading import load_object
 from ._context import CallContext
 
 if TYPE_CHECKING:
@@ -214,9 +216,6 @@ def load_interceptor(spec: str, where: str) -> InterceptorLike:
         ConfigurationException: the spec is malformed, cannot be imported, or names something
             that is no interceptor (the message names the config key ``where``).
     """
-    from ..values._errors import ConfigurationException
-    from ..values._loading import load_object
-
     value = load_object(spec, f"config key {where!r}")
     if isinstance(value, type):
         try:

@@ -23,7 +23,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..values._errors import (
     RemoteError,
@@ -33,18 +33,10 @@ from ..values._errors import (
     is_application_exception,
     public_type_name,
 )
+from ..values._status import Status, error_type_of
 from ..wire._codec import (
-    BAD_REQUEST,
     CODECS,
-    DEADLINE_EXCEEDED,
-    ERROR_TYPES,
-    INTERNAL_ERROR,
     JSON_CODEC,
-    NOT_FOUND,
-    OK,
-    UNAUTHENTICATED,
-    UNAVAILABLE,
-    UNSUPPORTED_MEDIA_TYPE,
     Codec,
     CodecError,
     MethodCodec,
@@ -54,12 +46,11 @@ from ..wire._codec import (
     error_for_status,
 )
 from ._calls import CallNext, InterceptorLike, Invocation, ServerCall, compose
-from ._context import TIMEOUT_KEY, CallContext, deadline_from_metadata, serving_variable
-from ._transport import Response
+from ._context import TIMEOUT_KEY, CallContext, Identity, deadline_from_metadata, serving_variable
+from ._messages import Response
 
 if TYPE_CHECKING:
     from ..declarations._descriptors import ComponentDescriptor, MethodDescriptor
-    from ..security._auth import Guard
 
 logger = logging.getLogger("servicewire.server")
 
@@ -69,6 +60,15 @@ _monotonic = time.monotonic
 
 HEALTH_OK = 200
 HEALTH_FAILING = 503
+
+OK = Status.OK
+BAD_REQUEST = Status.BAD_REQUEST
+UNAUTHENTICATED = Status.UNAUTHENTICATED
+NOT_FOUND = Status.NOT_FOUND
+UNSUPPORTED_MEDIA_TYPE = Status.UNSUPPORTED_MEDIA_TYPE
+INTERNAL_ERROR = Status.INTERNAL_ERROR
+UNAVAILABLE = Status.UNAVAILABLE
+DEADLINE_EXCEEDED = Status.DEADLINE_EXCEEDED
 
 
 class CallRejected(Exception):
@@ -82,13 +82,31 @@ class CallRejected(Exception):
         status: the status to answer with (400, 401, 403, 404, 413, 415, 503, 504).
         message: what to tell the caller.
         error_type: the error type name in the envelope (the status's standard name when "").
+        kind: the machine-readable reason, sent as the envelope's ``kind`` ("" sends none; a
+            400 for a body that does not decode sends its :class:`~container.codec.CodecErrorKind`).
     """
 
-    def __init__(self, status: int, message: str, error_type: str = "") -> None:
+    def __init__(self, status: int, message: str, error_type: str = "", *, kind: str = "") -> None:
         super().__init__(message)
         self.status = status
         self.message = message
-        self.error_type = error_type or ERROR_TYPES.get(status, "Error")
+        self.error_type = error_type or error_type_of(status)
+        self.kind = kind
+
+
+class CallerCheck(Protocol):
+    """Who is calling, for the server's own endpoints: what the dispatcher needs of a guard.
+
+    The security layer's ``Guard`` is one; the dispatcher names this protocol so that the call
+    layer sits below security.
+    """
+
+    def caller(self, context: CallContext) -> Identity | None:
+        """Return the caller's identity, or None for an anonymous caller.
+
+        Raises:
+            CallRejected: a credential was presented and is not valid (401).
+        """
 
 
 class _Route:
@@ -138,7 +156,7 @@ class Dispatcher:
         codecs: Mapping[str, Codec] = CODECS,
         debug: bool = False,
         health_endpoint: Callable[[ComponentDescriptor[Any]], str | None] = lambda component: None,
-        guard: Guard | None = None,
+        guard: CallerCheck | None = None,
         expose: Any = None,
     ) -> None:
         self.components = list(components)
@@ -235,7 +253,7 @@ class Dispatcher:
                 try:
                     args, kwargs = method_codec.decode_call(body)
                 except CodecError as exc:
-                    raise CallRejected(BAD_REQUEST, str(exc)) from None
+                    raise CallRejected(BAD_REQUEST, str(exc), kind=exc.kind.value) from None
                 result = route.function(*args, **kwargs)
             else:
                 result = chain(
@@ -245,7 +263,7 @@ class Dispatcher:
                 )
             out = method_codec.encode_result(result)
         except CallRejected as exc:
-            return self.error_response(exc.status, exc.message, codec, exc.error_type)
+            return self.error_response(exc.status, exc.message, codec, exc.error_type, kind=exc.kind)
         except Exception as exc:
             return self._failure(route, codec, exc)
         finally:
@@ -342,7 +360,7 @@ class Dispatcher:
             raise error_for_status(
                 JSON_CODEC,
                 exc.status,
-                encode_error(JSON_CODEC, exc.error_type, exc.message),
+                encode_error(JSON_CODEC, exc.error_type, exc.message, kind=exc.kind),
                 invocation.url,
                 route.method.path,
             ) from None
@@ -381,15 +399,22 @@ class Dispatcher:
     # answers listeners give themselves
 
     def error_response(
-        self, status: int, message: str, codec: Codec | None = None, error_type: str = ""
+        self,
+        status: int,
+        message: str,
+        codec: Codec | None = None,
+        error_type: str = "",
+        *,
+        kind: str = "",
     ) -> Response:
         """Return an error answer in the envelope (JSON when no codec is known yet).
 
         Listeners use it for what they refuse before dispatching (413, 405, a malformed
-        request line), so that every error has the same shape.
+        request line), so that every error has the same shape. ``kind``, when given, is sent
+        as the envelope's machine-readable ``kind``.
         """
         codec = codec or JSON_CODEC
-        body = encode_error(codec, error_type or ERROR_TYPES.get(status, "Error"), message)
+        body = encode_error(codec, error_type or error_type_of(status), message, kind=kind)
         return Response(status, body, codec.content_type)
 
     def admit(
@@ -417,13 +442,11 @@ class Dispatcher:
                 f"/{endpoint} needs an authenticated caller and no authenticator is configured "
                 f"(set auth.bearer, auth.jwt or auth.mtls, or auth.expose.{endpoint}: open)",
             )
-        from ..security._auth import AuthenticationFailed
-
         context = CallContext(dict(metadata), None, None, "", peer_certificate)
         try:
-            identity = self.guard.identify(context)
-        except AuthenticationFailed as exc:
-            return self.error_response(UNAUTHENTICATED, str(exc))
+            identity = self.guard.caller(context)
+        except CallRejected as exc:
+            return self.error_response(exc.status, exc.message)
         if identity is None:
             return self.error_response(UNAUTHENTICATED, f"/{endpoint} needs an authenticated caller")
         return None
@@ -491,7 +514,7 @@ def _decoder(method_codec: MethodCodec, body: bytes) -> Callable[[], tuple[list[
         try:
             return method_codec.decode_call(body)
         except CodecError as exc:
-            raise CallRejected(BAD_REQUEST, str(exc)) from None
+            raise CallRejected(BAD_REQUEST, str(exc), kind=exc.kind.value) from None
 
     return decode
 

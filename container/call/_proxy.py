@@ -10,13 +10,26 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._calls import Invocation
 
 if TYPE_CHECKING:
     from ..declarations._descriptors import MethodDescriptor, ServiceDescriptor
-    from ..policies._channel import Channel
+
+
+class CallTarget(Protocol):
+    """Where a proxy's calls go: what a proxy needs of a channel (``Channel`` is one).
+
+    The call layer names this protocol, so that it sits below the channel that implements it.
+    """
+
+    @property
+    def name(self) -> str:
+        """The channel name, for the proxy's repr."""
+
+    def call(self, invocation: Invocation) -> Any:
+        """Run one call made through a proxy and return its result."""
 
 _classes: dict[type, type] = {}
 _lock = threading.Lock()
@@ -45,18 +58,18 @@ class Binding:
 
     __slots__ = ("_channel", "_lock", "_proxies", "_resolve")
 
-    def __init__(self, resolve: Callable[[Invocation | None], Channel]) -> None:
+    def __init__(self, resolve: Callable[[Invocation | None], CallTarget]) -> None:
         self._resolve = resolve
-        self._channel: Channel | None = None
+        self._channel: CallTarget | None = None
         self._lock = threading.Lock()
         self._proxies: list[Any] = []
 
     @property
-    def resolved(self) -> Channel | None:
+    def resolved(self) -> CallTarget | None:
         """The channel once chosen, else None."""
         return self._channel
 
-    def channel(self, invocation: Invocation | None = None) -> Channel:
+    def channel(self, invocation: Invocation | None = None) -> CallTarget:
         """Return the channel, choosing it now if no call did yet."""
         channel = self._channel
         if channel is None:
@@ -75,7 +88,7 @@ class Binding:
         return channel.call(invocation)
 
 
-def make_proxy(descriptor: ServiceDescriptor[Any], target: Channel | Binding) -> Any:
+def make_proxy(descriptor: ServiceDescriptor[Any], target: CallTarget | Binding) -> Any:
     """Return a proxy of the service whose calls go through ``target``."""
     proxy: Any = object.__new__(proxy_class(descriptor))
     if isinstance(target, Binding):
@@ -88,11 +101,8 @@ def make_proxy(descriptor: ServiceDescriptor[Any], target: Channel | Binding) ->
     return proxy
 
 
-def channel_of(proxy: Any) -> Channel:
-    """Return the channel behind a proxy (its URLs, its selector, ``select_first_url()``).
-
-    A proxy chooses its channel on its first call; asked before, the registry is consulted now
-    (without waiting for an address to appear).
+def target_of(proxy: Any) -> CallTarget:
+    """Return what a proxy's calls go through, choosing it now if no call did yet.
 
     Raises:
         TypeError: ``proxy`` is not a proxy (for example, the local implementation itself).
@@ -100,10 +110,10 @@ def channel_of(proxy: Any) -> Channel:
     """
     if not getattr(type(proxy), "__servicewire_proxy__", False):
         raise TypeError(f"{proxy!r} is not a servicewire proxy, so it has no channel")
-    channel = vars(proxy).get("_servicewire_channel")
-    if channel is None:
-        channel = proxy._servicewire_binding.channel()
-    return channel  # type: ignore[no-any-return]
+    target = vars(proxy).get("_servicewire_channel")
+    if target is None:
+        target = proxy._servicewire_binding.channel()
+    return target  # type: ignore[no-any-return]
 
 
 def _generate(descriptor: ServiceDescriptor[Any]) -> type:

@@ -4,20 +4,30 @@ The configuration mapping (a dict, or any dependency-injector ``Configuration`` 
 with ``${VAR:default}``, INI, environment variables) is converted into :class:`Settings` when a
 ServiceContainer's manager is created, before any thread starts. Strings are converted where a
 number or a boolean is expected (``"2.5"`` from an environment variable is 2.5), and every
-error names the full key path: ``config key 'components.orders.methods.reserve.timeout':
-Expected `float` > 0, got `str```. Sections that belong to third-party plugins (any other
-top-level key, and ``registry`` apart from ``type``) are passed to their plugins unchanged.
+error names the full key path in servicewire's words: ``config key
+'components.orders.methods.reserve.timeout' has an invalid value (Expected `float` > 0, got
+`str`)``, ``config key 'calls.timout' is unknown; known keys there: ...`` (the parenthesised
+detail is msgspec's).
+
+Every other top-level section belongs to a plugin. A plugin declares its section's type (a
+msgspec Struct or an attrs class) in the ``servicewire.settings`` entry-point group, under the
+section's key, and the section is validated here with the core's, with the same errors;
+:meth:`Settings.section` hands the plugin the typed object. A section nobody declares is passed
+on as it was given.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
-from typing import Annotated, Any, TypeVar
+import types
+import typing
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, NoReturn, TypeVar, overload
 
+import attrs
 import msgspec
 
-from ..values._errors import ConfigurationException
+from ..values._errors import ConfigurationException, PluginException
+from ._plugins import SETTINGS_GROUP, PluginGroup
 
 _T = TypeVar("_T")
 
@@ -117,86 +127,16 @@ class CallSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     connect_timeout: Seconds | None = None
 
 
-class TlsSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """TLS of the HTTP channels: ``http.tls``. The server uses the first four keys, clients the rest.
+class _HttpTimeouts(msgspec.Struct, kw_only=True):
+    """The older spellings of ``calls.timeout`` and ``calls.connect_timeout`` under ``http``.
 
-    Attributes:
-        certfile: the server's certificate chain (PEM); setting it turns TLS on for the server.
-        keyfile: the server's private key (PEM; None when ``certfile`` holds it).
-        password: the password of the private key, if it has one.
-        client_ca: CA certificates (a PEM file or a folder) that client certificates must be
-            signed by; with it, clients are asked for a certificate (mTLS).
-        client_certificates: ``"required"`` (the default when ``client_ca`` is set: a client
-            without a valid certificate is refused at the handshake), ``"optional"`` or
-            ``"none"``.
-        verify: how clients verify servers: True (certifi's CA bundle, as requests does),
-            False (no verification: for tests only), or a CA file or folder.
-        cert: the certificate a client presents (PEM; may hold the key too).
-        key: the client's private key, when ``cert`` does not hold it.
-    """
-
-    certfile: str | None = None
-    keyfile: str | None = None
-    password: str | None = None
-    client_ca: str | None = None
-    client_certificates: str | None = None
-    verify: bool | str = True
-    cert: str | None = None
-    key: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.client_certificates not in (None, "none", "optional", "required"):
-            raise ValueError(
-                f"client_certificates is {self.client_certificates!r}; use 'none', 'optional' or 'required'"
-            )
-        if self.client_certificates in ("optional", "required") and not self.client_ca:
-            raise ValueError("client_certificates needs client_ca, the CA that signs client certificates")
-
-
-class HttpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """Settings of the HTTP channels and the HTTP server: ``http``.
-
-    Attributes:
-        connect_timeout: older spelling of ``calls.connect_timeout``.
-        timeout: older spelling of ``calls.timeout``.
-        read_timeout: older spelling of ``calls.timeout``.
-        trust_env: honour proxy and netrc settings from the environment (client).
-        pool_size: idle keep-alive connections the client keeps per instance URL.
-        max_response_size: the largest answer the client accepts, bytes.
-        max_body_size: the largest request body the server accepts, bytes (413).
-        session_customizers: functions ``f(session, component)`` that adjust the
-            ``requests.Session`` of each component, by import path.
-        workers: threads of the embedded server answering requests.
-        max_connections: open connections the server keeps at most: at the cap it closes the
-            oldest idle one, or refuses the new one (503) when none is idle.
-        max_connections_per_peer: open connections from one client address at most (the same
-            answer as the global cap, for that address's connections).
-        header_timeout: seconds a client has to send a whole request once it started (and to
-            finish the TLS handshake); then the connection is closed.
-        idle_timeout: seconds the server keeps an idle keep-alive connection.
-        write_timeout: seconds the server waits for a client to take an answer.
-        max_header_size: the largest request line and header fields together, bytes (431).
-        max_header_count: the most header fields in a request (431).
-        tls: TLS for the server and the clients.
+    The rest of the ``http`` section belongs to the HTTP channels, which declare and validate
+    it (``channels.http.HttpSettings``); unknown keys are theirs, so they are ignored here.
     """
 
     connect_timeout: Seconds | None = None
     timeout: Seconds | None = None
     read_timeout: Seconds | None = None
-    trust_env: bool = False
-    pool_size: Count = 10
-    max_response_size: Bytes = 64 * 1024 * 1024
-    max_body_size: Bytes = 8 * 1024 * 1024
-    session_customizers: list[str] = []
-    workers: Count = 8
-    max_connections: Count = 1024
-    max_connections_per_peer: Count = 256
-    header_timeout: Seconds = 10.0
-    idle_timeout: Seconds = 60.0
-    write_timeout: Seconds = 30.0
-    max_header_size: Bytes = 64 * 1024
-    max_header_count: Count = 100
-    tls: TlsSettings = msgspec.field(default_factory=TlsSettings)
 
 
 class TokenSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -363,20 +303,59 @@ def convert(value: Any, type_: type[_T], where: str) -> _T:
     try:
         return msgspec.convert(value, type_, strict=False)
     except msgspec.ValidationError as exc:
-        raise ConfigurationException(_located(str(exc), where, type_)) from None
+        raise ConfigurationException(_located(str(exc), value, where, type_)) from None
 
 
-def _located(message: str, where: str, type_: type) -> str:
-    text, _, location = message.partition(" - at `$")
+def _located(message: str, value: Any, where: str, type_: Any) -> str:
+    """Say in servicewire's words what is wrong with a section, naming the key.
+
+    An unknown key is found by comparing the section with the model's fields (the model
+    decides, not msgspec's wording); for any other error the key path is taken from msgspec's
+    message (best effort: the section's key when it cannot be read) and its text follows as a
+    detail.
+    """
+    unknown = _unknown_key(value, type_, where)
+    if unknown is not None:
+        key, known = unknown
+        return f"config key {key!r} is unknown; known keys there: {', '.join(known)}"
+    detail, _, location = message.partition(" - at `$")
     key = where + location.rstrip("`")
-    unknown = _UNKNOWN.match(text)
-    if unknown and not location:
-        known = ", ".join(getattr(type_, "__struct_fields__", ()))
-        return f"config key '{key}.{unknown.group(1)}' is unknown; known keys there: {known}"
-    return f"config key {key!r}: {text}"
+    return f"config key {key!r} has an invalid value ({detail.strip()})"
 
 
-_UNKNOWN = re.compile(r"Object contains unknown field `([^`]*)`")
+def _unknown_key(value: Any, type_: Any, where: str) -> tuple[str, tuple[str, ...]] | None:
+    """The first key of ``value`` that the Struct ``type_`` (or a Struct inside it) does not know."""
+    fields: tuple[str, ...] = getattr(type_, "__struct_encode_fields__", ())
+    if not fields or not isinstance(value, Mapping):
+        return None
+    if type_.__struct_config__.forbid_unknown_fields:
+        for key in value:
+            if key not in fields:
+                return f"{where}.{key}", fields
+    hints = typing.get_type_hints(type_)
+    for name, field in zip(type_.__struct_fields__, fields, strict=True):
+        found = _unknown_in(value.get(field), hints.get(name), f"{where}.{field}")
+        if found is not None:
+            return found
+    return None
+
+
+def _unknown_in(value: Any, hint: Any, where: str) -> tuple[str, tuple[str, ...]] | None:
+    """Look for an unknown key in a field typed ``S``, ``S | None`` or ``dict[str, S]``."""
+    if isinstance(hint, type) and issubclass(hint, msgspec.Struct):
+        return _unknown_key(value, hint, where)
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        for member in args:
+            found = _unknown_in(value, member, where)
+            if found is not None:
+                return found
+    elif origin is dict and len(args) == 2 and isinstance(value, Mapping):
+        for key, item in value.items():
+            found = _unknown_in(item, args[1], f"{where}.{key}")
+            if found is not None:
+                return found
+    return None
 
 
 def _section(raw: Mapping[str, Any], key: str) -> Any:
@@ -388,6 +367,35 @@ def _section(raw: Mapping[str, Any], key: str) -> Any:
     return value
 
 
+class _SectionTypes(PluginGroup):
+    """The typed config sections plugins declare: msgspec Structs or attrs classes, by key."""
+
+    def _check(self, name: str, cls: Any, origin: str) -> None:
+        if not (isinstance(cls, type) and (issubclass(cls, msgspec.Struct) or attrs.has(cls))):
+            raise PluginException(
+                f"settings section {name!r} from {origin} is {cls!r}, not a msgspec.Struct or an "
+                "attrs class"
+            )
+
+
+def _no_section(name: str, known: list[str]) -> PluginException:
+    return PluginException(
+        f"no plugin declares the settings section {name!r}; declared: {', '.join(known) or '(none)'}"
+    )
+
+
+SECTIONS: PluginGroup = _SectionTypes(SETTINGS_GROUP, "settings section", lambda: msgspec.Struct, _no_section)
+"""The typed config sections of this process's plugins, by top-level key.
+
+Distributions declare theirs in the ``servicewire.settings`` entry-point group
+(``pigeon = "pigeon_channel:PigeonSettings"``); tests and application code may
+``SECTIONS.register("pigeon", PigeonSettings)``.
+"""
+
+CORE_SECTIONS = frozenset({"registry", "calls", "interceptors", "auth", "observability", "components"})
+"""The top-level keys the core validates itself; every other one belongs to a plugin."""
+
+
 class Settings:
     """The validated servicewire configuration.
 
@@ -395,15 +403,18 @@ class Settings:
         raw: the whole configuration mapping.
         extensions: objects given in code for plugins, by the key each plugin documents (for
             example ``"http.session_customizers"``).
+        sections: returns the type a plugin declared for a top-level key, or None (default:
+            the ``servicewire.settings`` entry points and :data:`SECTIONS` registrations).
 
     Raises:
-        ConfigurationException: a known key holds a value of the wrong kind (the message
-            names the full key path), or a section that must be a mapping is not one.
+        ConfigurationException: a key holds a value of the wrong kind, in the core's sections
+            or in a section a plugin declared (the message names the full key path), or a
+            section that must be a mapping is not one.
+        PluginException: the entry point declaring a present section cannot be loaded.
 
     Attributes:
-        raw: the mapping as given (plugins read their own sections from it).
+        raw: the mapping as given.
         calls: defaults of every call.
-        http: the HTTP channels' and server's settings.
         components: per-component settings, by component name.
         interceptors: container-wide interceptors by import path.
         auth: authentication, authorization and exposure of the server's endpoints.
@@ -413,7 +424,10 @@ class Settings:
     """
 
     def __init__(
-        self, raw: Mapping[str, Any] | None = None, extensions: Mapping[str, Any] | None = None
+        self,
+        raw: Mapping[str, Any] | None = None,
+        extensions: Mapping[str, Any] | None = None,
+        sections: Callable[[str], type | None] | None = None,
     ) -> None:
         if raw is None:
             raw = {}
@@ -421,10 +435,11 @@ class Settings:
             raise ConfigurationException(f"config must be a mapping, got {type(raw).__name__}: {raw!r:.80}")
         self.raw: Mapping[str, Any] = raw
         self.extensions: Mapping[str, Any] = dict(extensions or {})
+        self._typed: dict[tuple[str, type], Any] = {}
         registry = _section(raw, "registry")
         self.registry: Mapping[str, Any] = {"type": "static"} if registry is None else registry
         self.calls = convert(_section(raw, "calls"), CallSettings, "calls")
-        self.http = convert(_section(raw, "http"), HttpSettings, "http")
+        legacy = convert(_section(raw, "http"), _HttpTimeouts, "http")
         self.interceptors = convert(_section(raw, "interceptors"), InterceptorSettings, "interceptors")
         self.auth = convert(_section(raw, "auth"), AuthSettings, "auth")
         self.observability = convert(_section(raw, "observability"), ObservabilitySettings, "observability")
@@ -445,12 +460,16 @@ class Settings:
                 for key, value in (methods or {}).items()
             }
             self.components[str(name)] = settings
-        self._default_timeout = (
-            self.calls.timeout or self.http.timeout or self.http.read_timeout or DEFAULT_TIMEOUT
-        )
-        self._default_connect = (
-            self.calls.connect_timeout or self.http.connect_timeout or DEFAULT_CONNECT_TIMEOUT
-        )
+        calls = self.calls
+        self._default_timeout = calls.timeout or legacy.timeout or legacy.read_timeout or DEFAULT_TIMEOUT
+        self._default_connect = calls.connect_timeout or legacy.connect_timeout or DEFAULT_CONNECT_TIMEOUT
+        declared_type = SECTIONS.find if sections is None else sections
+        for key in raw:
+            if key in CORE_SECTIONS or not isinstance(key, str):
+                continue
+            declared = declared_type(key)
+            if declared is not None:
+                self._typed[(key, declared)] = convert(_section(raw, key), declared, key)
 
     def component(self, name: str) -> ComponentSettings:
         """Return the settings of a component (defaults when it has no section)."""
@@ -485,10 +504,35 @@ class Settings:
             return specific.idempotent
         return self.component(component).idempotent
 
-    def section(self, key: str) -> Mapping[str, Any]:
-        """Return a top-level section as given (for plugins), empty when absent.
+    @overload
+    def section(self, key: str) -> Mapping[str, Any]: ...
+
+    @overload
+    def section(self, key: str, type_: type[_T]) -> _T: ...
+
+    def section(self, key: str, type_: type[_T] | None = None) -> Any:
+        """Return a plugin's top-level section: typed when ``type_`` is given, else as given.
+
+        With ``type_`` (a msgspec Struct or an attrs class), the section converted into it: the
+        object validated with the configuration when the plugin declared the section, else
+        converted now (the same object on every call). Without, the mapping as given (empty
+        when absent), as for sections nobody declares.
 
         Raises:
-            ConfigurationException: the section is not a mapping.
+            ConfigurationException: the section is not a mapping, or does not fit ``type_``
+                (the message names the full key path).
         """
-        return _section(self.raw, key) or {}
+        if type_ is None:
+            return _section(self.raw, key) or {}
+        found = self._typed.get((key, type_))
+        if found is None:
+            found = self._typed[(key, type_)] = convert(_section(self.raw, key), type_, key)
+        return found
+
+    @property
+    def http(self) -> NoReturn:
+        """Gone from the core: the ``http`` section belongs to the HTTP channels (see the error)."""
+        raise AttributeError(
+            "Settings has no attribute 'http': the http section belongs to the HTTP channels; "
+            "read it with settings.section('http', channels.http.HttpSettings)"
+        )

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ..runtime._plugins import CHANNELS
-from ..values._errors import ServiceNotFoundException
+from ..values._errors import PluginException, ServiceNotFoundException
 from ._component import Component, Service
 from ._descriptors import (
     CATALOG,
@@ -34,7 +33,12 @@ def service(name: str = "", description: str = "") -> Callable[[_C], _C]:
     def decorate(cls: _C) -> _C:
         if not (isinstance(cls, type) and issubclass(cls, Service)):
             raise TypeError(f"@service expects a subclass of container.Service, got {cls!r}")
-        cls.__servicewire_meta__ = {"kind": "service", "name": name, "description": description}  # type: ignore[attr-defined]
+        cls.__servicewire_meta__ = {  # type: ignore[attr-defined]
+            "kind": "service",
+            "name": name,
+            "description": description,
+            "decorator": service,
+        }
         return cls
 
     return decorate
@@ -75,7 +79,12 @@ def component(
                     f"component {cls.__qualname__} lists {service_type!r}, "
                     "which is not decorated with @service()"
                 )
-        cls.__servicewire_meta__ = {"kind": "component", "name": name, "description": description}  # type: ignore[attr-defined]
+        cls.__servicewire_meta__ = {  # type: ignore[attr-defined]
+            "kind": "component",
+            "name": name,
+            "description": description,
+            "decorator": component,
+        }
         CATALOG.add_component(ComponentDescriptor(cls, service_types))
         return cls
 
@@ -143,24 +152,41 @@ def health(endpoint: str = "") -> Callable[[_C], _C]:
 
 
 def channel(name: str) -> Callable[[_C], _C]:
-    """Register a :class:`~container.Channel` subclass under a channel name.
+    """Declare a :class:`~container.Channel` subclass as the channel called ``name``.
 
     Entry points in the ``servicewire.channels`` group are the way for distributions; this
-    decorator is for channels defined in application code and tests.
+    decorator is for channels defined in application code and tests. It only marks the class:
+    the channel plugins find marked classes when the name is asked for (a marked class wins
+    over an entry point of the same name).
 
     Args:
         name: the channel name, for example ``"dispatch-json"``.
 
     Returns:
         The class decorator.
+
+    Raises:
+        PluginException: the class is not a Channel subclass.
     """
 
     def decorate(cls: _C) -> _C:
+        # Channel carries this marker; naming the class would import a higher layer.
+        if not (isinstance(cls, type) and getattr(cls, CHANNEL_MARKER, False)):
+            raise PluginException(
+                f"channel {name!r} from @channel is {cls!r}, not a subclass of container.Channel"
+            )
         cls.name = name  # type: ignore[attr-defined]
-        CHANNELS.register(name, cls)
+        setattr(cls, CHANNEL_NAME_ATTRIBUTE, name)
         return cls
 
     return decorate
+
+
+CHANNEL_MARKER = "__servicewire_channel_class__"
+"""The attribute that ``Channel`` sets to True, so that ``@channel`` can check its argument."""
+
+CHANNEL_NAME_ATTRIBUTE = "__servicewire_channel__"
+"""The attribute ``@channel(name)`` sets on the class it marks (in the class's own namespace)."""
 
 
 def idempotent(function: _F) -> _F:

@@ -10,6 +10,7 @@ import typing
 from typing import Any, Generic, TypeVar
 
 from ..values._errors import ServiceNotFoundException
+from ._component import Component, Service
 
 T = TypeVar("T")
 
@@ -76,15 +77,15 @@ class BaseDescriptor(Generic[T]):
     Attributes:
         type: the decorated interface.
         decorator: the decorator that produced the descriptor (:func:`service` or
-            :func:`component`).
+            :func:`component`; None for a class that is not decorated).
         name: the name on the wire and in registries.
         description: free text.
     """
 
-    def __init__(self, type: type[T], decorator: Any) -> None:
+    def __init__(self, type: type[T], decorator: Any = None) -> None:
         self.type = type
-        self.decorator = decorator
         meta: dict[str, Any] = vars(type).get("__servicewire_meta__", {})
+        self.decorator = decorator if decorator is not None else meta.get("decorator")
         self.name: str = meta.get("name") or default_name(type)
         self.description: str = meta.get("description", "")
 
@@ -114,9 +115,7 @@ class ServiceDescriptor(BaseDescriptor[T]):
     """Metadata of a service interface hosted by a component."""
 
     def __init__(self, component_descriptor: ComponentDescriptor[Any], service_type: type[T]) -> None:
-        from ._decorators import service
-
-        super().__init__(service_type, service)
+        super().__init__(service_type)
         self.component_descriptor = component_descriptor
         self._methods: dict[str, MethodDescriptor] | None = None
         self._lock = threading.Lock()
@@ -149,9 +148,7 @@ class ComponentDescriptor(BaseDescriptor[T]):
     """
 
     def __init__(self, component_type: type[T], service_types: list[type]) -> None:
-        from ._decorators import component
-
-        super().__init__(component_type, component)
+        super().__init__(component_type)
         self.services: list[ServiceDescriptor[Any]] = [ServiceDescriptor(self, t) for t in service_types]
         self.health_endpoint: str | None = None
 
@@ -177,8 +174,6 @@ def public_methods(interface: type) -> dict[str, Any]:
     Methods come from the interface and its bases, except :class:`~container.Service`,
     :class:`~container.Component` and ``object``; names starting with ``_`` are never public.
     """
-    from ._component import Component, Service
-
     excluded = {Service, Component, object}
     found: dict[str, Any] = {}
     for klass in reversed(interface.__mro__):

@@ -5,12 +5,15 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..config._settings import convert
+from ..values._values import ChannelInstances
 
 if TYPE_CHECKING:
+    from ..client._channel import Channel
     from ..declarations._descriptors import ComponentDescriptor
-    from ..policies._channel import Channel
-    from ..values._values import ChannelAddress, ChannelInstances
+    from ..values._values import ChannelAddress
 
 
 class ComponentRegistry(ABC):
@@ -20,12 +23,32 @@ class ComponentRegistry(ABC):
     mapping under the ``registry`` key, ``type`` included). Every method may be called from
     several threads.
 
+    A plugin that sets :attr:`settings_type` (a msgspec Struct or an attrs class) gets its
+    section validated when it is created, which is when the container's configuration is
+    validated: a wrong key or value is a ConfigurationException naming the full key path
+    (``config key 'registry.ttl': ...``), and :attr:`settings` holds the typed object.
+
     Args:
         config: the registry's config section.
+
+    Raises:
+        ConfigurationException: the section does not fit :attr:`settings_type`.
+
+    Attributes:
+        config: the section as given, ``type`` included.
+        settings: the section converted into :attr:`settings_type` (``type`` left out), or
+            None when the class declares no type.
     """
+
+    settings_type: ClassVar[type | None] = None
+    """The type of the ``registry`` section (without ``type``), or None to read ``config`` yourself."""
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         self.config: Mapping[str, Any] = config or {}
+        self.settings: Any = None
+        if self.settings_type is not None:
+            section = {key: value for key, value in self.config.items() if key != "type"}
+            self.settings = convert(section, self.settings_type, "registry")
 
     @abstractmethod
     def register(self, descriptor: ComponentDescriptor[Any], addresses: list[ChannelAddress]) -> None:
@@ -78,8 +101,6 @@ class WatchList:
             addresses_of: returns a component's current addresses, one entry per channel; it
                 is called once per watched component.
         """
-        from ..values._values import ChannelInstances
-
         changes = []
         with self._lock:
             by_component: dict[str, dict[str, ChannelInstances]] = {}

@@ -9,10 +9,12 @@ turned on, so they cost nothing otherwise. See docs/observability.md.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from typing import TYPE_CHECKING, Any
 
 from ..values._errors import ConfigurationException
+from ..values._public import publish
 from ._calllog import LEVELS, CallLog
 
 if TYPE_CHECKING:
@@ -22,17 +24,20 @@ if TYPE_CHECKING:
 
 __all__ = ["CallLog", "Metrics", "Observability", "Tracing"]
 
+_OPTIONAL = {"Tracing": "._tracing", "Metrics": "._metrics"}
+"""Interceptors that import an optional library (OpenTelemetry, prometheus-client): loaded when asked for."""
+
+
+def _optional(name: str) -> Any:
+    """Import an optional interceptor class; its ``__module__`` becomes this public module."""
+    cls = getattr(importlib.import_module(_OPTIONAL[name], __name__), name)
+    publish({name: cls}, [name], __name__)
+    return cls
+
 
 def __getattr__(name: str) -> Any:
-    # Tracing and Metrics import their optional libraries: only when asked for.
-    if name == "Tracing":
-        from ._tracing import Tracing
-
-        return Tracing
-    if name == "Metrics":
-        from ._metrics import Metrics
-
-        return Metrics
+    if name in _OPTIONAL:
+        return _optional(name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -54,21 +59,21 @@ class Observability:
         self._exporter: Any = None
         if config.tracing:
             try:
-                from ._tracing import Tracing
+                tracing = _optional("Tracing")
             except ImportError:
                 raise ConfigurationException(
                     "config key 'observability.tracing' needs OpenTelemetry: pip install 'servicewire[otel]'"
                 ) from None
-            self.tracing = Tracing(settings.extensions.get("otel.tracer_provider"))
+            self.tracing = tracing(settings.extensions.get("otel.tracer_provider"))
         if config.metrics:
             try:
-                from ._metrics import Metrics
+                metrics = _optional("Metrics")
             except ImportError:
                 raise ConfigurationException(
                     "config key 'observability.metrics' needs prometheus-client: "
                     "pip install 'servicewire[prometheus]'"
                 ) from None
-            self.metrics = Metrics(settings.extensions.get("prometheus.registry"))
+            self.metrics = metrics(settings.extensions.get("prometheus.registry"))
             if config.metrics_port is not None:
                 self._exporter = _start_exporter(self.metrics, config.metrics_host, config.metrics_port)
         log = config.call_log
@@ -117,3 +122,6 @@ def _start_exporter(metrics: Metrics, host: str, port: int) -> Any:
             f"config key 'observability.metrics_port': cannot serve metrics on {host}:{port}: {exc}"
         ) from exc
     return server
+
+
+publish(globals(), ["CallLog", "Observability"], __name__)

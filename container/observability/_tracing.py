@@ -11,6 +11,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from ..call._calls import Call, CallNext, Interceptor
 from ..values._errors import RemoteServiceException, public_type_name
+from ..values._version import __version__
 
 RPC_SYSTEM = "servicewire"
 
@@ -42,8 +43,6 @@ class Tracing(Interceptor):
     """
 
     def __init__(self, tracer_provider: Any = None) -> None:
-        from .. import __version__
-
         self._tracer = trace.get_tracer("servicewire", __version__, tracer_provider=tracer_provider)
         self._names: dict[Any, tuple[str, dict[str, str]]] = {}
         self._servers: dict[str, dict[str, Any]] = {}

@@ -12,21 +12,31 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ..values._values import ChannelInstances
-    from ._channel import Channel
 
 logger = logging.getLogger("servicewire")
+
+
+class ObservedChannel(Protocol):
+    """The channel an event happened on, as observers see it (``container.Channel`` is one).
+
+    Named here as a protocol, so that the policies sit below the channel.
+    """
+
+    @property
+    def name(self) -> str:
+        """The channel name."""
 
 
 class ChannelObserver(Protocol):
     """Receives a channel's events; every method is optional to implement."""
 
-    def failed_over(self, channel: Channel, url: str, error: BaseException) -> None:
+    def failed_over(self, channel: ObservedChannel, url: str, error: BaseException) -> None:
         """A call left ``url`` for another instance after ``error``."""
 
-    def cooled_down(self, channel: Channel, url: str) -> None:
+    def cooled_down(self, channel: ObservedChannel, url: str) -> None:
         """``url`` failed and is skipped for the component's cool-down."""
 
-    def addresses_changed(self, channel: Channel, address: ChannelInstances | None) -> None:
+    def addresses_changed(self, channel: ObservedChannel, address: ChannelInstances | None) -> None:
         """The registry gave the channel a new list of URLs."""
 
 
@@ -40,15 +50,15 @@ class ChannelEvents:
         """Add an observer (any object with some of :class:`ChannelObserver`'s methods)."""
         self._observers.append(observer)
 
-    def failed_over(self, channel: Channel, url: str, error: BaseException) -> None:
+    def failed_over(self, channel: ObservedChannel, url: str, error: BaseException) -> None:
         """Tell the observers that a call left ``url`` after ``error``."""
         self._tell("failed_over", channel, url, error)
 
-    def cooled_down(self, channel: Channel, url: str) -> None:
+    def cooled_down(self, channel: ObservedChannel, url: str) -> None:
         """Tell the observers that ``url`` cools down."""
         self._tell("cooled_down", channel, url)
 
-    def addresses_changed(self, channel: Channel, address: ChannelInstances | None) -> None:
+    def addresses_changed(self, channel: ObservedChannel, address: ChannelInstances | None) -> None:
         """Tell the observers about a channel's new URL list."""
         self._tell("addresses_changed", channel, address)
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._plugins import CHANNELS, PluginGroup
+from ..client._channel import Channel, ChannelHost
+from ..config._plugins import PluginGroup
+from ._plugins import CHANNELS
 
 if TYPE_CHECKING:
     from ..declarations._descriptors import ComponentDescriptor
-    from ..policies._channel import Channel
     from ..values._values import ChannelInstances
-    from ._manager import ServiceManager
 
 
 class ChannelManager:
@@ -30,7 +30,7 @@ class ChannelManager:
         Raises:
             UnknownChannelException: no channel of that name; the message lists the known ones.
         """
-        return self.plugins.get(name)
+        return self.plugins.get(name)  # type: ignore[return-value]
 
     def names(self) -> list[str]:
         """Return every known channel name."""
@@ -41,7 +41,7 @@ class ChannelManager:
         name: str,
         descriptor: ComponentDescriptor[Any],
         address: ChannelInstances,
-        manager: ServiceManager | None = None,
+        manager: ChannelHost | None = None,
     ) -> Channel:
         """Create a channel of the named kind bound to a component and its URLs."""
         channel = self.get_class(name)()

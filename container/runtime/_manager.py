@@ -7,20 +7,19 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from ..call._calls import InterceptorLike, Invocation, applies_to, load_interceptor
 from ..call._context import new_client_context
 from ..call._dispatcher import Dispatcher
 from ..call._proxy import Binding, make_proxy
 from ..call._transport import InProcessTransport, Listener, Transport
+from ..client._channel import Channel
 from ..config._settings import Settings
 from ..declarations._descriptors import CATALOG, ComponentDescriptor, ServiceDescriptor
 from ..discovery._registry import ComponentRegistry
 from ..observability import Observability
-from ..policies._channel import Channel
 from ..policies._events import ChannelEvents
-from ..policies._urls import url_problem
 from ..security._auth import Guard, authenticators_from, credentials_from, method_rules, parse_rule
 from ..values._errors import (
     ConfigurationException,
@@ -34,7 +33,14 @@ from ._hosting import Hosting
 
 if TYPE_CHECKING:
     from ..declarations._component import Component
-    from ._server import Server
+
+
+class AddressListener(Protocol):
+    """What :meth:`ServiceManager.startup` needs of a server (``container.Server`` is one)."""
+
+    def listen_on(self, component: ComponentDescriptor[Any], address: ChannelAddress) -> ChannelAddress:
+        """Make sure something listens for ``address``; return the address to register."""
+
 
 T = TypeVar("T")
 
@@ -425,7 +431,7 @@ class ServiceManager:
 
     # lifecycle
 
-    def startup(self, server: Server | None = None, port: int = 0) -> None:
+    def startup(self, server: AddressListener | None = None, port: int = 0) -> None:
         """Start every hosted component and register its addresses.
 
         For each component: call ``startup()``, collect ``get_addresses(port)``, let the server
@@ -453,12 +459,11 @@ class ServiceManager:
         """Refuse to register an address its channel could not call (callers would drop it).
 
         Raises:
-            ConfigurationException: the URL's scheme is not the channel's, it names no host, or
-                it carries credentials.
+            ConfigurationException: the channel cannot use the URL (``Channel.check_url``: its
+                scheme or shape is not the channel's, or it carries credentials).
         """
         for address in addresses:
-            schemes = self.channel_manager.get_class(address.channel).schemes
-            problem = url_problem(address.uri, schemes)
+            problem = self.channel_manager.get_class(address.channel).check_url(address.uri)
             if problem is not None:
                 raise ConfigurationException(
                     f"{component.name}.get_addresses() gave {address.channel} URL {address.uri!r}: {problem}"

@@ -1,166 +1,47 @@
-"""Plugin discovery through entry points, loaded lazily by name.
+"""The channel and registry plugins of this process, found by name.
 
-Two groups exist: ``servicewire.channels`` (Channel subclasses) and ``servicewire.registries``
-(ComponentRegistry subclasses). The installed distributions' entry points are read once, on the
-first look-up; a plugin's module is imported only when its name is asked for. Classes can also
-be registered directly (``@channel(name)`` does so for channels defined in application code).
+Channels come from direct registrations (tests), classes marked with ``@channel(name)``, and
+the ``servicewire.channels`` entry points, in that order; registries from registrations and
+the ``servicewire.registries`` entry points (see :class:`~container.plugin.PluginGroup`).
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from importlib import metadata
-from typing import Any
-
-from ..values._errors import (
-    LocalServiceException,
-    PluginException,
-    UnknownChannelException,
-    UnknownRegistryException,
-)
-
-CHANNEL_GROUP = "servicewire.channels"
-REGISTRY_GROUP = "servicewire.registries"
-
-
-class PluginGroup:
-    """The plugins of one entry-point group.
-
-    Args:
-        group: the entry-point group name.
-        kind: what the plugins are, for error messages ("channel", "registry").
-        base: a callable returning the class every plugin must subclass (late-bound so that
-            this module does not import the contracts).
-        unknown: builds the error raised for an unknown name from (name, known names).
-    """
-
-    def __init__(
-        self,
-        group: str,
-        kind: str,
-        base: Callable[[], type],
-        unknown: Callable[[str, list[str]], LocalServiceException],
-    ) -> None:
-        self.group = group
-        self.kind = kind
-        self._base = base
-        self._unknown = unknown
-        self._lock = threading.RLock()
-        self._registered: dict[str, type] = {}
-        self._loaded: dict[str, type] = {}
-        self._entry_points: dict[str, metadata.EntryPoint] | None = None
-        self._conflicts: dict[str, list[str]] = {}
-
-    def register(self, name: str, cls: type) -> None:
-        """Register a class under a name directly (application code and tests).
-
-        Raises:
-            PluginException: ``cls`` is not a subclass of the group's base class.
-        """
-        self._check(name, cls, origin=f"{cls.__module__}.{cls.__qualname__}")
-        with self._lock:
-            self._registered[name] = cls
-
-    def unregister(self, name: str) -> None:
-        """Forget a directly registered class (entry points are not affected)."""
-        with self._lock:
-            self._registered.pop(name, None)
-
-    def names(self) -> list[str]:
-        """Return every known name: registered directly or declared by an entry point."""
-        with self._lock:
-            return sorted(set(self._registered) | set(self._scan()))
-
-    def distribution_of(self, name: str) -> str | None:
-        """Return the distribution whose entry point declares ``name``, or None."""
-        entry_point = self._scan().get(name)
-        return _distribution_name(entry_point) if entry_point is not None else None
-
-    def get(self, name: str) -> type:
-        """Return the class of the plugin called ``name``, importing it on first use.
-
-        Raises:
-            LocalServiceException: the group's unknown-name error, listing the known names.
-            PluginException: the entry point cannot be loaded, is claimed by two
-                distributions, or does not name a subclass of the base class.
-        """
-        cls = self._registered.get(name) or self._loaded.get(name)
-        if cls is not None:
-            return cls
-        with self._lock:
-            cls = self._registered.get(name) or self._loaded.get(name)
-            if cls is not None:
-                return cls
-            entry_points = self._scan()
-            if name in self._conflicts:
-                raise PluginException(
-                    f"{self.kind} {name!r} in entry-point group {self.group!r} is declared by "
-                    f"several distributions: {', '.join(sorted(self._conflicts[name]))}; uninstall all "
-                    "but one"
-                )
-            entry_point = entry_points.get(name)
-            if entry_point is None:
-                raise self._unknown(name, self.names())
-            origin = (
-                f"entry point {entry_point.name} = {entry_point.value} in group {self.group!r} "
-                f"of distribution {_distribution_name(entry_point)!r}"
-            )
-            try:
-                loaded = entry_point.load()
-            except Exception as exc:
-                raise PluginException(f"cannot load {self.kind} plugin from {origin}: {exc!r}") from exc
-            self._check(name, loaded, origin)
-            self._loaded[name] = loaded
-            return loaded  # type: ignore[no-any-return]
-
-    def refresh(self) -> None:
-        """Forget the cached entry-point scan (after installing a distribution at run time)."""
-        with self._lock:
-            self._entry_points = None
-            self._conflicts = {}
-
-    def _scan(self) -> dict[str, metadata.EntryPoint]:
-        if self._entry_points is None:
-            found: dict[str, metadata.EntryPoint] = {}
-            conflicts: dict[str, list[str]] = {}
-            for entry_point in metadata.entry_points(group=self.group):
-                previous = found.get(entry_point.name)
-                if previous is not None and previous.value != entry_point.value:
-                    conflicts.setdefault(entry_point.name, [_distribution_name(previous)])
-                    conflicts[entry_point.name].append(_distribution_name(entry_point))
-                found.setdefault(entry_point.name, entry_point)
-            self._entry_points = found
-            self._conflicts = conflicts
-        return self._entry_points
-
-    def _check(self, name: str, cls: Any, origin: str) -> None:
-        base = self._base()
-        if not (isinstance(cls, type) and issubclass(cls, base)):
-            raise PluginException(
-                f"{self.kind} {name!r} from {origin} is {cls!r}, not a subclass of "
-                f"{base.__module__}.{base.__qualname__}"
-            )
-
-
-def _distribution_name(entry_point: metadata.EntryPoint) -> str:
-    dist = getattr(entry_point, "dist", None)
-    return dist.name if dist is not None else "(unknown distribution)"
+from ..client._channel import Channel
+from ..config._plugins import CHANNEL_GROUP, REGISTRY_GROUP, PluginGroup
+from ..declarations._decorators import CHANNEL_NAME_ATTRIBUTE
+from ..discovery._registry import ComponentRegistry
+from ..values._errors import UnknownChannelException, UnknownRegistryException
 
 
 def _channel_base() -> type:
-    from ..policies._channel import Channel
-
     return Channel
 
 
 def _registry_base() -> type:
-    from ..discovery._registry import ComponentRegistry
-
     return ComponentRegistry
 
 
-CHANNELS = PluginGroup(CHANNEL_GROUP, "channel", _channel_base, UnknownChannelException)
+def declared_channels() -> dict[str, type]:
+    """Return the Channel subclasses marked with ``@channel(name)``, by name (the last defined wins)."""
+    found: dict[str, type] = {}
+    pending: list[type] = [Channel]
+    seen: set[type] = set()
+    while pending:
+        cls = pending.pop(0)
+        subclass: type
+        for subclass in cls.__subclasses__():
+            if subclass in seen:
+                continue
+            seen.add(subclass)
+            pending.append(subclass)
+            name = vars(subclass).get(CHANNEL_NAME_ATTRIBUTE)
+            if isinstance(name, str):
+                found[name] = subclass
+    return found
+
+
+CHANNELS = PluginGroup(CHANNEL_GROUP, "channel", _channel_base, UnknownChannelException, declared_channels)
 """The channel plugins of this process."""
 
 REGISTRIES = PluginGroup(REGISTRY_GROUP, "registry", _registry_base, UnknownRegistryException)

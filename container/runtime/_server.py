@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..call._dispatcher import Dispatcher
 from ..call._transport import Listener
-from ..policies._channel import Channel, uses_first_contract_server
+from ..client._channel import Channel
+from ..client._first_contract import FirstContractListener, uses_first_contract_server
 from ..values._values import ChannelAddress
 from ._manager import ServiceManager
 from ._service_container import find_service_manager_provider
@@ -57,7 +58,6 @@ class Server(ABC):
         self.manager: ServiceManager | None = None
         self.dispatcher: Dispatcher | None = None
         self._listeners: dict[type[Channel], Listener] = {}
-        self._first_contract: list[type[Channel]] = []
         self._listening = False
 
     def boot(self, main_container: Any, **overriding_providers: Any) -> Any:
@@ -104,23 +104,25 @@ class Server(ABC):
         """Make sure something listens for ``address`` and return the address to register.
 
         A channel with a listener class gets one listener per server (created on the first
-        address); a channel of the first plugin contract gets its ``prepare_server`` call; any
-        other channel (the HTTP ones) is served by this server's own listening.
+        address); any other channel (the HTTP ones) is served by this server's own listening.
         """
-        assert self.manager is not None and self.dispatcher is not None
+        assert self.manager is not None
         channel_class = self.manager.channel_manager.get_class(address.channel)
-        listener_class = channel_class.listener
-        if listener_class is not None:
-            listener = self._listeners.get(channel_class)
+        listener = self._listeners.get(channel_class)
+        if listener is None:
+            listener = self._new_listener(channel_class)
             if listener is None:
-                listener = listener_class(self.dispatcher, self.manager.settings)
-                self._listeners[channel_class] = listener
-            return listener.listen(address)
-        if uses_first_contract_server(channel_class):
-            if channel_class not in self._first_contract:
-                self._first_contract.append(channel_class)
-            return channel_class.prepare_server(self, component, address)
-        return self.own_address(address)
+                return self.own_address(address)
+            self._listeners[channel_class] = listener
+        return listener.listen_for(component, address)
+
+    def _new_listener(self, channel_class: type[Channel]) -> Listener | None:
+        assert self.manager is not None and self.dispatcher is not None
+        if channel_class.listener is not None:
+            return channel_class.listener(self.dispatcher, self.manager.settings)
+        if uses_first_contract_server(channel_class):  # the one adapter of the first contract
+            return FirstContractListener(channel_class, self, self.dispatcher, self.manager.settings)
+        return None
 
     def own_address(self, address: ChannelAddress) -> ChannelAddress:
         """Return the address to register for a channel this server serves itself.
@@ -177,9 +179,6 @@ class Server(ABC):
             except Exception:  # closing goes on for the others
                 logger.exception("closing the %s listener failed", type(listener).__name__)
         self._listeners.clear()
-        for channel_class in self._first_contract:
-            channel_class.stop_server(self)
-        self._first_contract.clear()
         if self._listening:
             self._listening = False
             self.stop_listening()

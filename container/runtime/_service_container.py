@@ -75,7 +75,7 @@ class ServiceContainer(containers.DeclarativeContainer):
         config: the configuration mapping.
         extensions: objects given in code for plugins, by the key each plugin documents (for
             example ``"http.session_customizers"``: a list of session customizer functions).
-        settings: the validated configuration (:class:`~container.Settings`).
+        settings: the validated configuration (:class:`~container.plugin.Settings`).
         client_interceptors: interceptors of outgoing calls, outermost first.
         server_interceptors: interceptors of incoming calls, outermost first.
         registry: the component registry chosen by ``registry.type``.

@@ -20,7 +20,6 @@ refresh).
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -29,138 +28,27 @@ from ..call._calls import Call, CallNext, Interceptor
 from ..call._context import CallContext, Identity
 from ..call._dispatcher import CallRejected
 from ..values._errors import ConfigurationException
-from ..wire._codec import PERMISSION_DENIED, UNAUTHENTICATED
+from ..values._loading import load_object
+from ..values._status import Status
+from ._authenticators import (
+    AUTHORIZATION,
+    AuthenticationFailed,
+    Authenticator,
+    BearerTokens,
+    ClientCertificates,
+)
+from ._jwt import JwtAuthenticator
 
 if TYPE_CHECKING:
     from ..config._settings import Settings
     from ..declarations._descriptors import ComponentDescriptor
 
+UNAUTHENTICATED = Status.UNAUTHENTICATED
+PERMISSION_DENIED = Status.PERMISSION_DENIED
+
 _F = TypeVar("_F", bound=Callable[..., Any])
 
-AUTHORIZATION = "authorization"
-"""The metadata key (HTTP header) that carries credentials."""
-
 _GRANT = re.compile(r"^(anyone|authenticated|role:[^\s]+|subject:[^\s]+)$")
-
-
-class AuthenticationFailed(Exception):
-    """Raised by an authenticator when the call carries a credential that is not valid (401)."""
-
-
-class Authenticator:
-    """Establishes who is calling from what a call carries.
-
-    Subclass it and override :meth:`authenticate`; name the class in config
-    (``auth.authenticators: ["package.module:Class"]``, made with no arguments) or give an
-    object in code (``ServiceContainer(extensions={"auth.authenticators": [obj]})``).
-    """
-
-    scheme = ""
-    """A short name of the kind of credential (``bearer``, ``jwt``, ``mtls``)."""
-
-    def authenticate(self, context: CallContext) -> Identity | None:
-        """Return the caller's identity, or None when the call carries no credential of this kind.
-
-        Args:
-            context: the call's context: ``metadata`` (the ``authorization`` key holds HTTP's
-                Authorization header), ``peer_certificate`` (mTLS), ``peer``.
-
-        Raises:
-            AuthenticationFailed: the call carries a credential of this kind that is not valid
-                (expired, unknown, malformed); the message goes to the caller.
-        """
-        raise NotImplementedError
-
-
-def bearer_token(context: CallContext) -> str | None:
-    """Return the token of an ``authorization: Bearer <token>`` metadata entry, or None."""
-    value = context.metadata.get(AUTHORIZATION)
-    if not value:
-        return None
-    scheme, _, token = value.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
-
-
-def token_digest(token: str) -> str:
-    """Return ``sha256:<hex>`` of a token: what config may hold instead of the token itself."""
-    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()
-
-
-class BearerTokens(Authenticator):
-    """Accepts the bearer tokens it knows, or those a lookup function vouches for.
-
-    Tokens are compared by their SHA-256 digest, so config may name a token by
-    ``sha256:<hex>`` (see :func:`token_digest`) and no comparison time depends on the secret.
-
-    Args:
-        tokens: token (or its ``sha256:`` digest) -> the identity it stands for.
-        lookup: ``f(token) -> Identity | None`` for tokens not in ``tokens`` (a database, an
-            introspection endpoint); None from it means "not valid".
-    """
-
-    scheme = "bearer"
-
-    def __init__(
-        self,
-        tokens: Mapping[str, Identity] | None = None,
-        lookup: Callable[[str], Identity | None] | None = None,
-    ) -> None:
-        self._by_digest = {
-            (token if token.startswith("sha256:") else token_digest(token)): identity
-            for token, identity in (tokens or {}).items()
-        }
-        self._lookup = lookup
-
-    def authenticate(self, context: CallContext) -> Identity | None:
-        """Return the identity of the call's bearer token (None: no bearer token)."""
-        token = bearer_token(context)
-        if token is None:
-            return None
-        identity = self._by_digest.get(token_digest(token))
-        if identity is None and self._lookup is not None:
-            identity = self._lookup(token)
-        if identity is None:
-            raise AuthenticationFailed("the bearer token is not valid")
-        return identity
-
-
-class ClientCertificates(Authenticator):
-    """The identity of an mTLS caller: its certificate's subject (the TLS layer verified it).
-
-    The subject is the certificate's common name, else its first subject alternative name.
-
-    Args:
-        roles: subject -> roles given to callers presenting a certificate with that subject.
-    """
-
-    scheme = "mtls"
-
-    def __init__(self, roles: Mapping[str, Iterable[str]] | None = None) -> None:
-        self._roles = {subject: frozenset(granted) for subject, granted in (roles or {}).items()}
-
-    def authenticate(self, context: CallContext) -> Identity | None:
-        """Return the identity of the call's client certificate (None: no certificate)."""
-        certificate = context.peer_certificate
-        if not certificate:
-            return None
-        subject = certificate_subject(certificate)
-        if not subject:
-            raise AuthenticationFailed("the client certificate names no subject")
-        claims = {"certificate": certificate}
-        return Identity(subject, self.scheme, self._roles.get(subject, frozenset()), claims)
-
-
-def certificate_subject(certificate: Mapping[str, Any]) -> str:
-    """Return the common name of a certificate (as ``getpeercert()`` gives it), else its first SAN."""
-    for rdn in certificate.get("subject", ()):
-        for key, value in rdn:
-            if key == "commonName":
-                return str(value)
-    for _kind, value in certificate.get("subjectAltName", ()):
-        return str(value)
-    return ""
 
 
 def parse_rule(grants: Sequence[str], where: str) -> frozenset[str]:
@@ -269,6 +157,17 @@ class Guard(Interceptor):
             raise failure
         return None
 
+    def caller(self, context: CallContext) -> Identity | None:
+        """Authenticate the caller of ``context`` (the dispatcher asks, for its own endpoints).
+
+        Raises:
+            CallRejected: a credential was presented and is not valid (401).
+        """
+        try:
+            return self.identify(context)
+        except AuthenticationFailed as exc:
+            raise CallRejected(UNAUTHENTICATED, str(exc) or "the credential is not valid") from None
+
     def intercept(self, call: Call, call_next: CallNext) -> Any:
         """Refuse the call with 401 or 403, or go on with the caller's identity in the context."""
         try:
@@ -362,8 +261,6 @@ def authenticators_from(settings: Settings) -> list[Authenticator]:
         ConfigurationException: a key file cannot be read, an import path cannot be loaded,
             PyJWT is missing, or an object is no Authenticator.
     """
-    from ..values._loading import load_object
-
     auth = settings.auth
     found: list[Authenticator] = []
     bearer = auth.bearer
@@ -372,8 +269,6 @@ def authenticators_from(settings: Settings) -> list[Authenticator]:
         lookup = load_object(bearer.lookup, "config key 'auth.bearer.lookup'") if bearer.lookup else None
         found.append(BearerTokens(tokens, lookup))
     if auth.jwt is not None:
-        from ._jwt import JwtAuthenticator
-
         key = auth.jwt.key
         if auth.jwt.key_file:
             try:
@@ -425,8 +320,6 @@ def credentials_from(settings: Settings, component: str | None) -> BearerCredent
     Raises:
         ConfigurationException: a provider cannot be loaded, or both token and provider are set.
     """
-    from ..values._loading import load_object
-
     configured = settings.components[component].credentials if component in settings.components else None
     where = f"components.{component}.credentials"
     if configured is None:

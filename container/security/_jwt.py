@@ -7,7 +7,7 @@ from typing import Any
 
 from ..call._context import CallContext, Identity
 from ..values._errors import ConfigurationException
-from ._auth import AuthenticationFailed, Authenticator, bearer_token
+from ._authenticators import AuthenticationFailed, Authenticator, bearer_token
 
 DEFAULT_ALGORITHMS = ("RS256", "ES256", "EdDSA")
 """Asymmetric algorithms only unless config names others: a shared HMAC secret must be chosen."""
@@ -82,10 +82,8 @@ class JwtAuthenticator(Authenticator):
                 leeway=self.leeway,
                 options={"require": ["exp", self.subject_claim], "verify_aud": self.audience is not None},
             )
-        except jwt.ExpiredSignatureError:
-            raise AuthenticationFailed("the JWT has expired") from None
         except jwt.InvalidTokenError as exc:
-            raise AuthenticationFailed(f"the JWT is not valid: {exc}") from None
+            raise AuthenticationFailed(self._refusal(exc)) from None
         subject = claims.get(self.subject_claim)
         if not isinstance(subject, str) or not subject:
             raise AuthenticationFailed(f"the JWT's {self.subject_claim!r} claim is not a name")
@@ -95,3 +93,25 @@ class JwtAuthenticator(Authenticator):
         if not isinstance(roles, (list, tuple)) or not all(isinstance(role, str) for role in roles):
             raise AuthenticationFailed(f"the JWT's {self.roles_claim!r} claim is not a list of names")
         return Identity(subject, self.scheme, frozenset(roles), claims)
+
+    def _refusal(self, exc: Exception) -> str:
+        """Why PyJWT refused a token, in servicewire's words (chosen by PyJWT's exception types)."""
+        jwt = self._jwt
+        if isinstance(exc, jwt.ExpiredSignatureError):
+            return "the JWT has expired"
+        if isinstance(exc, jwt.ImmatureSignatureError):
+            return "the JWT is not valid yet (its nbf or iat is in the future)"
+        if isinstance(exc, jwt.InvalidAudienceError):
+            return f"the JWT is not meant for the audience {self.audience!r}"
+        if isinstance(exc, jwt.InvalidIssuerError):
+            return f"the JWT's issuer is not {self.issuer!r}"
+        if isinstance(exc, jwt.InvalidSignatureError):
+            return "the JWT's signature does not verify with the configured key"
+        if isinstance(exc, jwt.InvalidAlgorithmError):
+            allowed = ", ".join(self.algorithms)
+            return f"the JWT is signed with an algorithm that is not allowed (allowed: {allowed})"
+        if isinstance(exc, jwt.MissingRequiredClaimError):
+            return f"the JWT has no {exc.claim!r} claim"
+        if isinstance(exc, jwt.DecodeError):
+            return "the JWT is malformed"
+        return f"the JWT is not valid ({exc})"

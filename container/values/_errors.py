@@ -33,6 +33,8 @@ from typing import Any
 
 import attrs
 
+from ._status import Status
+
 
 class ServiceException(Exception):
     """Root of every error raised by servicewire and of application errors meant to cross the wire.
@@ -134,6 +136,9 @@ class RemoteServiceException(ServiceException):
             next hop first, the root cause last.
         error_id: the id under which the server logged the failure ("" when none).
         path: the call that failed, as ``component/service/method`` ("" if unknown).
+        kind: the machine-readable reason the server gave with a refusal ("" when none): on
+            a 400, the :class:`~container.codec.CodecErrorKind` value (``"wrong-type"``,
+            ``"malformed"``, ...).
     """
 
     def __init__(
@@ -144,6 +149,8 @@ class RemoteServiceException(ServiceException):
         chain: tuple[RemoteError, ...] = (),
         error_id: str = "",
         path: str = "",
+        *,
+        kind: str = "",
     ) -> None:
         super().__init__(f"{remote_type}: {remote_message}")
         self.remote_type = remote_type
@@ -152,6 +159,7 @@ class RemoteServiceException(ServiceException):
         self.chain = tuple(chain)
         self.error_id = error_id
         self.path = path
+        self.kind = kind
 
     @property
     def root_cause(self) -> RemoteError:
@@ -259,15 +267,56 @@ def is_application_exception(cls: type[BaseException]) -> bool:
 def public_type_name(cls: type[BaseException]) -> str:
     """Return the name that identifies an exception type on the wire.
 
-    servicewire's own exceptions are named as their public import (``container.X``), others
-    by module and qualified name (``builtins.KeyError``, ``orders.errors.OutOfStock``).
+    That is its module and qualified name (``builtins.KeyError``, ``orders.errors.OutOfStock``);
+    servicewire's own exceptions name their public module (``container.X``), because every
+    public name's ``__module__`` is the module it is imported from.
     """
-    module = cls.__module__
-    if module == "container.values._errors":
-        module = "container"
-    return f"{module}.{cls.__qualname__}"
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def exception_fields(exc: BaseException) -> dict[str, Any]:
     """Return the public attributes an exception carries (its ``__dict__`` without ``_`` names)."""
     return {name: value for name, value in vars(exc).items() if not name.startswith("_")}
+
+
+# statuses and exceptions
+
+REMOTE_EXCEPTIONS: dict[int, type[RemoteServiceException]] = {
+    Status.UNAUTHENTICATED: UnauthenticatedException,
+    Status.PERMISSION_DENIED: PermissionDeniedException,
+}
+"""The RemoteServiceException subclass a caller raises for an error answer of a status (the
+others raise :class:`RemoteServiceException` itself, with the status)."""
+
+
+def remote_exception(
+    status: int,
+    remote_type: str,
+    message: str,
+    chain: tuple[RemoteError, ...] = (),
+    error_id: str = "",
+    path: str = "",
+    *,
+    kind: str = "",
+) -> RemoteServiceException:
+    """Return the exception for an error the server answered with: by its status.
+
+    401 is an :class:`UnauthenticatedException`, 403 a :class:`PermissionDeniedException`, any
+    other status a :class:`RemoteServiceException` carrying it (and the refusal's ``kind``).
+    """
+    cls = REMOTE_EXCEPTIONS.get(status, RemoteServiceException)
+    return cls(remote_type, message, status, chain, error_id, path, kind=kind)
+
+
+def not_run_exception(status: int, message: str, url: str) -> ServiceCommunicationException | None:
+    """Return the exception for an answer saying the call did not run, or None for other statuses.
+
+    503 (the server did not run it) is a :class:`ServiceUnavailableException` and 504 (its
+    deadline passed before it ran) a :class:`ServiceTimeoutException`, both with ``sent`` False:
+    nothing ran, so the call may go to another instance.
+    """
+    if status == Status.UNAVAILABLE:
+        return ServiceUnavailableException(f"{url} did not run the call: {message}", url, sent=False)
+    if status == Status.DEADLINE_EXCEEDED:
+        return ServiceTimeoutException(url, "deadline", 0.0, sent=False)
+    return None

@@ -13,42 +13,50 @@ Bodies (JSON shown; MessagePack carries the same shape)::
 
 Arguments are decoded by the parameters' types and results by the return type (msgspec), so a
 value of the wrong type is refused with the path of the bad field, for example
-``argument 'data': Expected `int`, got `str` - at `data.children[0].int_attr```. Values carried:
+``argument 'data': value does not fit the declared type at `data.children[0].int_attr```
+(followed by the decoder's detail in parentheses). Values carried:
 builtins, list/dict/tuple/set, Optional/Union, Enum, datetime/date/time, UUID, Decimal, attrs
 classes, dataclasses, msgspec Structs, and pydantic models when pydantic is installed. Nothing
 is ever unpickled, and a type is never imported because a body names it.
 
 Every way a body can fail to decode (malformed bytes, invalid UTF-8, nesting deeper than the
-interpreter allows, numbers out of range, a value of the wrong type) is a :class:`CodecError`;
+interpreter allows, numbers out of range, the wrong envelope, a value of the wrong type,
+arguments that do not fit the signature) is a :class:`CodecError` with a
+:class:`CodecErrorKind` and servicewire's own message (see :mod:`container.wire._failures`);
 every way arguments can fail to encode is a :class:`~container.SerializationException`.
 """
 
 from __future__ import annotations
 
 import inspect
-import re
 import sys
 import threading
 import typing
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
-from ..declarations._descriptors import MethodDescriptor
 from ..values._errors import (
     InvalidResponseException,
-    PermissionDeniedException,
     RemoteError,
     RemoteServiceException,
     SerializationException,
     ServiceException,
-    ServiceTimeoutException,
-    ServiceUnavailableException,
-    UnauthenticatedException,
     exception_fields,
     is_application_exception,
+    not_run_exception,
     public_type_name,
+    remote_exception,
+)
+from ..values._status import Status
+from ._failures import CodecError as CodecError  # re-exported: it lives beside the diagnosis
+from ._failures import (
+    encode_problem,
+    explain_call_failure,
+    explain_failure,
+    explain_result_failure,
+    signature_error,
 )
 
 JSON = "application/json"
@@ -57,34 +65,41 @@ JSON = "application/json"
 MSGPACK = "application/msgpack"
 """Content type of the MessagePack codec."""
 
-# Statuses of answers (HTTP's numbers, used by every channel).
-OK = 200
-BAD_REQUEST = 400
-UNAUTHENTICATED = 401
-PERMISSION_DENIED = 403
-NOT_FOUND = 404
-METHOD_NOT_ALLOWED = 405
-PAYLOAD_TOO_LARGE = 413
-UNSUPPORTED_MEDIA_TYPE = 415
-INTERNAL_ERROR = 500
-UNAVAILABLE = 503
-DEADLINE_EXCEEDED = 504
 
-ERROR_TYPES: dict[int, str] = {
-    BAD_REQUEST: "BadRequest",
-    UNAUTHENTICATED: "Unauthenticated",
-    PERMISSION_DENIED: "PermissionDenied",
-    NOT_FOUND: "NotFound",
-    METHOD_NOT_ALLOWED: "MethodNotAllowed",
-    PAYLOAD_TOO_LARGE: "PayloadTooLarge",
-    UNSUPPORTED_MEDIA_TYPE: "UnsupportedMediaType",
-    UNAVAILABLE: "Unavailable",
-    DEADLINE_EXCEEDED: "DeadlineExceeded",
-}
-"""The error type name of each protocol status (500 names the exception instead)."""
+class MethodSignature(Protocol):
+    """What the codec reads of a method: its names and type hints.
+
+    The declarations' ``MethodDescriptor`` is one; the codec names this protocol instead, so
+    that the wire sits below the declarations.
+    """
+
+    @property
+    def name(self) -> str:
+        """The method name."""
+
+    @property
+    def path(self) -> str:
+        """``component/service/method``, for messages."""
+
+    @property
+    def signature(self) -> inspect.Signature:
+        """The method's signature, ``self`` included."""
+
+    @property
+    def parameters(self) -> list[inspect.Parameter]:
+        """The parameters after ``self``, in order."""
+
+    @property
+    def parameter_types(self) -> dict[str, Any]:
+        """The type hint of each parameter, by name."""
+
+    @property
+    def return_type(self) -> Any:
+        """The return type hint."""
 
 _DECODE_FAILURES = (
     msgspec.DecodeError,
+    NotImplementedError,  # _dec_hook: a type the codec cannot decode into
     msgspec.ValidationError,
     UnicodeError,
     RecursionError,
@@ -103,10 +118,6 @@ _ENCODE_FAILURES = (
 )
 
 
-class CodecError(ValueError):
-    """A body could not be decoded, or decoded to values of the wrong type or arity."""
-
-
 def _enc_hook(value: Any) -> Any:
     dump = getattr(value, "model_dump", None)  # pydantic v2 models
     if dump is not None:
@@ -115,6 +126,8 @@ def _enc_hook(value: Any) -> Any:
 
 
 def _dec_hook(target: type, value: Any) -> Any:
+    if target is object:  # a parameter typed ``object`` takes any plain value, as ``Any`` does
+        return value
     validate = getattr(target, "model_validate", None)  # pydantic v2 models
     if validate is not None:
         try:
@@ -122,14 +135,6 @@ def _dec_hook(target: type, value: Any) -> Any:
         except Exception as exc:  # pydantic's ValidationError: report it as msgspec would
             raise ValueError(str(exc).replace("\n", "; ")) from None
     raise NotImplementedError(f"cannot decode into {target!r}")
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, RecursionError):
-        return "nesting too deep"
-    if isinstance(exc, UnicodeError):
-        return f"invalid UTF-8 ({exc})"
-    return str(exc) or type(exc).__name__
 
 
 class Codec:
@@ -177,14 +182,13 @@ class Codec:
         """Decode ``data`` into ``type_``.
 
         Raises:
-            CodecError: the bytes are malformed or the value has the wrong type.
+            CodecError: the bytes are malformed or the value has the wrong type (its ``kind``
+                says which).
         """
         try:
             return self.decoder(type_).decode(data)
-        except msgspec.ValidationError as exc:
-            raise CodecError(_with_root(str(exc), "value")) from exc
         except _DECODE_FAILURES as exc:
-            raise CodecError(f"malformed {self.content_type} body: {_describe(exc)}") from exc
+            raise explain_failure(self.name, data, exc, f"{self.content_type} body", "value") from exc
 
     def __repr__(self) -> str:
         return f"<Codec {self.content_type}>"
@@ -222,7 +226,7 @@ class MethodCodec:
         codec: the wire format.
     """
 
-    def __init__(self, method: MethodDescriptor, codec: Codec) -> None:
+    def __init__(self, method: MethodSignature, codec: Codec) -> None:
         self.method = method
         self.codec = codec
         self._positional: list[inspect.Parameter] = []
@@ -277,24 +281,21 @@ class MethodCodec:
         try:
             return self.codec.encode({"args": args, "kwargs": kwargs})
         except _ENCODE_FAILURES as exc:
+            problem = encode_problem(self.codec.name, {"args": args, "kwargs": kwargs}, exc, _enc_hook)
             raise SerializationException(
-                f"cannot encode the arguments of {self.method.path} as {self.codec.name}: {_describe(exc)}"
+                f"cannot encode the arguments of {self.method.path} as {self.codec.name}: {problem}"
             ) from exc
 
     def decode_result(self, body: bytes) -> Any:
         """Decode a ``{"result": ...}`` body into the method's return type.
 
         Raises:
-            CodecError: the body is malformed or of the wrong type.
+            CodecError: the body is malformed or of the wrong type (its ``kind`` says which).
         """
         try:
             return self._result_decoder.decode(body).result
-        except msgspec.ValidationError as exc:
-            raise CodecError(
-                f"result of {self.method.path}: {_with_root(str(exc), 'result', strip='.result')}"
-            ) from exc
         except _DECODE_FAILURES as exc:
-            raise CodecError(f"malformed {self.codec.content_type} result: {_describe(exc)}") from exc
+            raise explain_result_failure(self.codec.name, self.method.path, body, exc) from exc
 
     # server side
 
@@ -303,7 +304,8 @@ class MethodCodec:
 
         Raises:
             CodecError: the body is malformed, an argument has the wrong type (the message
-                names the field path), or the arguments do not fit the signature.
+                names the field path), or the arguments do not fit the signature; its
+                ``kind`` (a :class:`CodecErrorKind`) says which.
         """
         exact = self._exact_decoder
         if exact is not None:
@@ -316,16 +318,14 @@ class MethodCodec:
                     return list(call.args), {}
         try:
             call = self._call_decoder.decode(body)
-        except msgspec.ValidationError as exc:
-            raise CodecError(f"call body: {exc}") from exc
         except _DECODE_FAILURES as exc:
-            raise CodecError(f"malformed {self.codec.content_type} body: {_describe(exc)}") from exc
+            raise explain_call_failure(self.codec.name, self.codec.content_type, body, exc) from exc
         raw_args, raw_kwargs = call.args, call.kwargs
         positional = self._positional
         if len(raw_args) > len(positional) and self._var_positional is None:
-            raise CodecError(
-                f"{self.method.name}() takes {len(positional)} positional argument(s) but "
-                f"{len(raw_args)} were given"
+            raise signature_error(
+                self.method.name,
+                f"takes {len(positional)} positional argument(s) but {len(raw_args)} were given",
             )
         args = []
         for index, raw in enumerate(raw_args):
@@ -336,21 +336,36 @@ class MethodCodec:
         for name, raw in raw_kwargs.items():
             parameter = self._by_name.get(name)
             if parameter is None and self._var_keyword is None:
-                raise CodecError(f"{self.method.name}() got an unexpected keyword argument {name!r}")
+                raise signature_error(self.method.name, f"got an unexpected keyword argument {name!r}")
             kwargs[name] = self._decode_argument(parameter.name if parameter else self._var_keyword.name, raw)  # type: ignore[union-attr]
-        try:
-            self.method.signature.bind(None, *args, **kwargs)
-        except TypeError as exc:
-            raise CodecError(f"{self.method.name}(): {exc}") from exc
+        self._check_binding(len(args), kwargs)
         return args, kwargs
+
+    def _check_binding(self, given: int, kwargs: dict[str, Any]) -> None:
+        """Refuse arguments that do not bind to the signature, in servicewire's words."""
+        by_position = {p.name for p in self._positional[:given]}
+        twice = [name for name in kwargs if name in by_position and self._by_name.get(name) is not None]
+        if twice:
+            raise signature_error(self.method.name, f"got two values for the argument {twice[0]!r}")
+        missing = [
+            p.name
+            for p in self.method.parameters
+            if p.default is p.empty
+            and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+            and p.name not in by_position
+            and not (p.name in kwargs and p.kind != p.POSITIONAL_ONLY)
+        ]
+        if missing:
+            names = ", ".join(repr(name) for name in missing)
+            raise signature_error(self.method.name, f"is missing the argument(s) {names}")
 
     def _decode_argument(self, name: str, raw: msgspec.Raw) -> Any:
         try:
             return self.codec.decoder(self.method.parameter_types[name]).decode(raw)
-        except msgspec.ValidationError as exc:
-            raise CodecError(f"argument {name!r}: {_with_root(str(exc), name)}") from exc
         except _DECODE_FAILURES as exc:
-            raise CodecError(f"argument {name!r}: {_describe(exc)}") from exc
+            raise explain_failure(
+                self.codec.name, raw, exc, f"argument {name!r}", name, of=" of the argument"
+            ) from exc
 
     def encode_result(self, value: Any) -> bytes:
         """Encode a ``{"result": ...}`` body.
@@ -361,7 +376,8 @@ class MethodCodec:
         try:
             return self.codec.encode({"result": value})
         except _ENCODE_FAILURES as exc:
-            raise TypeError(f"cannot encode the result of {self.method.path}: {_describe(exc)}") from exc
+            problem = encode_problem(self.codec.name, value, exc, _enc_hook)
+            raise TypeError(f"cannot encode the result of {self.method.path}: {problem}") from exc
 
     def decode_error(self, body: bytes, status: int) -> ServiceException:
         """Turn an error body into the exception to raise on the caller's side."""
@@ -384,6 +400,7 @@ class _ErrorDetail(msgspec.Struct, omit_defaults=True):
     fields: dict[str, msgspec.Raw] = {}
     chain: list[_Link] = []
     id: str = ""
+    kind: str = ""  # optional, later than the first envelope: a CodecErrorKind on a 400
 
 
 class _ErrorBody(msgspec.Struct):
@@ -397,10 +414,19 @@ def encode_error(
     *,
     chain: tuple[RemoteError, ...] = (),
     error_id: str = "",
+    kind: str = "",
 ) -> bytes:
-    """Encode an error body with a type name and a message (protocol errors, hidden failures)."""
+    """Encode an error body with a type name and a message (protocol errors, hidden failures).
+
+    ``kind`` is the machine-readable reason of a refusal (a :class:`CodecErrorKind` for a
+    400); it is left out of the body when empty.
+    """
     detail = _ErrorDetail(
-        type_name, message, chain=[_Link(c.type, c.message, c.path) for c in chain], id=error_id
+        type_name,
+        message,
+        chain=[_Link(c.type, c.message, c.path) for c in chain],
+        id=error_id,
+        kind=str(kind),
     )
     return codec.encode(_ErrorBody(detail))
 
@@ -411,7 +437,7 @@ def encode_exception(
     """Encode the error body that tells a caller what an implementation raised.
 
     The body carries the exception's public type name and message; an application exception
-    (see :func:`~container._errors.is_application_exception`) also carries its ``args`` and
+    (see ``is_application_exception``) also carries its ``args`` and
     public attributes, so the caller can raise it again as itself. A
     :class:`~container.RemoteServiceException` (a further hop failed) carries that hop's
     error, and its chain, in ``chain``. ``message`` replaces the exception's text (debug
@@ -463,21 +489,14 @@ def decode_error(codec: Codec, body: bytes, status: int, path: str = "") -> Serv
     except _DECODE_FAILURES:
         text = body[:200].decode("utf-8", "replace")
         return RemoteServiceException("InvalidErrorBody", f"status {status}: {text!r}", status, path=path)
-    if status == INTERNAL_ERROR:
+    if status == Status.INTERNAL_ERROR:
         known = _known_application_exception(detail.type)
         if known is not None:
             revived = _revive(codec, known, detail)
             if revived is not None:
                 return revived
     chain = tuple(RemoteError(c.type, c.message, c.path) for c in detail.chain)
-    cls = _STATUS_EXCEPTIONS.get(status, RemoteServiceException)
-    return cls(detail.type, detail.message, status, chain, detail.id, path)
-
-
-_STATUS_EXCEPTIONS: dict[int, type[RemoteServiceException]] = {
-    UNAUTHENTICATED: UnauthenticatedException,
-    PERMISSION_DENIED: PermissionDeniedException,
-}
+    return remote_exception(status, detail.type, detail.message, chain, detail.id, path, kind=detail.kind)
 
 
 def error_for_status(codec: Codec, status: int, body: bytes, url: str, path: str = "") -> ServiceException:
@@ -486,16 +505,17 @@ def error_for_status(codec: Codec, status: int, body: bytes, url: str, path: str
     503 (the server did not run the call) is a :class:`~container.ServiceUnavailableException`
     with ``sent=False``, so the call may go to another instance; 504 (the deadline passed
     before the server ran it) is a :class:`~container.ServiceTimeoutException`; every other
-    status is decoded by :func:`decode_error`.
+    status is decoded by :func:`decode_error` (the status -> exception mapping lives beside the
+    exceptions: :func:`container.values._errors.remote_exception`).
     """
-    if status == UNAVAILABLE or status == DEADLINE_EXCEEDED:
+    if status == Status.UNAVAILABLE or status == Status.DEADLINE_EXCEEDED:
         try:
             message = codec.decoder(_ErrorBody).decode(body).error.message
         except _DECODE_FAILURES:
             message = body[:200].decode("utf-8", "replace")
-        if status == UNAVAILABLE:
-            return ServiceUnavailableException(f"{url} did not run the call: {message}", url, sent=False)
-        return ServiceTimeoutException(url, "deadline", 0.0, sent=False)
+        not_run = not_run_exception(status, message, url)
+        assert not_run is not None
+        return not_run
     return decode_error(codec, body, status, path)
 
 
@@ -572,15 +592,6 @@ def _revive(codec: Codec, cls: type[ServiceException], detail: _ErrorDetail) -> 
     except Exception:  # a class that refuses this kind of construction: report it as remote
         return None
     return exc
-
-
-_ROOT = re.compile(r"`\$")
-
-
-def _with_root(message: str, root: str, strip: str = "") -> str:
-    if strip:
-        message = message.replace(f"`${strip}", "`$")
-    return _ROOT.sub(f"`{root}", message)
 
 
 def error_detail(codec: Codec, body: bytes) -> Mapping[str, Any] | None:

@@ -130,8 +130,9 @@ def test_a_call_verified_with_a_ca_folder(tls_server, certificates, path, tmp_pa
 
 
 def test_by_default_a_server_the_public_cas_do_not_vouch_for_is_refused(tls_server, path):
-    with pytest.raises(ServiceUnavailableException, match="(?i)certificate verify failed"):
+    with pytest.raises(ServiceUnavailableException) as info:
         call(client(tls_server.port, path))
+    assert "the TLS handshake failed: the server's certificate is not trusted" in str(info.value)
 
 
 def test_mtls_accepts_the_right_client_certificate(mtls_server, certificates, path):
@@ -146,7 +147,8 @@ def test_mtls_refuses_a_caller_without_a_trusted_certificate(mtls_server, certif
     tls: dict[str, object] = {"verify": str(certificates.ca_file)}
     if who == "stranger":
         tls["cert"] = str(certificates.stranger_pem)
-    with pytest.raises(ServiceUnavailableException, match="(?i)certificate|alert|handshake"):
+    refused = r"cannot reach https://\S+: the TLS handshake failed"
+    with pytest.raises(ServiceUnavailableException, match=refused):
         call(client(mtls_server.port, path, **tls))
     # The server keeps serving those it trusts.
     manager = client(

@@ -50,47 +50,55 @@ def test_good_call_msgpack(base_url):
 
 
 @pytest.mark.parametrize(
-    ("body", "content_type", "fragment"),
+    ("body", "content_type", "kind", "message"),
     [
-        (b'{"args": ["unterminated', JSON, "malformed application/json body"),
-        (b"\xc1\xff\x00", MSGPACK, "malformed application/msgpack body"),
-        (b'{"args": "not a list"}', JSON, "Expected `array`"),
-        (b'{"args": [], "surprise": 1}', JSON, "unknown field `surprise`"),
-        (b'{"args": ["a", "b"]}', JSON, "takes 1 positional argument(s) but 2 were given"),
-        (b'{"args": []}', JSON, "missing a required argument: 'message'"),
-        (b'{"kwargs": {"nope": 1}}', JSON, "unexpected keyword argument 'nope'"),
-        (b'{"args": [42]}', JSON, "argument 'message': Expected `str`, got `int`"),
-        (b'{"args": [' + b"[" * 20_000 + b"]" * 20_000 + b"]}", JSON, "nesting too deep"),
-        (b"\x81\xa4args\x91" + b"\x91" * 20_000 + b"\xc0", MSGPACK, "nesting too deep"),
-        (b'{"args": ["\xff\xfe"]}', JSON, "invalid UTF-8"),
-        (b'{"args": [1e400]}', JSON, "Number out of range"),
-        (b'{"args": [NaN]}', JSON, "malformed application/json body"),
+        pytest.param(b'{"args": ["unterminated', JSON, "malformed",
+                     "application/json body: malformed JSON", id="bad-json"),
+        pytest.param(b"\xc1\xff\x00", MSGPACK, "malformed",
+                     "application/msgpack body: malformed MessagePack: the reserved byte 0xc1 at byte 0",
+                     id="bad-msgpack"),
+        pytest.param(b'{"args": "not a list"}', JSON, "bad-shape",
+                     "application/json body is not a call: 'args' must be an array", id="args-not-list"),
+        pytest.param(b'{"args": [], "surprise": 1}', JSON, "bad-shape",
+                     "application/json body is not a call: unknown key 'surprise'", id="unknown-field"),
+        pytest.param(b'{"args": ["a", "b"]}', JSON, "signature",
+                     "hello() takes 1 positional argument(s) but 2 were given", id="too-many"),
+        pytest.param(b'{"args": []}', JSON, "signature", "hello() is missing the argument(s) 'message'",
+                     id="missing"),
+        pytest.param(b'{"kwargs": {"nope": 1}}', JSON, "signature",
+                     "hello() got an unexpected keyword argument 'nope'", id="unknown-kwarg"),
+        pytest.param(b'{"args": [42]}', JSON, "wrong-type",
+                     "argument 'message': value does not fit the declared type at `message`",
+                     id="wrong-type"),
+        pytest.param(b'{"args": [' + b"[" * 20_000 + b"]" * 20_000 + b"]}", JSON, "too-deep",
+                     "application/json body: nested deeper than the decoder follows", id="deep-json"),
+        pytest.param(b"\x81\xa4args\x91" + b"\x91" * 20_000 + b"\xc0", MSGPACK, "too-deep",
+                     "application/msgpack body: nested deeper than the decoder follows", id="deep-msgpack"),
+        pytest.param(b'{"args": ["\xff\xfe"]}', JSON, "invalid-utf8",
+                     "argument 'message': invalid UTF-8 at byte 1 of the argument", id="bad-utf8"),
+        pytest.param(b'{"args": [1e400]}', JSON, "number-out-of-range",
+                     "argument 'message': number out of range: 1e400", id="huge-number"),
+        pytest.param(b'{"args": [NaN]}', JSON, "malformed",
+                     "application/json body: malformed JSON: NaN is not a JSON number", id="nan"),
     ],
-    ids=[
-        "bad-json",
-        "bad-msgpack",
-        "args-not-list",
-        "unknown-field",
-        "too-many",
-        "missing",
-        "unknown-kwarg",
-        "wrong-type",
-        "deep-json",
-        "deep-msgpack",
-        "bad-utf8",
-        "huge-number",
-        "nan",
-    ],
-)
-def test_bad_bodies_answer_400(base_url, implementation, body, content_type, fragment):
-    """Undecodable or ill-typed bodies answer 400 and execute nothing."""
+)  # fmt: skip
+def test_bad_bodies_answer_400(base_url, implementation, body, content_type, kind, message):
+    """Undecodable or ill-typed bodies answer 400 in servicewire's words, with a kind, and execute nothing."""
     before = list(implementation.executed)
     response = post(base_url, "/invoke/wire-component/wire-test/hello", body, content_type)
     assert response.status_code == 400
     error = error_of(response)
     assert error["type"] == "BadRequest"
-    assert fragment in error["message"]
+    assert error["kind"] == kind
+    assert error["message"].startswith(message), error["message"]
     assert implementation.executed == before
+
+
+def test_errors_other_than_400_carry_no_kind(base_url):
+    """``kind`` is additive: only a body that does not decode sends one."""
+    response = post(base_url, "/invoke/wire-component/wire-test/nothing-here", b"{}")
+    assert response.status_code == 404
+    assert "kind" not in error_of(response)
 
 
 def test_wrong_type_deep_in_payload_names_field_path(base_url):
@@ -101,7 +109,10 @@ def test_wrong_type_deep_in_payload_names_field_path(base_url):
     data["children"][3]["children"][1]["float_list_attr"][2] = "x"
     response = post(base_url, "/invoke/wire-component/wire-test/echo", json.dumps({"args": [data]}).encode())
     assert response.status_code == 400
-    assert "data.children[3].children[1].float_list_attr[2]" in error_of(response)["message"]
+    error = error_of(response)
+    assert error["kind"] == "wrong-type"
+    path = "data.children[3].children[1].float_list_attr[2]"
+    assert error["message"].startswith(f"argument 'data': value does not fit the declared type at `{path}`")
 
 
 def test_unknown_content_type_answers_415(base_url, implementation):

@@ -1,161 +1,264 @@
-"""Both public surfaces are pinned: adding or removing a name is deliberate."""
+"""The public surfaces are pinned: adding, moving or removing a name is deliberate.
 
+``container`` is the application API, ``container.plugin`` the plugin API, ``container.codec``
+the codec; no name is in both ``container`` and ``container.plugin``, and every public name's
+``__module__`` is the module it is imported from. Names that left a surface still resolve from
+it, silently, so code written against an older surface runs under ``-W error``.
+"""
+
+import json
+import subprocess
+import sys
 import types
-import warnings
+from pathlib import Path
 
 import pytest
 
 import container
+import container.codec
+import container.observability
 import container.plugin
 
+ROOT = Path(__file__).resolve().parents[2]
+
 APPLICATION_API = {
-    "AbstractComponent",
-    "AuthenticationFailed",
-    "Authenticator",
-    "BearerCredentials",
-    "BearerTokens",
-    "ClientCertificates",
-    "PermissionDeniedException",
-    "UnauthenticatedException",
-    "allow",
-    "token_digest",
-    "BaseDescriptor",
-    "Call",
-    "CallContext",
-    "CallInterruptedException",
-    "CallRejected",
-    "Channel",
-    "ChannelAddress",
-    "ChannelInstances",
-    "ChannelManager",
+    # services, components, lifecycle and health
+    "Service",
     "Component",
-    "ComponentDescriptor",
-    "ComponentRegistry",
+    "AbstractComponent",
     "ComponentStatus",
-    "ConfigurationException",
-    "FirstURLSelector",
     "Health",
     "HealthResult",
     "HealthStatus",
-    "Identity",
-    "Interceptor",
-    "InvalidResponseException",
-    "Invocation",
-    "LeastInFlightURLSelector",
-    "ListenerlessServer",
-    "LocalServiceException",
-    "NoAddressException",
-    "PluginException",
-    "RandomURLSelector",
-    "RemoteError",
-    "RemoteServiceException",
-    "RoundRobinURLSelector",
-    "SerializationException",
-    "Server",
-    "ServerCall",
-    "Service",
-    "ServiceClient",
-    "ServiceCommunicationException",
-    "ServiceContainer",
-    "ServiceDescriptor",
-    "ServiceException",
-    "ServiceInstanceProvider",
-    "ServiceManager",
-    "ServiceNotFoundException",
-    "ServiceTimeoutException",
-    "ServiceUnavailableException",
-    "Settings",
-    "URLSelector",
-    "UnknownChannelException",
-    "UnknownRegistryException",
-    "call_context",
-    "call_options",
-    "channel",
-    "channel_of",
+    # decorators
+    "service",
     "component",
-    "connect",
-    "descriptor_of",
+    "implementation",
     "health",
+    "channel",
+    "idempotent",
+    "allow",
     "health_check",
     "health_checks",
-    "idempotent",
-    "implementation",
-    "service",
+    # metadata
+    "BaseDescriptor",
+    "ServiceDescriptor",
+    "ComponentDescriptor",
+    "descriptor_of",
+    # value types
+    "ChannelAddress",
+    "ChannelInstances",
+    # channels and selection
+    "Channel",
+    "URLSelector",
+    "FirstURLSelector",
+    "RoundRobinURLSelector",
+    "channel_of",
+    # the seed's managers, registry, container, provider and server
+    "ChannelManager",
+    "ComponentRegistry",
+    "ServiceManager",
+    "ServiceInstanceProvider",
+    "ServiceContainer",
+    "Server",
+    "ListenerlessServer",
+    # scripts
+    "connect",
+    "ServiceClient",
+    # calls
+    "CallContext",
+    "Identity",
+    "call_context",
+    "call_options",
+    # security
+    "Authenticator",
+    "AuthenticationFailed",
+    "BearerTokens",
+    "BearerCredentials",
+    "ClientCertificates",
+    "token_digest",
+    # errors
+    "ServiceException",
+    "LocalServiceException",
+    "ConfigurationException",
+    "ServiceNotFoundException",
+    "UnknownChannelException",
+    "UnknownRegistryException",
+    "PluginException",
+    "SerializationException",
+    "RemoteServiceException",
+    "RemoteError",
+    "UnauthenticatedException",
+    "PermissionDeniedException",
+    "ServiceCommunicationException",
+    "NoAddressException",
+    "ServiceUnavailableException",
+    "CallInterruptedException",
+    "ServiceTimeoutException",
+    "InvalidResponseException",
 }
 
 PLUGIN_API = {
-    "CHANNELS",
-    "CHANNEL_GROUP",
+    # the channel contract
+    "Transport",
+    "InProcessTransport",
+    "Listener",
+    "Request",
+    "Response",
+    "Dispatcher",
+    "CallRejected",
+    "Status",
+    "IdlePool",
+    "socket_is_stale",
+    "URLShape",
+    "url_problem",
+    # the codecs a channel names (from container.codec)
+    "Codec",
     "CODECS",
     "JSON_CODEC",
     "MSGPACK_CODEC",
-    "REGISTRIES",
-    "REGISTRY_GROUP",
-    "RESERVED_METADATA",
-    "SELECTORS",
-    "TIMEOUT_KEY",
+    "codec_for",
+    # calls and interceptors
     "Call",
-    "CallContext",
-    "CallInterruptedException",
-    "CallNext",
-    "CallRejected",
-    "Channel",
-    "ChannelAddress",
-    "ChannelInstances",
-    "ChannelManager",
-    "Codec",
-    "CodecError",
-    "ComponentDescriptor",
-    "ComponentRegistry",
-    "ConfigurationException",
-    "Dispatcher",
-    "IdlePool",
-    "InProcessTransport",
+    "Invocation",
+    "ServerCall",
     "Interceptor",
     "InterceptorLike",
-    "InvalidResponseException",
-    "Invocation",
-    "Listener",
-    "ListenerlessServer",
-    "MethodCodec",
+    "CallNext",
     "MethodDescriptor",
-    "PluginException",
-    "PluginGroup",
-    "Request",
-    "Response",
-    "Server",
-    "ServerCall",
-    "ServiceDescriptor",
-    "ServiceManager",
-    "ServiceTimeoutException",
-    "ServiceUnavailableException",
-    "Settings",
-    "Transport",
-    "URLSelector",
-    "WatchList",
+    "RESERVED_METADATA",
+    "TIMEOUT_KEY",
     "check_metadata",
-    "codec_for",
-    "create_registry",
     "deadline_from_metadata",
-    "decode_error",
+    # registries
+    "WatchList",
+    "create_registry",
+    # plugins, entry points and typed settings
+    "CHANNELS",
+    "CHANNEL_GROUP",
+    "REGISTRIES",
+    "REGISTRY_GROUP",
+    "SECTIONS",
+    "SETTINGS_GROUP",
+    "PluginGroup",
+    "Settings",
+    "load_object",
+    # selection by config name
+    "SELECTORS",
+    "selector_by_name",
+    "RandomURLSelector",
+    "LeastInFlightURLSelector",
+}
+
+CODEC_API = {
+    "JSON",
+    "MSGPACK",
+    "Codec",
+    "CodecError",
+    "CodecErrorKind",
+    "MethodCodec",
+    "MethodSignature",
+    "JSON_CODEC",
+    "MSGPACK_CODEC",
+    "CODECS",
+    "codec_for",
     "encode_error",
     "encode_exception",
+    "exception_type_name",
+    "decode_error",
     "error_for_status",
-    "load_object",
-    "selector_by_name",
-    "socket_is_stale",
-    "url_problem",
+    "bad_answer",
+    "error_detail",
+}
+
+MOVED = {
+    # name: (old module, where it lives now)
+    "Call": ("container", container.plugin),
+    "CallRejected": ("container", container.plugin),
+    "Interceptor": ("container", container.plugin),
+    "Invocation": ("container", container.plugin),
+    "ServerCall": ("container", container.plugin),
+    "Settings": ("container", container.plugin),
+    "MethodDescriptor": ("container", container.plugin),
+    "WatchList": ("container", container.plugin),
+    "create_registry": ("container", container.plugin),
+    "CHANNELS": ("container", container.plugin),
+    "RandomURLSelector": ("container", container.plugin),
+    "LeastInFlightURLSelector": ("container", container.plugin),
+    "ChannelAddress": ("container.plugin", container),
+    "Channel": ("container.plugin", container),
+    "ComponentRegistry": ("container.plugin", container),
+    "ConfigurationException": ("container.plugin", container),
+    "ServiceManager": ("container.plugin", container),
+    "MethodCodec": ("container.plugin", container.codec),
+    "CodecErrorKind": ("container.plugin", container.codec),
+    "decode_error": ("container.plugin", container.codec),
 }
 
 
 def test_application_api_is_pinned():
     """container.__all__ lists exactly the application API."""
     assert set(container.__all__) == APPLICATION_API
+    assert len(container.__all__) == len(APPLICATION_API), "no name twice"
 
 
 def test_plugin_api_is_pinned():
     """container.plugin.__all__ lists exactly the plugin API."""
     assert set(container.plugin.__all__) == PLUGIN_API
+    assert len(container.plugin.__all__) == len(PLUGIN_API), "no name twice"
+
+
+def test_codec_api_is_pinned():
+    """container.codec.__all__ lists exactly the codec's names."""
+    assert set(container.codec.__all__) == CODEC_API
+
+
+def test_the_two_surfaces_are_disjoint():
+    """No name is exported by both container and container.plugin."""
+    assert set(container.__all__) & set(container.plugin.__all__) == set()
+
+
+def test_the_lengths_a_user_prints_show_two_disjoint_lists():
+    """`python -c "import container; print(len(container.__all__))"` and the same for the plugin API."""
+    script = (
+        "import json, container, container.plugin;"
+        "print(json.dumps([container.__all__, container.plugin.__all__]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-W", "error", "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    application, plugin = json.loads(out)
+    assert (len(application), len(plugin)) == (len(APPLICATION_API), len(PLUGIN_API))
+    assert not set(application) & set(plugin)
+
+
+@pytest.mark.parametrize(
+    "module",
+    [container, container.plugin, container.codec, container.observability],
+    ids=lambda module: module.__name__,
+)
+def test_every_public_name_belongs_to_its_public_module(module):
+    """A public class or function reads as its public import: ``container.ServiceManager``.
+
+    The codec names container.plugin re-exports belong to container.codec.
+    """
+    for name in module.__all__:
+        value = getattr(module, name)
+        if isinstance(value, (type, types.FunctionType)):
+            home = "container.codec" if name in CODEC_API else module.__name__
+            assert value.__module__ == home, f"{module.__name__}.{name} says it is from {value.__module__}"
+
+
+def test_reprs_and_wire_names_read_the_public_module():
+    """Reprs and the wire names of servicewire's exceptions name the public module."""
+    assert repr(container.ServiceManager) == "<class 'container.ServiceManager'>"
+    assert repr(container.plugin.Status.OK) == "<Status.OK: 200>"
+    assert container.codec.exception_type_name(container.ServiceTimeoutException("u", "deadline", 1.0)) == (
+        "container.ServiceTimeoutException"
+    )
+    assert container.codec.exception_type_name(container.plugin.CallRejected(400, "x")) == (
+        "container.plugin.CallRejected"
+    )
 
 
 @pytest.mark.parametrize("module", [container, container.plugin], ids=["container", "container.plugin"])
@@ -168,38 +271,63 @@ def test_every_exported_name_exists_and_is_documented(module):
 
 
 def test_no_private_name_is_exported():
-    """Internals stay out of both surfaces."""
-    for module in (container, container.plugin):
+    """Internals stay out of the surfaces."""
+    for module in (container, container.plugin, container.codec):
         assert not [name for name in module.__all__ if name.startswith("_")]
 
 
-@pytest.mark.parametrize(
-    ("name", "advice"),
-    [
-        ("WatchList", "import it from container.plugin"),
-        ("create_registry", "import it from container.plugin"),
-        ("CATALOG", "internal: use descriptor_of"),
-    ],
-)
-def test_moved_names_still_import_with_a_warning_that_says_where(name, advice):
-    """A name that left the application API still imports, warning where it lives now."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        value = getattr(container, name)
-    assert value is not None
-    assert any(advice in str(w.message) and issubclass(w.category, DeprecationWarning) for w in caught)
+@pytest.mark.parametrize("name", sorted(MOVED))
+def test_moved_names_still_resolve_silently_from_their_old_module(name):
+    """A name that left a surface resolves from it, to the same object, without a warning."""
+    old, new = MOVED[name]
+    old_module = sys.modules[old]
+    assert getattr(old_module, name) is getattr(new, name)
+    assert name not in old_module.__all__
+    assert name not in dir(old_module)
+
+
+def test_old_imports_run_under_w_error():
+    """The imports of plugins written to the older guides work with every warning an error."""
+    script = "\n".join(
+        [
+            "from container import MethodDescriptor, WatchList, create_registry, Invocation, Interceptor",
+            "from container import CATALOG, HealthCheckManager, find_service_manager_provider, Settings",
+            "from container.plugin import Channel, ChannelAddress, ServiceManager, ConfigurationException",
+            "from container.codec import OK, BAD_REQUEST, INTERNAL_ERROR, ERROR_TYPES, MSGPACK_CODEC",
+            "from container.plugin import Status",
+            "assert OK is Status.OK and INTERNAL_ERROR == 500 and ERROR_TYPES[BAD_REQUEST] == 'BadRequest'",
+            "print('ok')",
+        ]
+    )
+    command = [sys.executable, "-W", "error", "-c", script]
+    run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "ok"
 
 
 def test_unknown_name_is_an_attribute_error():
     """A name that never existed is an AttributeError, as for any module."""
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         container.Nope  # noqa: B018
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        container.plugin.Nope  # noqa: B018
 
 
 def test_selectors_reachable_from_channel():
     """The selectors are reachable as Channel.FirstURLSelector etc., as in the seed."""
     assert container.Channel.FirstURLSelector is container.FirstURLSelector
     assert container.Channel.RoundRobinURLSelector is container.RoundRobinURLSelector
+    assert container.Channel.RandomURLSelector is container.plugin.RandomURLSelector
+    assert container.Channel.LeastInFlightURLSelector is container.plugin.LeastInFlightURLSelector
+
+
+def test_status_is_an_int_enum_of_the_protocol_statuses():
+    """Status members are the HTTP numbers the wire uses, and ints."""
+    status = container.plugin.Status
+    assert status.OK == 200 and isinstance(status.BAD_REQUEST, int)
+    assert [s.value for s in status] == [200, 400, 401, 403, 404, 405, 413, 415, 500, 503, 504]
+    assert status.PERMISSION_DENIED.error_type == "PermissionDenied"
+    assert f"{status.NOT_FOUND}" == "404" and str(status.NOT_FOUND) == "404"
 
 
 def test_exception_tree():

@@ -11,14 +11,13 @@ from dependency_injector import containers, providers
 
 from channels.http import HttpServer
 from container import (
-    CallRejected,
     ConfigurationException,
-    Interceptor,
     RemoteServiceException,
     ServiceContainer,
     ServiceManager,
     call_context,
 )
+from container.plugin import CallRejected, Interceptor
 from tests.channels.services import WireService, WireServiceImpl
 
 from .services import CalculatorService, CalculatorServiceImpl

@@ -77,7 +77,7 @@ def test_entry_point_that_is_not_a_channel(site):
         group.get("bad-test")
     message = str(info.value)
     assert "bad-test" in message and "sw_test_plugin_bad" in message
-    assert "not a subclass of container.policies._channel.Channel" in message
+    assert "not a subclass of container.Channel" in message
 
 
 def test_entry_point_that_fails_to_import(site):

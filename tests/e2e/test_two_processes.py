@@ -116,7 +116,7 @@ def test_servicewire_serve_says_which_config_file_is_wrong(tmp_path: Path):
             timeout=60,
             check=False,
         )
-        assert result.returncode != 0
+        assert result.returncode == 2 and "Traceback" not in result.stderr
         assert str(path) in result.stderr
 
 
@@ -189,7 +189,7 @@ def test_same_wsgi_app_under_gunicorn():
     finally:
         process.terminate()
         out, _ = process.communicate(timeout=30)
-    assert "Booting worker" in out
+    assert process.returncode == 0, out  # SIGTERM: gunicorn stops its workers gracefully
 
 
 def test_gunicorn_worker_deregisters_first_then_finishes_calls_in_flight(tmp_path: Path):

@@ -278,18 +278,22 @@ def test_a_valid_jwt_identifies_the_caller_with_its_roles(jwt_server, signing_ke
 
 
 @pytest.mark.parametrize(
-    ("claims", "fragment"),
+    ("claims", "message"),
     [
-        ({"exp": int(time.time()) - 3600}, "expired"),
-        ({"aud": "billing"}, "audience"),
-        ({"iss": "https://evil.test"}, "issuer"),
+        ({"exp": int(time.time()) - 3600}, "the JWT has expired"),
+        ({"aud": "billing"}, "the JWT is not meant for the audience 'ledger'"),
+        ({"iss": "https://evil.test"}, "the JWT's issuer is not 'https://idp.test'"),
+        ({"nbf": int(time.time()) + 3600}, "the JWT is not valid yet (its nbf or iat is in the future)"),
+        ({"sub": None}, "the JWT has no 'sub' claim"),
     ],
+    ids=["expired", "audience", "issuer", "not-yet", "no-subject"],
 )
-def test_a_bad_jwt_is_401_saying_why(jwt_server, signing_key, claims, fragment):
+def test_a_bad_jwt_is_401_saying_why(jwt_server, signing_key, claims, message):
     manager = client(jwt_server, auth={"credentials": {"token": token(signing_key, **claims)}})
     try:
-        with pytest.raises(UnauthenticatedException, match=f"(?i){fragment}"):
+        with pytest.raises(UnauthenticatedException) as info:
             ledger(manager).whoami()
+        assert info.value.remote_message == message
     finally:
         manager.close()
 
@@ -298,8 +302,9 @@ def test_a_jwt_signed_by_another_key_is_401(jwt_server):
     other = ec.generate_private_key(ec.SECP256R1())
     manager = client(jwt_server, auth={"credentials": {"token": token(other)}})
     try:
-        with pytest.raises(UnauthenticatedException, match="(?i)signature"):
+        with pytest.raises(UnauthenticatedException) as info:
             ledger(manager).whoami()
+        assert info.value.remote_message == "the JWT's signature does not verify with the configured key"
     finally:
         manager.close()
 

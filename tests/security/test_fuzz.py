@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from channels.http._routes import route
 from container import ListenerlessServer, ServiceException, descriptor_of
-from container.codec import CODECS, CodecError, MethodCodec, decode_error, error_for_status
+from container.codec import CODECS, CodecError, CodecErrorKind, MethodCodec, decode_error, error_for_status
 from container.plugin import Dispatcher
 from tests.channels.conftest import ServerContainer
 from tests.channels.services import WireService
@@ -35,6 +35,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 CONTENT_TYPES = sorted(CODECS)
 METHODS = [m for m in descriptor_of(WireService).methods.values() if m.name not in ("sleep", "crash")]
 PATHS = [m.path for m in METHODS]
+KINDS = {kind.value for kind in CodecErrorKind}
 
 # JSON-like values: what a hostile caller can put in a body through either codec.
 values = st.recursive(
@@ -97,10 +98,48 @@ def test_well_formed_bodies_of_the_wrong_shape_are_refused_with_400(
 ):
     body = encode(content_type, {"args": args, "kwargs": kwargs, **extra})
     response = dispatcher.dispatch(path, body, content_type, {})
+    if response.status == 500:  # withdraw() refuses what it cannot pay: its own exception, not ours
+        error = CODECS[content_type].decode(response.body)["error"]
+        assert error["type"] == "tests.channels.services.InsufficientFunds", error
+        return
     assert response.status in (200, 400), (response.status, response.body[:200])
     if response.status == 400:
         error = CODECS[content_type].decode(response.body)["error"]
         assert error["type"] == "BadRequest" and error["message"]
+        assert error["kind"] in KINDS
+
+
+def says_why(error: CodecError, method_name: str) -> bool:
+    """A CodecError opens with servicewire's subject, whatever the decoder said."""
+    subjects = ("application/json body", "application/msgpack body", "argument '", f"{method_name}() ")
+    return error.kind in CodecErrorKind and str(error).startswith(subjects)
+
+
+def mutated(data: bytes, cut: int, index: int, byte: int) -> bytes:
+    """A valid body broken the way a wire breaks it: cut short, or one byte changed."""
+    if cut % 2:
+        return data[: cut % (len(data) + 1)]
+    position = index % len(data)
+    return data[:position] + bytes([byte]) + data[position + 1 :]
+
+
+@given(
+    method=st.sampled_from(METHODS),
+    content_type=st.sampled_from(CONTENT_TYPES),
+    args=st.lists(values, max_size=4),
+    cut=st.integers(min_value=0, max_value=400),
+    index=st.integers(min_value=0, max_value=400),
+    byte=st.integers(min_value=0, max_value=255),
+    noise=st.none() | st.binary(max_size=300),
+)
+def test_every_refused_body_says_why_in_servicewire_words(
+    method, content_type, args, cut, index, byte, noise
+):
+    body = mutated(encode(content_type, {"args": args}), cut, index, byte) if noise is None else noise
+    try:
+        MethodCodec(method, CODECS[content_type]).decode_call(body)
+    except CodecError as error:
+        assert says_why(error, method.name), (error.kind, str(error))
 
 
 @given(target=st.text(max_size=80) | st.sampled_from(["/invoke/a/b/c", "/health/x", "/report", "/metrics"]))

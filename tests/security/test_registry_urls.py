@@ -11,7 +11,9 @@ from dependency_injector import containers, providers
 from channels.http import HttpServer
 from container import (
     AbstractComponent,
+    Channel,
     ChannelAddress,
+    ChannelManager,
     Component,
     ConfigurationException,
     NoAddressException,
@@ -22,7 +24,7 @@ from container import (
     implementation,
     service,
 )
-from container.plugin import url_problem
+from container.plugin import URLShape, url_problem
 from tests.channels.conftest import ServerContainer
 from tests.channels.services import WireService
 
@@ -47,6 +49,79 @@ def test_hostile_urls_are_refused_for_http_channels_with_the_reason(url):
 @pytest.mark.parametrize("url", ["http://10.0.0.5:8000", "https://orders.internal", "http://[::1]:8000/base"])
 def test_ordinary_urls_are_accepted(url):
     assert url_problem(url, ("http", "https")) is None
+
+
+@pytest.mark.parametrize("channel", ["dispatch-json", "dispatch-msgpack"])
+def test_the_http_channels_accept_only_http_urls_with_a_host(channel):
+    """The HTTP channels declare host:port URLs of http(s): a socket path or another scheme is refused."""
+    channel_class = ChannelManager().get_class(channel)
+    assert channel_class.url_shapes == (URLShape.HOST_PORT,)
+    assert channel_class.check_url("http://10.0.0.5:8000") is None
+    assert "scheme 'unix'" in channel_class.check_url("unix:///var/run/docker.sock")
+    assert "names no host" in channel_class.check_url("http:///var/run/docker.sock")
+    assert "credentials" in channel_class.check_url("https://user:secret@10.0.0.5")
+
+
+SOCKET_PATHS = [
+    ("unix:///var/run/app.sock", None),
+    ("unix://host/var/run/app.sock", "names a host"),
+    ("unix:///", "names no absolute path"),
+    ("unix://user:secret@/x.sock", "credentials"),
+    ("unix:///x.sock?mode=rw", "query"),
+]
+
+
+@pytest.mark.parametrize(("url", "problem"), SOCKET_PATHS)
+def test_socket_path_urls(url, problem):
+    """A channel of socket paths takes scheme:///path, and nothing with a host, credentials or a query."""
+    found = url_problem(url, ("unix",), (URLShape.SOCKET_PATH,))
+    assert found is None if problem is None else problem in found
+
+
+def test_an_opaque_name_needs_only_something_after_the_scheme():
+    """In-process addresses are names: the local channel takes them, and nothing else."""
+    local = ChannelManager().get_class("local")
+    assert local.url_shapes == (URLShape.OPAQUE,)
+    assert local.check_url("inproc://0123abcd") is None
+    assert "scheme" in local.check_url("http://10.0.0.5")
+    assert "nothing after scheme://" in url_problem("inproc://", ("inproc",), (URLShape.OPAQUE,))
+
+
+def test_several_shapes_say_why_each_one_does_not_fit():
+    """With host:port and socket paths both allowed, a URL that is neither says why for each."""
+    problem = url_problem("tcp://", ("tcp",), (URLShape.HOST_PORT, URLShape.SOCKET_PATH))
+    assert "as a host:port URL it names no host" in problem
+    assert "as a socket path URL it names no absolute path" in problem
+    assert url_problem("tcp:///run/x.sock", ("tcp",), (URLShape.HOST_PORT, URLShape.SOCKET_PATH)) is None
+
+
+def test_a_first_guide_channel_takes_every_shape_but_never_credentials():
+    """A channel of the first contract declared no URL rules: every shape, still no credentials."""
+
+    class OldChannel(Channel):
+        name = "old-style"
+
+        def invoke(self, invocation):
+            raise NotImplementedError
+
+    assert OldChannel.check_url("unix:///run/x.sock") is None
+    assert OldChannel.check_url("tcp://127.0.0.1:9000") is None
+    assert OldChannel.check_url("anything://opaque-name") is None
+    assert "credentials" in OldChannel.check_url("tcp://user:secret@127.0.0.1:9000")
+    assert "query" in OldChannel.check_url("tcp://127.0.0.1:9000/?x=1")
+
+
+def test_url_shapes_are_checked_when_the_class_is_defined():
+    """A channel names its shapes by URLShape or by value; a shape that does not exist is a TypeError."""
+
+    class Named(Channel):
+        url_shapes = ("socket path",)
+
+    assert Named.url_shapes == (URLShape.SOCKET_PATH,)
+    with pytest.raises(TypeError, match="url_shapes"):
+
+        class Wrong(Channel):
+            url_shapes = ("host and port",)
 
 
 def test_a_client_uses_only_the_good_urls_and_says_which_it_refused(caplog):

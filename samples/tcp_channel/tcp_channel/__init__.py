@@ -14,7 +14,8 @@ Addresses look like ``tcp://127.0.0.1:9000``; a component may advertise port 0 a
 reports the port it bound.
 """
 
-from container.plugin import MSGPACK_CODEC, Channel
+from container import Channel
+from container.plugin import MSGPACK_CODEC
 
 from ._listener import TcpListener
 from ._transport import TcpTransport

@@ -6,6 +6,7 @@ A channel plugin declares what it is made of; the core does the rest::
         name = "tcp-msgpack"          # what registries and callers call it
         codec = MSGPACK_CODEC         # how calls become bytes (None: in process, no encoding)
         schemes = ("tcp",)            # the URL schemes its addresses use
+        url_shapes = (URLShape.HOST_PORT,)  # tcp://host:port (the default)
         transport = TcpTransport      # moves the bytes (client side)
         listener = TcpListener        # accepts them (server side), when it serves
 
@@ -20,9 +21,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
-from ..call._calls import Invocation, compose
+from ..call._calls import InterceptorLike, Invocation, compose
 from ..call._context import (
     CallContext,
     check_metadata,
@@ -30,27 +31,12 @@ from ..call._context import (
     options_variable,
     serving_variable,
 )
-from ..call._transport import InProcessTransport, Listener, Request, Response, Transport
+from ..call._messages import Request, Response
+from ..call._proxy import target_of
+from ..call._transport import InProcessTransport, Listener, Transport
 from ..config._settings import DEFAULT_COOLDOWN, Settings
-from ..values._errors import (
-    NoAddressException,
-    PluginException,
-    ServiceCommunicationException,
-    ServiceTimeoutException,
-)
-from ..wire._codec import (
-    DEADLINE_EXCEEDED,
-    OK,
-    UNAVAILABLE,
-    Codec,
-    CodecError,
-    MethodCodec,
-    bad_answer,
-    codec_for,
-)
-from ..wire._codec import error_for_status as _error_for_status
-from ._events import NO_EVENTS, ChannelEvents
-from ._selectors import (
+from ..policies._events import NO_EVENTS, ChannelEvents
+from ..policies._selectors import (
     FirstURLSelector,
     LeastInFlightURLSelector,
     RandomURLSelector,
@@ -58,18 +44,52 @@ from ._selectors import (
     URLSelector,
     selector_by_name,
 )
-from ._urls import usable_urls
+from ..policies._urls import ALL_SHAPES, URLShape, url_problem, usable_urls
+from ..values._errors import (
+    NoAddressException,
+    PluginException,
+    ServiceCommunicationException,
+    ServiceTimeoutException,
+)
+from ..values._status import Status
+from ..values._values import ChannelInstances
+from ..wire._codec import Codec, CodecError, MethodCodec, bad_answer, codec_for
+from ..wire._codec import error_for_status as _error_for_status
+from ._first_contract import FirstContract, uses_first_contract
 
 _R = TypeVar("_R")
 _monotonic = time.monotonic
 _serving_get = serving_variable.get
 _options_get = options_variable.get
 
+# Plain ints on the call path: comparing with an int is a little cheaper than with an IntEnum.
+OK = int(Status.OK)
+UNAVAILABLE = int(Status.UNAVAILABLE)
+DEADLINE_EXCEEDED = int(Status.DEADLINE_EXCEEDED)
+
 if TYPE_CHECKING:
     from ..declarations._descriptors import ComponentDescriptor, MethodDescriptor
-    from ..runtime._manager import ServiceManager
-    from ..runtime._server import Server
-    from ..values._values import ChannelAddress, ChannelInstances
+
+
+class ChannelHost(Protocol):
+    """What a channel reads of the ServiceManager that made it (``container.ServiceManager`` is one).
+
+    Named here as a protocol, so that the channel sits below the runtime that creates it.
+    """
+
+    @property
+    def settings(self) -> Settings:
+        """The validated configuration."""
+
+    @property
+    def channel_events(self) -> ChannelEvents:
+        """Where the channel tells what happens to instances (failovers, new URLs)."""
+
+    def transport_for(self, channel_class: type[Channel]) -> Transport | InProcessTransport:
+        """Return the manager's transport of a channel class (one, shared by its components)."""
+
+    def client_interceptors(self, component: str) -> list[InterceptorLike]:
+        """Return the interceptors of calls to ``component``, outermost first."""
 
 
 class _Plan:
@@ -97,7 +117,7 @@ def _instance_failed(exc: ServiceCommunicationException) -> bool:
     return True
 
 
-class Channel:
+class Channel(FirstContract):
     """The invocation handler behind every proxy of one component on one channel.
 
     A channel plugin subclasses this class and sets :attr:`name`, :attr:`codec`,
@@ -110,6 +130,9 @@ class Channel:
         name: the channel name (set by ``@channel``, the entry point, or the class).
         codec: the wire format of byte transports; None for an in-process transport.
         schemes: the URL schemes this channel's addresses use (``("http", "https")``).
+        url_shapes: the shapes of URL it accepts (:class:`~container.plugin.URLShape`;
+            host:port unless the class says otherwise; every shape for a channel of the
+            first contract that declares none).
         transport: the :class:`~container.plugin.Transport` (or ``InProcessTransport``) class.
         listener: the :class:`~container.plugin.Listener` class, or None when the channel is
             served by the :class:`~container.Server` itself (the HTTP channels) or not at all.
@@ -123,6 +146,7 @@ class Channel:
     name: ClassVar[str] = ""
     codec: ClassVar[Codec | None] = None
     schemes: ClassVar[tuple[str, ...]] = ()
+    url_shapes: ClassVar[tuple[URLShape, ...]] = (URLShape.HOST_PORT,)
     transport: ClassVar[type[Transport] | type[InProcessTransport] | None] = None
     listener: ClassVar[type[Listener] | None] = None
 
@@ -135,8 +159,21 @@ class Channel:
     DEFAULT_COOLDOWN = DEFAULT_COOLDOWN
     """Seconds a URL that failed is skipped while other URLs are left."""
 
+    __servicewire_core__ = True  # its invoke() is the pipeline's (see _first_contract)
+    __servicewire_channel_class__ = True  # what @channel checks
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        shapes = cls.__dict__.get("url_shapes")
+        if shapes is not None:
+            try:
+                cls.url_shapes = tuple(URLShape(shape) for shape in shapes)
+            except ValueError as exc:
+                raise TypeError(
+                    f"{cls.__qualname__}.url_shapes: {exc}; use {', '.join(repr(s.value) for s in URLShape)}"
+                ) from None
+        elif cls.url_shapes is Channel.url_shapes and uses_first_contract(cls):
+            cls.url_shapes = ALL_SHAPES  # the first guide allowed any URL
         transport = cls.__dict__.get("transport")
         if transport is None:
             return
@@ -151,7 +188,7 @@ class Channel:
     def __init__(self) -> None:
         self.component_descriptor: ComponentDescriptor[Any] | None = None
         self.address: ChannelInstances | None = None
-        self.manager: ServiceManager | None = None
+        self.manager: ChannelHost | None = None
         self.settings = Settings()
         self.url_selector: URLSelector = RoundRobinURLSelector()
         self.cooldown = self.DEFAULT_COOLDOWN
@@ -171,7 +208,7 @@ class Channel:
         self,
         component_descriptor: ComponentDescriptor[Any],
         address: ChannelInstances,
-        manager: ServiceManager | None = None,
+        manager: ChannelHost | None = None,
     ) -> None:
         """Bind the channel to a component and its first known URLs.
 
@@ -237,11 +274,22 @@ class Channel:
         """
         return self._plan(method).idempotent
 
+    @classmethod
+    def check_url(cls, url: object) -> str | None:
+        """Return why this channel cannot use an instance URL, or None when it can.
+
+        The URL must be of one of :attr:`schemes` and of one of :attr:`url_shapes`, and carry
+        no credentials, query or fragment (see :func:`container.plugin.url_problem`). The core
+        asks it of every URL a registry gives and of every address a server registers; override
+        it for a URL syntax of your own.
+        """
+        return url_problem(url, cls.schemes, cls.url_shapes)
+
     def set_address(self, address: ChannelInstances | None) -> None:
         """Replace the component's URLs; registries call this when instances come and go.
 
-        URLs this channel cannot use (another scheme, no host, credentials in the URL) are
-        left out and logged once: see :func:`container.plugin.url_problem`.
+        URLs this channel cannot use (see :meth:`check_url`: another scheme, another shape,
+        credentials in the URL) are left out and logged once.
         """
         address = self._checked(address)
         with self._address_lock:
@@ -251,11 +299,9 @@ class Channel:
     def _checked(self, address: ChannelInstances | None) -> ChannelInstances | None:
         if address is None or not address.urls:
             return address
-        usable = usable_urls(address.urls, self.schemes, f"channel {self.name!r} of {address.component!r}")
+        usable = usable_urls(address.urls, self.check_url, f"channel {self.name!r} of {address.component!r}")
         if len(usable) == len(address.urls):
             return address
-        from ..values._values import ChannelInstances
-
         return ChannelInstances(address.component, address.channel, usable)
 
     def select_first_url(self) -> None:
@@ -475,14 +521,6 @@ class Channel:
                 cooling.pop(url, None)
             return result
 
-    def call_with_failover(self, method: MethodDescriptor, send: Callable[[str], _R]) -> _R:
-        """Call ``send(url)`` on the selected URL with the pipeline's failover rules.
-
-        Kept for channels written to the first plugin contract, which override :meth:`invoke`;
-        a channel with a ``transport`` never needs it.
-        """
-        return self._attempts(Invocation(method, (), {}, CallContext()), self._plan(method), send)
-
     def _mark_failed(self, url: str) -> None:
         if self.cooldown > 0:
             self._cooling[url] = time.monotonic() + self.cooldown
@@ -494,28 +532,19 @@ class Channel:
             self._transport.close()
             self._transport = None
 
-    # the first plugin contract's server-side hooks
-
-    @classmethod
-    def prepare_server(
-        cls, server: Server, component_descriptor: ComponentDescriptor[Any], address: ChannelAddress
-    ) -> ChannelAddress:
-        """Prepare a server side of the first plugin contract; return the address to register.
-
-        Channels with a :attr:`listener` do not need it: the core starts the listener. Kept for
-        channels written to the first contract, whose override the core still calls.
-        """
-        return address
-
-    @classmethod
-    def stop_server(cls, server: Server) -> None:
-        """Stop what :meth:`prepare_server` started (first plugin contract)."""
-
     def __repr__(self) -> str:
         component = self.component_descriptor.name if self.component_descriptor else None
         return f"<{type(self).__name__} {self.name!r} component={component!r}>"
 
 
-def uses_first_contract_server(cls: type[Channel]) -> bool:
-    """Return True when a channel class overrides ``prepare_server`` (the first plugin contract)."""
-    return getattr(cls.prepare_server, "__func__", None) is not Channel.prepare_server.__func__  # type: ignore[attr-defined]
+def channel_of(proxy: Any) -> Channel:
+    """Return the channel behind a proxy (its URLs, its selector, ``select_first_url()``).
+
+    A proxy chooses its channel on its first call; asked before, the registry is consulted now
+    (without waiting for an address to appear).
+
+    Raises:
+        TypeError: ``proxy`` is not a proxy (for example, the local implementation itself).
+        NoAddressException: the proxy made no call yet and the registry knows no address.
+    """
+    return target_of(proxy)  # type: ignore[return-value]

@@ -45,7 +45,7 @@ from ..wire._codec import (
     encode_exception,
     error_for_status,
 )
-from ._calls import CallNext, InterceptorLike, Invocation, ServerCall, compose
+from ._calls import CallNext, Interceptor, InterceptorLike, Invocation, ServerCall, compose
 from ._context import TIMEOUT_KEY, CallContext, Identity, deadline_from_metadata, serving_variable
 from ._messages import Response
 
@@ -308,11 +308,13 @@ class Dispatcher:
         deadline = deadline_from_metadata(incoming.pop(TIMEOUT_KEY, None))
         if deadline is not None and _monotonic() >= deadline:
             return self.error_response(DEADLINE_EXCEEDED, "the deadline passed before the call ran", codec)
-        if self.guard is None:
+        guard = self.guard
+        if not isinstance(guard, Interceptor):  # none, or one that only identifies callers
             return None
         context = CallContext(incoming, deadline, None, peer, peer_certificate)
         try:
-            self.guard.intercept(ServerCall(route.method, context, None), lambda call: None)
+            # The guard's own decision (credential, then the method's rule), with nothing after it.
+            guard.intercept(ServerCall(route.method, context, None), lambda call: None)
         except CallRejected as exc:
             return self.error_response(exc.status, exc.message, codec, exc.error_type)
         return None

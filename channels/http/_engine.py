@@ -46,7 +46,7 @@ from ._protocol import (
     encode_answer,
 )
 
-__all__ = ["HttpAnswer", "HttpEngine", "HttpRequest", "Limits", "raise_descriptor_limit"]
+__all__ = ["HttpEngine", "connection_cap", "raise_descriptor_limit"]
 
 logger = logging.getLogger("servicewire.http")
 

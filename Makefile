@@ -1,15 +1,27 @@
-# `make demo` and `make test` each create .venv, install what they need, and run.
+# `make demo` and `make test` each create .venv, install the lock (requirements/dev.txt, every
+# package pinned with its hashes) and run. docs/development.md says when to run which target.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
+LOCK := requirements/dev.txt
+UV_LOCK := requirements/uv.txt
 
-.PHONY: demo test lint bench fuzz clean etcd
+.PHONY: demo test lint bench fuzz clean etcd lock test-latest test-oldest dist
 
-$(STAMP): setup.cfg pyproject.toml
+# Installs the lock with hashes required: first the pinned uv (by the interpreter's own pip, with
+# hashes), then every package of the lock (uv pip sync also removes what the lock does not hold),
+# then servicewire itself, editable, built by the lock's setuptools (no build isolation: nothing
+# unpinned is fetched). Re-runs whenever the lock or the package metadata changes; a
+# servicewire.egg-info that a build left in the checkout goes first: on sys.path before the
+# venv, its stale entry points would hide the new ones.
+$(STAMP): $(LOCK) $(UV_LOCK) setup.cfg pyproject.toml
+	rm -rf servicewire.egg-info
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q --require-hashes --no-deps -r $(UV_LOCK)
+	$(UV) pip sync -q --python $(PY) --require-hashes $(LOCK)
+	$(UV) pip install -q --python $(PY) --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -32,6 +44,43 @@ etcd:
 test: lint etcd
 	$(PY) -m pytest
 
+# Refreshes the lock: the newest versions that setup.cfg's ranges and requirements/dev.in allow,
+# for every platform and Python that setup.cfg's python_requires admits (--universal); then the
+# pinned installer of requirements/uv.txt, held to the uv version of the new lock.
+lock: $(STAMP)
+	$(UV) pip compile -q --universal --upgrade --generate-hashes --extra test \
+	  -o $(LOCK) setup.cfg requirements/dev.in
+	$(UV) pip compile -q --universal --upgrade --generate-hashes -c $(LOCK) \
+	  -o $(UV_LOCK) requirements/uv.in
+
+# The whole suite in a fresh venv on the newest (test-latest) or the lowest (test-oldest) versions
+# that setup.cfg's ranges allow (lowest-direct: each range's lowest release; what those need, at
+# its newest). Resolved afresh from the index; prints which versions differ from the lock.
+define range_test
+	rm -rf $(1)
+	$(PYTHON) -m venv $(1)
+	$(UV) pip compile -q --refresh --resolution $(2) --python $(1)/bin/python --extra test \
+	  -o $(1)/requirements.txt setup.cfg
+	$(UV) pip install -q --python $(1)/bin/python -r $(1)/requirements.txt
+	$(UV) pip install -q --python $(1)/bin/python --no-deps --no-build-isolation -e .
+	$(PY) requirements/differ.py $(LOCK) $(1)/requirements.txt
+	$(1)/bin/python -m pytest -p no:cacheprovider
+endef
+
+test-latest: $(STAMP) etcd
+	$(call range_test,.venv-latest,highest)
+
+test-oldest: $(STAMP) etcd
+	$(call range_test,.venv-oldest,lowest-direct)
+
+# An sdist, then a wheel built from that sdist (so the sdist is known to be complete), in dist/;
+# by the lock's setuptools (no build isolation, no network), both checked by twine.
+dist: $(STAMP)
+	rm -rf dist
+	$(PY) -m build --no-isolation --outdir dist .
+	rm -rf servicewire.egg-info
+	$(VENV)/bin/twine check --strict dist/*
+
 bench: $(STAMP)
 	$(PY) bench/inproc.py
 
@@ -41,4 +90,4 @@ fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q -p no:cacheprovider tests/security/test_fuzz.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .venv-latest .venv-oldest build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis

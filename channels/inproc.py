@@ -1,62 +1,75 @@
-"""The ``local`` channel: calls a dispatcher of this process, without encoding anything.
+"""The ``local`` channel: calls a dispatcher of the same runtime, without encoding anything.
 
 Its URLs are ``inproc://<id>``, one per listening server (or per ServiceManager that a test
 asks for ``proxy(T, "local")``), so several in-process servers behave like several instances:
 URL selection, failover, interceptors, deadlines and shutdown work as on a remote channel, and
 what an implementation raises arrives as it would over the wire (an application exception as
 itself, anything else as :class:`~container.RemoteServiceException`).
+
+The URLs live in the runtime's address space (``settings.runtime.addresses``): a container's
+local listeners are reachable from the containers that share its runtime, and from no other.
 """
 
 from __future__ import annotations
 
-import threading
-import uuid
 from typing import Any
 
 from container import Channel, ChannelAddress, ServiceUnavailableException
-from container.plugin import Dispatcher, InProcessTransport, Invocation, Listener, URLShape
+from container.plugin import (
+    AddressSpace,
+    Dispatcher,
+    InProcessTransport,
+    Invocation,
+    Listener,
+    Settings,
+    URLShape,
+)
 
 SCHEME = "inproc"
 
-# The dispatchers listening in this process, by URL. Process-wide on purpose: it is this
-# process's in-process "network", as the kernel's port table is for TCP. Listeners add and
-# remove their own entries; nothing else writes here.
-_listening: dict[str, Dispatcher] = {}
-_lock = threading.Lock()
+
+def _addresses(settings: Settings) -> AddressSpace:
+    """The address space of the settings' runtime; settings made outside one get a space of their own."""
+    runtime = settings.runtime
+    return runtime.addresses if runtime is not None else AddressSpace()
 
 
 class LocalTransport(InProcessTransport):
-    """Hands each call to the dispatcher listening at its ``inproc://`` URL."""
+    """Hands each call to the dispatcher listening at its ``inproc://`` URL in this runtime."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self._lookup = settings.runtime.addresses.lookup
 
     def call(self, url: str, invocation: Invocation) -> Any:
         """Run the call at ``url``'s dispatcher.
 
         Raises:
-            ServiceUnavailableException: nothing of this process listens at ``url`` (nothing ran).
+            ServiceUnavailableException: nothing of this runtime listens at ``url`` (nothing ran).
         """
-        dispatcher = _listening.get(url)
+        dispatcher = self._lookup(url)
         if dispatcher is None:
-            raise ServiceUnavailableException(f"nothing in this process listens at {url}", url)
+            raise ServiceUnavailableException(f"nothing in this runtime listens at {url}", url)
         return dispatcher.call_local(invocation)
 
 
 class LocalListener(Listener):
-    """Makes a server's dispatcher reachable at an ``inproc://`` URL of its own."""
+    """Makes a server's dispatcher reachable at an ``inproc://`` URL of its runtime."""
 
-    _url = ""
+    def __init__(self, dispatcher: Dispatcher, settings: Settings) -> None:
+        super().__init__(dispatcher, settings)
+        self._addresses = settings.runtime.addresses
+        self._url = ""
 
     def listen(self, address: ChannelAddress) -> ChannelAddress:
         """Listen (once) and return the ``inproc://`` URL, whatever ``address`` said."""
-        with _lock:
-            if not self._url:
-                self._url = f"{SCHEME}://{uuid.uuid4().hex}"
-                _listening[self._url] = self.dispatcher
+        if not self._url:
+            self._url = self._addresses.bind(self.dispatcher, SCHEME)
         return ChannelAddress(LocalChannel.name, self._url)
 
     def stop_accepting(self) -> None:
         """Stop being reachable: new calls to the URL fail over to other instances."""
-        with _lock:
-            _listening.pop(self._url, None)
+        self._addresses.unbind(self._url)
 
     def close(self) -> None:
         """Stop being reachable (idempotent)."""
@@ -69,6 +82,6 @@ class LocalChannel(Channel):
     name = "local"
     codec = None
     schemes = (SCHEME,)
-    url_shapes = (URLShape.OPAQUE,)  # inproc://<id>: a name of this process's address space
+    url_shapes = (URLShape.OPAQUE,)  # inproc://<id>: a name of this runtime's address space
     transport = LocalTransport
     listener = LocalListener

@@ -24,18 +24,20 @@ from .declarations._decorators import (
     component,
     descriptor_of,
     health,
+    health_checks,
     idempotent,
     implementation,
     service,
 )
 from .declarations._descriptors import BaseDescriptor, ComponentDescriptor, ServiceDescriptor
-from .declarations._health import Health, HealthResult, HealthStatus, health_check, health_checks
+from .declarations._health import Health, HealthResult, HealthStatus, health_check
 from .discovery._registry import ComponentRegistry
 from .policies._selectors import FirstURLSelector, RoundRobinURLSelector, URLSelector
 from .runtime._channel_manager import ChannelManager
-from .runtime._connect import ServiceClient, connect
+from .runtime._connect import ServiceClient, connect, default_runtime
 from .runtime._manager import ServiceManager
 from .runtime._provider import ServiceInstanceProvider
+from .runtime._runtime import Runtime
 from .runtime._server import ListenerlessServer, Server
 from .runtime._service_container import ServiceContainer
 from .security._auth import BearerCredentials, allow
@@ -103,6 +105,7 @@ __all__ = [
     "RemoteError",
     "RemoteServiceException",
     "RoundRobinURLSelector",
+    "Runtime",
     "SerializationException",
     "Server",
     "Service",
@@ -127,6 +130,7 @@ __all__ = [
     "channel_of",
     "component",
     "connect",
+    "default_runtime",
     "descriptor_of",
     "health",
     "health_check",

@@ -7,7 +7,9 @@ the :class:`Dispatcher`). Everything between a proxy and the transport, and betw
 and the implementation, is the core's call pipeline; :class:`Interceptor` wraps it on either
 side. A registry plugin is a :class:`~container.ComponentRegistry` subclass. A plugin's config
 section is typed (a msgspec Struct or an attrs class) and declared in the
-:data:`SETTINGS_GROUP` entry points; :meth:`Settings.section` hands it over. Plugins are found
+:data:`SETTINGS_GROUP` entry points; :meth:`Settings.section` hands it over, and
+``Settings.runtime`` (a :class:`PluginRuntime`) the runtime of the container the plugin works
+for: its in-process :class:`AddressSpace`. Plugins are found
 through the entry-point groups :data:`CHANNEL_GROUP` and :data:`REGISTRY_GROUP`;
 :mod:`container.testing` is the conformance kit. See docs/writing-a-channel-plugin.md and
 docs/writing-a-registry-plugin.md.
@@ -30,6 +32,7 @@ from .call._pool import IdlePool, socket_is_stale
 from .call._transport import InProcessTransport, Listener, Transport
 from .codec import CODECS, JSON_CODEC, MSGPACK_CODEC, Codec, codec_for
 from .config._plugins import CHANNEL_GROUP, REGISTRY_GROUP, SETTINGS_GROUP, PluginGroup
+from .config._runtime import AddressSpace, PluginRuntime
 from .config._settings import SECTIONS, Settings
 from .declarations._descriptors import MethodDescriptor
 from .discovery._registry import WatchList
@@ -54,6 +57,7 @@ __all__ = [
     "SELECTORS",
     "SETTINGS_GROUP",
     "TIMEOUT_KEY",
+    "AddressSpace",
     "Call",
     "CallNext",
     "CallRejected",
@@ -68,6 +72,7 @@ __all__ = [
     "Listener",
     "MethodDescriptor",
     "PluginGroup",
+    "PluginRuntime",
     "RandomURLSelector",
     "Request",
     "Response",

@@ -24,6 +24,8 @@ same checks that servicewire's built-in plugins pass::
 The kit hosts its own service (``sw-conformance-service``, with typed values, errors and an
 instance id) on servers made by :meth:`ChannelConformance.make_server`, and calls it through
 your channel from a separate ServiceManager whose static registry lists the registered URLs.
+The servers and that manager share one :class:`~container.Runtime` per test (an in-process
+channel reaches the listeners of its own runtime only).
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ from .declarations._descriptors import ComponentDescriptor
 from .discovery._registry import ComponentRegistry
 from .runtime._channel_manager import ChannelManager
 from .runtime._manager import ServiceManager
+from .runtime._runtime import Runtime
 from .runtime._server import ListenerlessServer, Server
 from .runtime._service_container import ServiceContainer, create_registry
 from .values._errors import (
@@ -284,12 +287,14 @@ class ConformanceContainer(containers.DeclarativeContainer):
     """An application container hosting the conformance service (what the kit boots).
 
     Override ``addresses`` with a function of the server's port returning the addresses to
-    advertise, and ``config`` with the servicewire configuration.
+    advertise, ``config`` with the servicewire configuration, and ``runtime`` to share one
+    with the kit's clients (in-process channels reach only listeners of their runtime).
     """
 
     config = providers.Configuration(default={"registry": {"type": "static"}})
     addresses: providers.Object[Callable[[int], list[ChannelAddress]]] = providers.Object(lambda port: [])
-    services = providers.Container(ServiceContainer, config=config)
+    runtime = providers.Singleton(Runtime)
+    services = providers.Container(ServiceContainer, config=config, runtime=runtime)
     service = providers.Singleton(ConformanceServiceImpl)
     component = providers.Singleton(ConformanceComponentImpl, addresses=addresses)
 
@@ -367,7 +372,10 @@ class ChannelConformance:
             for _ in range(2):
                 server = self.make_server()
                 server.boot(
-                    ConformanceContainer(addresses=providers.Object(lambda port: [self.address(port)]))
+                    ConformanceContainer(
+                        addresses=providers.Object(lambda port: [self.address(port)]),
+                        runtime=providers.Object(self.runtime),
+                    )
                 )
                 booted.append(server)
             yield booted
@@ -393,7 +401,17 @@ class ChannelConformance:
             "components": {"sw-conformance-component": {"selector": selector, "cooldown": 1.0}},
             **self.config,
         }
-        return ServiceContainer(config=providers.Object(settings)).service_manager()
+        return ServiceContainer(
+            config=providers.Object(settings), runtime=providers.Object(self.runtime)
+        ).service_manager()
+
+    @property
+    def runtime(self) -> Runtime:
+        """The runtime this test's servers and clients share (one per test)."""
+        found: Runtime | None = self.__dict__.get("_runtime")
+        if found is None:
+            found = self.__dict__["_runtime"] = Runtime()
+        return found
 
     @pytest.fixture
     def proxy(self, servers: list[Server]) -> Iterator[ConformanceService]:
@@ -447,7 +465,7 @@ class ChannelConformance:
         with pytest.raises(RemoteServiceException) as info:
             proxy.fail_unknown("lost key")
         assert info.value.remote_type == "builtins.KeyError"
-        channel_class = ChannelManager().get_class(self.channel)
+        channel_class = ChannelManager(self.runtime.channels).get_class(self.channel)
         if uses_first_contract_server(channel_class):
             return  # its own server answers with the message; the core's dispatcher hides it
         assert "lost key" not in info.value.remote_message
@@ -511,7 +529,7 @@ class ChannelConformance:
         """
         self._needs_the_pipeline()
         started = time.monotonic()
-        if ChannelManager().get_class(self.channel).codec is None:
+        if ChannelManager(self.runtime.channels).get_class(self.channel).codec is None:
             with call_options(timeout=0.2):
                 assert proxy.sleep(0.4) == 0.4
             return
@@ -528,7 +546,7 @@ class ChannelConformance:
             manager.close()
 
     def _needs_the_pipeline(self) -> None:
-        channel_class = ChannelManager().get_class(self.channel)
+        channel_class = ChannelManager(self.runtime.channels).get_class(self.channel)
         if uses_first_contract(channel_class):
             pytest.skip(
                 f"{channel_class.__qualname__} is written to the first plugin contract (it overrides "
@@ -604,8 +622,8 @@ class ChannelConformance:
 def _with_port(url: str, port: int) -> str:
     """The same URL at another port: where nothing listens (a socket path gets another path)."""
     parts = urlsplit(url)
-    if not parts.hostname:
-        return urlunsplit(parts._replace(path=f"{parts.path}.{port}"))
+    if not parts.hostname:  # an opaque name or a socket path: keep the scheme:// urlunsplit drops
+        return f"{parts.scheme}://{parts.netloc}{parts.path}.{port}"
     return urlunsplit(parts._replace(netloc=f"{parts.hostname}:{port}"))
 
 

@@ -44,7 +44,10 @@ try:
     from etcd3gw.client import Etcd3Client
     from etcd3gw.lease import Lease
 except ImportError as missing:  # an optional dependency: say how to get it
-    raise ImportError("the etcd registry needs etcd3gw: pip install 'servicewire[etcd]'") from missing
+    raise ImportError(
+        "the etcd registry needs etcd3gw: install servicewire's etcd extra "
+        "(pip install '.[etcd]' in a checkout) or etcd3gw itself"
+    ) from missing
 
 from container import (
     Channel,

@@ -13,7 +13,7 @@ Document (``instances`` keyed by a random id per registry object, that is per pr
                             "components": {"hello-component": [
                                 {"channel": "dispatch-json", "uri": "http://10.0.0.5:8000"}]}}}}
 
-Writers hold a ``filelock`` lock beside the file and replace the file atomically (a temporary
+Writers hold an ``flock`` lock on a file beside it and replace the file atomically (a temporary
 file, then ``os.replace``). Each process renews its heartbeat in a background thread well
 within the TTL. Readers notice changes by ``stat`` (a full read only when the file changed); a
 watcher thread pushes new URL lists to the watched channels. An entry whose TTL ran out, or whose
@@ -26,7 +26,10 @@ cannot be read, is not JSON, has the wrong shape or is larger than ``max_size``,
 entries of the wrong shape are skipped one by one; a writer that finds the file damaged writes
 the last good view back (a process with entries of its own does so at once). The lock and data
 files are created with ``mode`` (0600: only this user) in a folder that is checked when the
-registry is made: it must be a writable folder that other users cannot replace files in.
+registry is made: it must be a writable folder that other users cannot replace files in. Both
+files are opened without following a link or blocking, and used only when they are this user's
+regular files (registry/_files.py); a file that is not is refused, with the reason, at boot or
+(planted later) by readers and writers alike.
 """
 
 from __future__ import annotations
@@ -43,7 +46,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
-import filelock
 import msgspec
 
 from container import (
@@ -56,6 +58,7 @@ from container import (
     LocalServiceException,
 )
 from container.plugin import WatchList
+from registry._files import FileLock, LockTimeout, UnsafeFile, open_checked
 
 logger = logging.getLogger("servicewire.registry.file")
 
@@ -113,6 +116,10 @@ _encode = msgspec.json.Encoder().encode
 
 class _Damaged(Exception):
     """The file cannot be used as it is; the message says why."""
+
+
+class _Refused(_Damaged):
+    """The file is not this user's regular file (planted, linked, a FIFO); the message says why."""
 
 
 def default_path() -> Path:
@@ -185,7 +192,7 @@ class FileComponentRegistry(ComponentRegistry):
         self.host = socket.gethostname()
         self._lock_path = str(self.path) + ".lock"
         self._prepare_folder()
-        self._file_lock = filelock.FileLock(self._lock_path, timeout=self.lock_timeout, mode=self.mode)
+        self._file_lock = FileLock(self._lock_path, self.mode, self.lock_timeout)
         self._own: dict[str, list[ChannelAddress]] = {}
         self._watched = WatchList()
         self._lock = threading.RLock()
@@ -193,13 +200,19 @@ class FileComponentRegistry(ComponentRegistry):
         self._instances: dict[str, _Entry] = {}
         self._by_component: dict[str, list[tuple[str, _Entry, list[_Address]]]] | None = None
         self._damage: str | None = None
+        self._write_problem: str | None = None
         self._skipped = 0
         self._stop = threading.Event()
         self._heartbeat_thread: threading.Thread | None = None
         self._watch_thread: threading.Thread | None = None
 
     def _prepare_folder(self) -> None:
-        """Create the folder (owner only, as ``mode`` says) and check it can hold the registry."""
+        """Create the folder (owner only, as ``mode`` says) and check it can hold the registry.
+
+        Raises:
+            ConfigurationException: the folder cannot be created or used, or the lock or data
+                file there is not this user's regular file.
+        """
         folder = self.path.parent
         folder_mode = self.mode | ((self.mode & 0o444) >> 2)  # rw -> rwx for the same users
         try:
@@ -216,10 +229,24 @@ class FileComponentRegistry(ComponentRegistry):
                 f"the file registry's folder {folder} is writable by every user without the sticky "
                 "bit: anyone could replace the registry file; choose a folder of your own"
             )
+        if found.st_uid not in (os.geteuid(), 0) and not (
+            self.mode & 0o070 and found.st_gid in {os.getegid(), *os.getgroups()}
+        ):
+            # Whoever owns the folder may remove and replace any file in it, sticky bit or not.
+            raise ConfigurationException(
+                f"the file registry's folder {folder} belongs to uid {found.st_uid}, not to this user "
+                f"(uid {os.geteuid()}) or root: its owner could replace the registry files; choose a "
+                "folder of your own (or share a group's folder with registry.mode '0660')"
+            )
         try:
             # Fails at once where no lock file can live (/proc, a read-only mount, no
-            # permission), instead of a lock timeout at the first registration.
-            handle = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, self.mode)
+            # permission), or where a neighbour planted one, instead of at the first registration.
+            handle = open_checked(self._lock_path, os.O_RDWR | os.O_CREAT, self.mode, content=False)
+        except UnsafeFile as exc:
+            raise ConfigurationException(
+                f"the file registry cannot use its lock file {self._lock_path}: {exc}; remove it, "
+                "or choose a folder of your own"
+            ) from None
         except OSError as exc:
             raise ConfigurationException(
                 f"the file registry cannot use the folder {folder}: cannot create "
@@ -227,13 +254,23 @@ class FileComponentRegistry(ComponentRegistry):
             ) from exc
         try:
             lock_stat = os.fstat(handle)
-            if lock_stat.st_uid == os.getuid() and stat_module.S_IMODE(lock_stat.st_mode) != self.mode:
-                # The umask narrowed it, or an older version (0644) or a hand widened it.
+            if lock_stat.st_uid == os.geteuid() and stat_module.S_IMODE(lock_stat.st_mode) != self.mode:
+                # The umask narrowed it, or an older version (0644) or a hand widened it. Through
+                # the checked descriptor: never through a link to some other file.
                 os.fchmod(handle, self.mode)
         except OSError:
             pass
         finally:
             os.close(handle)
+        try:
+            # content=False: a file of ours that is merely too open is replaced by the next writer.
+            os.close(open_checked(str(self.path), os.O_RDONLY, self.mode, content=False))
+        except UnsafeFile as exc:
+            raise ConfigurationException(
+                f"the file registry cannot use {self.path}: {exc}; remove it, or choose a folder of your own"
+            ) from None
+        except OSError:
+            pass  # missing (the first writer creates it) or unreadable (readers say so, writers repair)
 
     # ComponentRegistry
 
@@ -296,13 +333,13 @@ class FileComponentRegistry(ComponentRegistry):
     def _refresh(self) -> None:
         """Take the file's entries when it changed; keep the last good view when it is damaged."""
         try:
-            found = os.stat(self.path)
+            found = os.lstat(self.path)  # a link is not followed here either: _load refuses it
         except FileNotFoundError:
             self._stat_key = None
             self._use({})
             return
         except OSError as exc:
-            self._damaged(f"cannot stat it: {exc.strerror or exc}")
+            self._damaged(_Damaged(f"cannot stat it: {exc.strerror or exc}"))
             return
         key = (found.st_mtime_ns, found.st_size, found.st_ino)
         if key == self._stat_key:
@@ -311,7 +348,7 @@ class FileComponentRegistry(ComponentRegistry):
         try:
             instances = self._load(found.st_size)
         except _Damaged as exc:
-            self._damaged(str(exc))
+            self._damaged(exc)
             return
         self._use(instances)
 
@@ -324,10 +361,16 @@ class FileComponentRegistry(ComponentRegistry):
         if size > self.max_size:
             raise _Damaged(f"it is {size} bytes, more than registry.max_size ({self.max_size})")
         try:
-            with open(self.path, "rb") as file:
-                data = file.read(self.max_size + 1)
+            handle = open_checked(str(self.path), os.O_RDONLY, self.mode, content=True)
         except FileNotFoundError:
             return {}
+        except UnsafeFile as exc:
+            raise _Refused(str(exc)) from None
+        except OSError as exc:
+            raise _Damaged(f"cannot read it: {exc.strerror or exc}") from None
+        try:
+            with os.fdopen(handle, "rb") as file:
+                data = file.read(self.max_size + 1)
         except OSError as exc:
             raise _Damaged(f"cannot read it: {exc.strerror or exc}") from None
         if len(data) > self.max_size:
@@ -362,11 +405,13 @@ class FileComponentRegistry(ComponentRegistry):
             self._skipped = skipped
         return instances
 
-    def _damaged(self, reason: str) -> None:
+    def _damaged(self, problem: _Damaged) -> None:
+        reason = str(problem)
         if self._damage != reason:
             logger.warning(
-                "the file registry %s is damaged: %s; keeping the last good view, writers repair it",
+                "the file registry %s is %s: %s; keeping the last good view, writers repair it",
                 self.path,
+                "refused" if isinstance(problem, _Refused) else "damaged",
                 reason,
             )
         self._damage = reason
@@ -418,14 +463,18 @@ class FileComponentRegistry(ComponentRegistry):
     def _write(self, raise_errors: bool) -> None:
         try:
             with self._file_lock:
+                refused = None
                 try:
-                    found = os.stat(self.path)
+                    found = os.lstat(self.path)
                     instances = dict(self._load(found.st_size))
                 except FileNotFoundError:
                     instances = {}
                 except _Damaged as exc:
-                    self._damaged(str(exc))
-                    instances = dict(self._instances)  # write the last good view back
+                    self._damaged(exc)
+                    refused = exc if isinstance(exc, _Refused) else None
+                    # Write the last good view back: os.replace swaps the name, so a planted
+                    # link, FIFO or file is replaced, never written through.
+                    instances = dict(self._instances)
                 now = time.time()
                 gone = [i for i, e in instances.items() if i != self.instance_id and not self._keeps(e, now)]
                 for instance_id in gone:
@@ -449,25 +498,47 @@ class FileComponentRegistry(ComponentRegistry):
                         f"cannot write the file registry {self.path}: the document would be {len(data)} "
                         f"bytes, more than registry.max_size ({self.max_size})"
                     )
-                self._replace(data)
-                written = os.stat(self.path)
+                try:
+                    self._replace(data)
+                except OSError as exc:
+                    if refused is None:
+                        raise
+                    # Another user's file in a sticky folder cannot be replaced: say what it is.
+                    raise RegistryFileException(
+                        f"cannot write the file registry {self.path}: the file there is refused "
+                        f"({refused}) and cannot be replaced ({_reason(exc)}); remove it, or choose a "
+                        "folder of your own"
+                    ) from exc
+                written = os.lstat(self.path)
             self._stat_key = (written.st_mtime_ns, written.st_size, written.st_ino)
             self._use(instances)
         except RegistryFileException as exc:
-            if raise_errors:
-                raise
-            logger.warning("%s", exc)
-        except (OSError, filelock.Timeout) as exc:
-            if isinstance(exc, filelock.Timeout):
-                reason = f"lock held longer than {self.lock_timeout:g}s"
-            elif isinstance(exc, IsADirectoryError):
-                reason = "the path is a directory, not a file"
-            else:
-                reason = getattr(exc, "strerror", None) or str(exc)
-            message = f"cannot write the file registry {self.path}: {reason}"
-            if raise_errors:
-                raise RegistryFileException(message) from exc
+            self._write_failed(str(exc), raise_errors, exc)
+            return
+        except UnsafeFile as exc:
+            message = (
+                f"cannot write the file registry {self.path}: its lock file {self._lock_path} is "
+                f"refused: {exc}; remove it, or choose a folder of your own"
+            )
+            self._write_failed(message, raise_errors, exc)
+            return
+        except (OSError, LockTimeout) as exc:
+            message = f"cannot write the file registry {self.path}: {_reason(exc)}"
+            self._write_failed(message, raise_errors, exc)
+            return
+        if self._write_problem is not None:
+            logger.info("the file registry %s is written again", self.path)
+            self._write_problem = None
+
+    def _write_failed(self, message: str, raise_errors: bool, exc: Exception) -> None:
+        """Raise (a registration), or log a heartbeat's failure once until it changes or heals."""
+        if raise_errors:
+            if isinstance(exc, RegistryFileException):
+                raise exc
+            raise RegistryFileException(message) from exc
+        if self._write_problem != message:
             logger.warning("%s", message)
+        self._write_problem = message
 
     def _keeps(self, entry: _Entry, now: float) -> bool:
         # The TTL and a cheap pid check only (no /proc read): a heartbeat stays cheap with
@@ -532,6 +603,13 @@ class FileComponentRegistry(ComponentRegistry):
     def _current_addresses(self, component: str) -> list[ChannelInstances]:
         with self._lock:
             return self._addresses(component)
+
+
+def _reason(exc: Exception) -> str:
+    """Why a write failed, in our words where the OS's vary."""
+    if isinstance(exc, IsADirectoryError):
+        return "the path is a directory, not a file"
+    return getattr(exc, "strerror", None) or str(exc)
 
 
 def _process_exists(pid: int) -> bool:

@@ -64,6 +64,14 @@ class StaticComponentRegistry(ComponentRegistry):
         """Return the configured and registered URLs of a component, per channel."""
         return self._addresses(descriptor.name)
 
+    def configured_addresses(self) -> dict[str, ChannelInstances]:
+        """Return the configured URLs by config key (``registry.components.<c>.<channel>``)."""
+        return {
+            f"registry.components.{component}.{channel}": ChannelInstances(component, channel, urls)
+            for component, channels in self._configured.items()
+            for channel, urls in channels.items()
+        }
+
     def close(self) -> None:
         """Forget the watched channels."""
         self._watched.clear()

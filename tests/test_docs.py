@@ -15,6 +15,7 @@ from container.plugin import CHANNELS, REGISTRIES, SECTIONS, create_registry
 from container.testing import ChannelConformance, RegistryConformance
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
+CONCEPTS = DOCS / "concepts.md"
 CHANNEL_GUIDE = DOCS / "writing-a-channel-plugin.md"
 REGISTRY_GUIDE = DOCS / "writing-a-registry-plugin.md"
 
@@ -78,3 +79,9 @@ def test_the_memory_registry_section_is_typed():
     misspelt = {"registry": {"type": "memory", "spcae": "a"}}
     with pytest.raises(ConfigurationException, match=r"config key 'registry\.spcae' is unknown"):
         ServiceContainer(config=providers.Object(misspelt)).service_manager()
+
+
+def test_the_runtime_examples_run():
+    """The runtime's examples in concepts.md and the channel guide run, their asserts included."""
+    load_example(CONCEPTS, "runtime.py")
+    load_example(CHANNEL_GUIDE, "runtime_addresses.py")

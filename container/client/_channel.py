@@ -299,7 +299,8 @@ class Channel(FirstContract):
     def _checked(self, address: ChannelInstances | None) -> ChannelInstances | None:
         if address is None or not address.urls:
             return address
-        usable = usable_urls(address.urls, self.check_url, f"channel {self.name!r} of {address.component!r}")
+        where = f"channel {self.name!r} of {address.component!r}"
+        usable = usable_urls(address.urls, self.check_url, where, self.settings.runtime.refused_urls)
         if len(usable) == len(address.urls):
             return address
         return ChannelInstances(address.component, address.channel, usable)

@@ -4,7 +4,12 @@ Three groups exist: ``servicewire.channels`` (Channel subclasses), ``servicewire
 (ComponentRegistry subclasses) and ``servicewire.settings`` (the typed config sections that
 plugins declare). The installed distributions' entry points are read once, on the first
 look-up; a plugin's module is imported only when its name is asked for. Classes can also be
-registered directly (tests), or declared by an annotation that the group finds (``@channel``).
+registered directly, or declared by an annotation that the group finds (``@channel``).
+
+The module-level groups (``CHANNELS``, ``REGISTRIES``, ``SECTIONS``) hold the process's entry
+points, read once (a pure cache of what is installed), and the registrations of the earlier
+plugin contract, which every runtime sees. Each runtime has a group of its own on top
+(:meth:`PluginGroup.child`): what is registered there is seen by that runtime only.
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ class PluginGroup:
         declared: returns the classes declared by annotation, by name (``@channel`` marks a
             class; this finds the marked ones); they come after direct registrations and
             before entry points.
+        parent: the group this one adds registrations to (a runtime's group over the
+            process's); names, entry points and annotations come from the parent.
     """
 
     def __init__(
@@ -50,6 +57,7 @@ class PluginGroup:
         base: Callable[[], type],
         unknown: Callable[[str, list[str]], LocalServiceException],
         declared: Callable[[], dict[str, type]] | None = None,
+        parent: PluginGroup | None = None,
     ) -> None:
         self.group = group
         self.kind = kind
@@ -61,6 +69,15 @@ class PluginGroup:
         self._loaded: dict[str, type] = {}
         self._entry_points: dict[str, metadata.EntryPoint] | None = None
         self._conflicts: dict[str, list[str]] = {}
+        self.parent = parent
+
+    def child(self) -> PluginGroup:
+        """Return a new group over this one: its registrations are its own, the rest is this one's.
+
+        A runtime's plugin groups are children of the process's: registering in one is seen
+        by that runtime only; entry points are read once, by the process's group.
+        """
+        return type(self)(self.group, self.kind, self._base, self._unknown, parent=self)
 
     def register(self, name: str, cls: type) -> None:
         """Register a class under a name directly (application code and tests).
@@ -79,12 +96,18 @@ class PluginGroup:
 
     def names(self) -> list[str]:
         """Return every known name: registered directly or declared by an entry point."""
+        if self.parent is not None:
+            with self._lock:
+                own = set(self._registered)
+            return sorted(own | set(self.parent.names()))
         with self._lock:
             declared = self._declared() if self._declared is not None else {}
             return sorted(set(self._registered) | set(declared) | set(self._scan()))
 
     def distribution_of(self, name: str) -> str | None:
         """Return the distribution whose entry point declares ``name``, or None."""
+        if self.parent is not None:
+            return self.parent.distribution_of(name)
         entry_point = self._scan().get(name)
         return _distribution_name(entry_point) if entry_point is not None else None
 
@@ -111,6 +134,8 @@ class PluginGroup:
         cls = self._registered.get(name)
         if cls is not None:
             return cls
+        if self.parent is not None:
+            return self.parent.find(name)
         if self._declared is not None:
             cls = self._declared().get(name)
             if cls is not None:
@@ -146,6 +171,9 @@ class PluginGroup:
 
     def refresh(self) -> None:
         """Forget the cached entry-point scan (after installing a distribution at run time)."""
+        if self.parent is not None:
+            self.parent.refresh()
+            return
         with self._lock:
             self._entry_points = None
             self._conflicts = {}

@@ -28,6 +28,7 @@ import msgspec
 
 from ..values._errors import ConfigurationException, PluginException
 from ._plugins import SETTINGS_GROUP, PluginGroup
+from ._runtime import DetachedRuntime, PluginRuntime
 
 _T = TypeVar("_T")
 
@@ -404,7 +405,10 @@ class Settings:
         extensions: objects given in code for plugins, by the key each plugin documents (for
             example ``"http.session_customizers"``).
         sections: returns the type a plugin declared for a top-level key, or None (default:
-            the ``servicewire.settings`` entry points and :data:`SECTIONS` registrations).
+            the runtime's sections: the ``servicewire.settings`` entry points, :data:`SECTIONS`
+            registrations and those of the runtime).
+        runtime: the runtime of the container these settings belong to (None: settings made
+            on their own get a :class:`DetachedRuntime`).
 
     Raises:
         ConfigurationException: a key holds a value of the wrong kind, in the core's sections
@@ -421,6 +425,9 @@ class Settings:
         observability: traces, metrics and call logs.
         registry: the ``registry`` section, for the registry plugin (``type`` included).
         extensions: objects given in code for plugins, by key.
+        runtime: the runtime of the container these settings belong to: what the core hands
+            plugins of it (``settings.runtime.addresses``, the in-process address space; see
+            docs/writing-a-channel-plugin.md).
     """
 
     def __init__(
@@ -428,6 +435,7 @@ class Settings:
         raw: Mapping[str, Any] | None = None,
         extensions: Mapping[str, Any] | None = None,
         sections: Callable[[str], type | None] | None = None,
+        runtime: PluginRuntime | None = None,
     ) -> None:
         if raw is None:
             raw = {}
@@ -435,6 +443,7 @@ class Settings:
             raise ConfigurationException(f"config must be a mapping, got {type(raw).__name__}: {raw!r:.80}")
         self.raw: Mapping[str, Any] = raw
         self.extensions: Mapping[str, Any] = dict(extensions or {})
+        self.runtime: PluginRuntime = runtime if runtime is not None else DetachedRuntime(SECTIONS)
         self._typed: dict[tuple[str, type], Any] = {}
         registry = _section(raw, "registry")
         self.registry: Mapping[str, Any] = {"type": "static"} if registry is None else registry
@@ -463,7 +472,7 @@ class Settings:
         calls = self.calls
         self._default_timeout = calls.timeout or legacy.timeout or legacy.read_timeout or DEFAULT_TIMEOUT
         self._default_connect = calls.connect_timeout or legacy.connect_timeout or DEFAULT_CONNECT_TIMEOUT
-        declared_type = SECTIONS.find if sections is None else sections
+        declared_type = sections if sections is not None else self.runtime.sections.find
         for key in raw:
             if key in CORE_SECTIONS or not isinstance(key, str):
                 continue

@@ -1,4 +1,9 @@
-"""The decorators that declare services, components, implementations and channels."""
+"""The decorators that declare services, components, implementations and channels.
+
+They only annotate the classes they decorate (and a component's service classes with their
+component) and refuse at once what cannot work; nothing is recorded at module level. What a
+process hosts is decided by its application containers, each with its own runtime.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,21 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ..values._errors import PluginException, ServiceNotFoundException
+from ._checks import check_service
 from ._component import Component, Service
 from ._descriptors import (
-    CATALOG,
     IDEMPOTENT_ATTRIBUTE,
     ComponentDescriptor,
     ServiceDescriptor,
+    declare_component,
+    declare_implementation,
+    descriptor_for,
+    public_methods,
 )
+from ._health import CHECKS_ATTRIBUTE
 
 _C = TypeVar("_C", bound=type)
+_T = TypeVar("_T")
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
@@ -28,11 +39,17 @@ def service(name: str = "", description: str = "") -> Callable[[_C], _C]:
 
     Returns:
         The class decorator.
+
+    Raises:
+        TypeError: the class is no Service, or a method has a shape servicewire does not
+            support (``async def``, a generator, an iterator result); the message names the
+            method and says what is supported.
     """
 
     def decorate(cls: _C) -> _C:
         if not (isinstance(cls, type) and issubclass(cls, Service)):
             raise TypeError(f"@service expects a subclass of container.Service, got {cls!r}")
+        check_service(cls, public_methods(cls))
         cls.__servicewire_meta__ = {  # type: ignore[attr-defined]
             "kind": "service",
             "name": name,
@@ -85,7 +102,7 @@ def component(
             "description": description,
             "decorator": component,
         }
-        CATALOG.add_component(ComponentDescriptor(cls, service_types))
+        declare_component(ComponentDescriptor(cls, service_types))
         return cls
 
     return decorate
@@ -107,25 +124,15 @@ def implementation() -> Callable[[_C], _C]:
     """
 
     def decorate(cls: _C) -> _C:
-        implemented = CATALOG.add_implementation(cls)
-        if not implemented:
+        if not declare_implementation(cls):
             raise ServiceNotFoundException(
                 f"@implementation {cls.__qualname__} implements no @service listed by a "
                 "@component, and no @component",
                 cls,
             )
-        for descriptor in implemented:
-            if isinstance(descriptor, ComponentDescriptor):
-                _attach_health(descriptor, cls)
         return cls
 
     return decorate
-
-
-def _attach_health(descriptor: ComponentDescriptor[Any], cls: type) -> None:
-    endpoint = getattr(cls, "__servicewire_health__", None)
-    if endpoint is not None:
-        descriptor.health_endpoint = endpoint
 
 
 def health(endpoint: str = "") -> Callable[[_C], _C]:
@@ -138,14 +145,39 @@ def health(endpoint: str = "") -> Callable[[_C], _C]:
         endpoint: an extra path for the component's health document, for example ``"/health"``.
 
     Returns:
-        The class decorator; apply it below (before) ``@implementation()``.
+        The class decorator (above or below ``@implementation()``).
     """
 
     def decorate(cls: _C) -> _C:
         cls.__servicewire_health__ = endpoint  # type: ignore[attr-defined]
-        for descriptor in CATALOG.interfaces_of(cls):
-            if isinstance(descriptor, ComponentDescriptor) and descriptor.implementation is cls:
-                descriptor.health_endpoint = endpoint
+        return cls
+
+    return decorate
+
+
+def health_checks(component: type | None = None) -> Callable[[type[_T]], type[_T]]:
+    """Declare a class whose ``@health_check`` methods contribute to component health.
+
+    The class is created by each hosting container: through its provider when the container
+    provides the class (``db_checks = providers.Singleton(DbChecks, pool=pool)``), otherwise
+    with no arguments. A class that cannot be created reports ERROR in the health document.
+
+    This annotates the component class named (or :class:`~container.Component`, when None):
+    the checks apply wherever that class or a subclass of it is hosted.
+
+    Args:
+        component: the component interface or implementation whose health these checks
+            affect; when None they affect every component.
+
+    Returns:
+        The class decorator.
+    """
+    target = Component if component is None else component
+
+    def decorate(cls: type[_T]) -> type[_T]:
+        declared = vars(target).get(CHECKS_ATTRIBUTE, ())
+        if cls not in declared:
+            setattr(target, CHECKS_ATTRIBUTE, (*declared, cls))
         return cls
 
     return decorate
@@ -208,4 +240,4 @@ def descriptor_of(cls: type) -> ServiceDescriptor[Any] | ComponentDescriptor[Any
     Raises:
         ServiceNotFoundException: ``cls`` is not one.
     """
-    return CATALOG.get(cls)  # type: ignore[return-value]
+    return descriptor_for(cls)  # type: ignore[return-value]

@@ -149,19 +149,23 @@ def _interpret(name: str, outcome: object) -> tuple[HealthStatus, str]:
     )
 
 
-_CHECK_CLASSES: list[tuple[type, type | None]] = []
-"""Health-check classes and the component type each applies to: metadata, like the catalog."""
-_CHECK_CLASSES_LOCK = threading.Lock()
+CHECKS_ATTRIBUTE = "__servicewire_health_checks__"
+"""The attribute ``@health_checks(component=X)`` annotates ``X`` with: the check classes declared for it."""
 
 
 def check_classes_for(component_type: type) -> list[type]:
-    """Return the health-check classes that apply to a component implementation class."""
-    with _CHECK_CLASSES_LOCK:
-        return [
-            check_class
-            for check_class, component in _CHECK_CLASSES
-            if component is None or issubclass(component_type, component)
-        ]
+    """Return the health-check classes that apply to a component implementation class.
+
+    They are read from the annotations of the class and its bases (``@health_checks``
+    annotates the component it names, and :class:`~container.Component` for every component),
+    in declaration order, the most general first.
+    """
+    found: list[type] = []
+    for klass in reversed(component_type.__mro__):
+        for check_class in vars(klass).get(CHECKS_ATTRIBUTE, ()):
+            if check_class not in found:
+                found.append(check_class)
+    return found
 
 
 class _BrokenCheck:
@@ -214,26 +218,3 @@ class HealthCheckManager:
         results = tuple(check.run() for check in self.checks)
         worst = max((r.status for r in results), default=HealthStatus.OK)
         return Health(worst, results)
-
-
-def health_checks(component: type | None = None) -> Callable[[type[_T]], type[_T]]:
-    """Declare a class whose ``@health_check`` methods contribute to component health.
-
-    The class is created by each hosting container: through its provider when the container
-    provides the class (``db_checks = providers.Singleton(DbChecks, pool=pool)``), otherwise
-    with no arguments. A class that cannot be created reports ERROR in the health document.
-
-    Args:
-        component: the component interface or implementation whose health these checks
-            affect; when None they affect every component of the process.
-
-    Returns:
-        The class decorator.
-    """
-
-    def decorate(cls: type[_T]) -> type[_T]:
-        with _CHECK_CLASSES_LOCK:
-            _CHECK_CLASSES.append((cls, component))
-        return cls
-
-    return decorate

@@ -66,6 +66,16 @@ class ComponentRegistry(ABC):
     def get_addresses(self, descriptor: ComponentDescriptor[Any]) -> list[ChannelInstances]:
         """Return the component's URLs, one entry per channel it is reachable on."""
 
+    def configured_addresses(self) -> Mapping[str, ChannelInstances]:
+        """Return the addresses this registry's configuration states, by config key.
+
+        The core checks them when the container is created: every channel named must be
+        known, and every URL must be one its channel accepts; otherwise the container is
+        refused, naming the key (``registry.components.hello.dispatch-json``). A registry
+        whose addresses come from elsewhere (a file, etcd) states none: the default.
+        """
+        return {}
+
     def close(self) -> None:
         """Stop background threads and release resources; called when the manager closes."""
 

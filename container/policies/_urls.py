@@ -19,9 +19,8 @@ from urllib.parse import SplitResult, urlsplit
 
 logger = logging.getLogger("servicewire")
 
-# Process-wide on purpose: a refused URL is logged once per process, whichever container's
-# channel meets it again (bounded below, so a hostile registry cannot grow it without end).
-_warned: set[tuple[str, str]] = set()
+LOGGED_AT_MOST = 10_000
+"""Refused URLs remembered as logged, at most (so a hostile registry cannot grow the set)."""
 
 
 class URLShape(enum.Enum):
@@ -94,14 +93,23 @@ def _shape_problem(parts: SplitResult, shape: URLShape) -> str | None:
     return None if parts.netloc or parts.path else "it names nothing after scheme://"
 
 
-def usable_urls(urls: Sequence[str], check: Callable[[str], str | None], where: str) -> list[str]:
+def usable_urls(
+    urls: Sequence[str],
+    check: Callable[[str], str | None],
+    where: str,
+    logged: set[tuple[str, str]] | None = None,
+) -> list[str]:
     """Return the URLs a channel may send to; log each refused one once (naming ``where``).
 
     Args:
         urls: the URLs a registry gave.
         check: the channel's ``check_url``: why a URL is refused, or None.
         where: what is refused, for the log line.
+        logged: the (where, URL) pairs logged already, updated here: the runtime's
+            ``refused_urls`` (None: log every refusal).
     """
+    if logged is None:
+        logged = set()
     usable = []
     for url in urls:
         problem = check(url)
@@ -109,8 +117,8 @@ def usable_urls(urls: Sequence[str], check: Callable[[str], str | None], where: 
             usable.append(url)
             continue
         key = (where, str(url))
-        if key not in _warned:
-            if len(_warned) < 10_000:
-                _warned.add(key)
+        if key not in logged:
+            if len(logged) < LOGGED_AT_MOST:
+                logged.add(key)
             logger.warning("%s: the registry's URL %r is refused: %s", where, url, problem)
     return usable

@@ -1,71 +1,51 @@
 """Service clients for plain scripts: a working proxy from a config mapping in one line.
 
-Scripts have no application container to own what servicewire opens, so one is kept per
-configuration: every :class:`ServiceClient` and every :func:`connect` with an equal
-configuration share one ServiceManager (its connections, registry and watcher threads). A
-ServiceClient releases its share when closed; the manager closes with its last user, and
-whatever :func:`connect` opened closes at exit. Calling ``connect`` a thousand times opens
-one manager, not a thousand.
+Scripts have no application container to own what servicewire opens, so a :class:`Runtime`
+keeps one manager per configuration: every :class:`ServiceClient` and every :func:`connect`
+with an equal configuration and the same runtime share one ServiceManager (its connections,
+registry and watcher threads). A ServiceClient releases its share when closed; the manager
+closes with its last user, and whatever :func:`connect` opened closes at exit. Calling
+``connect`` a thousand times opens one manager, not a thousand.
+
+Both take ``runtime=``; without it they use the process's default runtime,
+:func:`default_runtime`, as requests' module-level functions use a session of their own. Pass
+your own to keep a script's clients (and the plugins registered for them) apart.
 """
 
 from __future__ import annotations
 
 import atexit
-import json
-import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, TypeVar
 
 from dependency_injector import providers
 
 from ._manager import ServiceManager, ServiceType
+from ._runtime import Runtime
 from ._service_container import ServiceContainer
 
 T = TypeVar("T")
 
-
-class _Shared:
-    """One configuration's container and manager, and how many clients use them."""
-
-    def __init__(self, config: Mapping[str, Any]) -> None:
-        self.container = ServiceContainer(config=providers.Object(dict(config)))
-        self.manager: ServiceManager = self.container.service_manager()
-        self.users = 0
+_DEFAULT = Runtime()
+"""The runtime of scripts that name none (see :func:`default_runtime`)."""
 
 
-# Process-wide on purpose: scripts call connect() without a container to hold state, and the
-# point of this table is that equal configurations share one manager. Guarded by _lock.
-_shared: dict[str, _Shared] = {}
-_connected: set[str] = set()
-_lock = threading.Lock()
+def default_runtime() -> Runtime:
+    """Return the process's default runtime: the one :func:`connect` and ServiceClient use by default.
+
+    It is an ordinary :class:`Runtime`, made when servicewire is imported; what
+    :func:`connect` opens in it is closed at exit.
+    """
+    return _DEFAULT
 
 
-def _key(config: Mapping[str, Any]) -> str:
-    return json.dumps(config, sort_keys=True, default=repr)
+def _maker(runtime: Runtime) -> Callable[[Mapping[str, Any]], tuple[Any, ServiceManager]]:
+    def make(config: Mapping[str, Any]) -> tuple[Any, ServiceManager]:
+        container = ServiceContainer(config=providers.Object(dict(config)), runtime=providers.Object(runtime))
+        return container, container.service_manager()
 
-
-def _acquire(config: Mapping[str, Any]) -> tuple[str, _Shared]:
-    key = _key(config)
-    with _lock:
-        shared = _shared.get(key)
-        if shared is None:
-            shared = _Shared(config)  # validates the config: a bad one raises and stores nothing
-            _shared[key] = shared
-        shared.users += 1
-        return key, shared
-
-
-def _release(key: str) -> None:
-    with _lock:
-        shared = _shared.get(key)
-        if shared is None:
-            return
-        shared.users -= 1
-        if shared.users > 0:
-            return
-        del _shared[key]
-    shared.manager.close()
+    return make
 
 
 class ServiceClient:
@@ -82,15 +62,17 @@ class ServiceClient:
 
     Args:
         config: the servicewire configuration mapping (``registry`` section and settings).
+        runtime: the runtime whose managers, plugins and in-process addresses are used
+            (default: :func:`default_runtime`).
 
     Raises:
         ConfigurationException: the configuration does not validate.
     """
 
-    def __init__(self, config: Mapping[str, Any]) -> None:
-        self._key, shared = _acquire(config)
-        self.container = shared.container
-        self.manager: ServiceManager = shared.manager
+    def __init__(self, config: Mapping[str, Any], runtime: Runtime | None = None) -> None:
+        self.runtime = runtime if runtime is not None else _DEFAULT
+        self._key, self.container, manager = self.runtime.clients.acquire(config, _maker(self.runtime))
+        self.manager: ServiceManager = manager
         self._closed = False
 
     def get_service(self, service_type: ServiceType[T], preferred_channel: str = "") -> T:
@@ -102,7 +84,7 @@ class ServiceClient:
         if self._closed:
             return
         self._closed = True
-        _release(self._key)
+        self.runtime.clients.release(self._key)
 
     def __enter__(self) -> ServiceClient:
         return self
@@ -116,7 +98,12 @@ class ServiceClient:
         self.close()
 
 
-def connect(service_type: ServiceType[T], config: Mapping[str, Any], preferred_channel: str = "") -> T:
+def connect(
+    service_type: ServiceType[T],
+    config: Mapping[str, Any],
+    preferred_channel: str = "",
+    runtime: Runtime | None = None,
+) -> T:
     """Return a proxy of a service from a config mapping; what it opens is closed at exit.
 
     Example::
@@ -125,12 +112,15 @@ def connect(service_type: ServiceType[T], config: Mapping[str, Any], preferred_c
             "hello-component": {"dispatch-msgpack": ["http://127.0.0.1:8000"]}}}})
         print(hello.hello("world"))
 
-    Every ``connect`` with an equal configuration shares one manager.
+    Every ``connect`` with an equal configuration and the same runtime shares one manager.
 
     Args:
         service_type: the ``@service`` interface.
         config: the servicewire configuration mapping.
         preferred_channel: the channel to use ("" takes the first the registry offers).
+        runtime: the runtime whose managers, plugins and in-process addresses are used
+            (default: :func:`default_runtime`; its managers are closed at exit, another
+            runtime's when you call ``runtime.close()``).
 
     Returns:
         A proxy of the service.
@@ -138,23 +128,12 @@ def connect(service_type: ServiceType[T], config: Mapping[str, Any], preferred_c
     Raises:
         ConfigurationException: the configuration does not validate.
     """
-    key = _key(config)
-    with _lock:
-        shared = _shared.get(key)
-        if shared is None:
-            shared = _Shared(config)  # validates the config: a bad one raises and stores nothing
-            _shared[key] = shared
-        if key not in _connected:
-            _connected.add(key)
-            shared.users += 1
-    return shared.manager.get_service(service_type, preferred_channel)
+    runtime = runtime if runtime is not None else _DEFAULT
+    manager = runtime.clients.connect(config, _maker(runtime))
+    return manager.get_service(service_type, preferred_channel)
 
 
 @atexit.register
 def close_connections() -> None:
-    """Release what :func:`connect` opened (runs at exit; safe to call earlier)."""
-    with _lock:
-        keys = list(_connected)
-        _connected.clear()
-    for key in keys:
-        _release(key)
+    """Release what :func:`connect` opened in the default runtime (runs at exit; safe to call earlier)."""
+    _DEFAULT.close()

@@ -20,7 +20,16 @@ from typing import Any
 
 from dependency_injector import providers
 
-from ..declarations._descriptors import CATALOG, BaseDescriptor, ComponentDescriptor, ServiceDescriptor
+from ..declarations._checks import unimplemented_methods
+from ..declarations._descriptors import (
+    BaseDescriptor,
+    Catalog,
+    ComponentDescriptor,
+    ServiceDescriptor,
+    implementations_of,
+    interfaces_of,
+    is_implementation,
+)
 from ..declarations._health import HealthCheckManager, check_classes_for
 from ..values._errors import ConfigurationException
 
@@ -35,7 +44,7 @@ def provided_implementations(application: Any) -> dict[type, Any]:
     found: dict[type, Any] = {}
     for provider in _declared_providers(application):
         provides = getattr(provider, "provides", None)
-        if isinstance(provides, type) and CATALOG.interfaces_of(provides) and _is_implementation(provides):
+        if isinstance(provides, type) and is_implementation(provides) and interfaces_of(provides):
             found.setdefault(provides, provider)
     return found
 
@@ -64,27 +73,31 @@ def _declared_providers(application: Any) -> list[Any]:
     return ordered + [p for p in everything if id(p) not in seen]
 
 
-def _is_implementation(cls: type) -> bool:
-    return any(cls in CATALOG.implementations.get(d.type, ()) for d in CATALOG.interfaces_of(cls))
-
-
 class Hosting:
     """The components one application container hosts, and the objects made for them.
 
     Args:
         application: the application container (None: nothing is hosted).
+        catalog: the runtime's catalog, where the hosted components are added.
+
+    Raises:
+        ConfigurationException: two hosted components (or services) have one name.
     """
 
-    def __init__(self, application: Any) -> None:
+    def __init__(self, application: Any, catalog: Catalog | None = None) -> None:
         self.application = application
         self._provided = provided_implementations(application)
         self.components: list[ComponentDescriptor[Any]] = []
         for cls in self._provided:
-            for descriptor in CATALOG.interfaces_of(cls):
+            for descriptor in interfaces_of(cls):
                 component = descriptor.get_component_descriptor()
                 if component not in self.components:
                     self.components.append(component)
+        if catalog is not None:
+            for component in self.components:
+                catalog.add(component)
         self._instances: dict[type, Any] = {}
+        self._classes: dict[type, type] = {}
         self._health: dict[str, HealthCheckManager] = {}
         self._lock = threading.RLock()
 
@@ -98,10 +111,16 @@ class Hosting:
         Raises:
             ConfigurationException: none is provided and none (or more than one) is known.
         """
+        found = self._classes.get(descriptor.type)
+        if found is None:
+            found = self._classes[descriptor.type] = self._implementation_class(descriptor)
+        return found
+
+    def _implementation_class(self, descriptor: BaseDescriptor[Any]) -> type:
         for cls in self._provided:
             if issubclass(cls, descriptor.type):
                 return cls
-        known = CATALOG.implementations.get(descriptor.type, [])
+        known = implementations_of(descriptor.type)
         if len(known) == 1:
             return known[0]
         kind = "component" if isinstance(descriptor, ComponentDescriptor) else "service"
@@ -138,15 +157,23 @@ class Hosting:
         return self.instance(self.implementation_class(descriptor))
 
     def check(self) -> None:
-        """Make sure every hosted component and service has an implementation.
+        """Make sure every hosted component and service has a complete implementation.
 
         Raises:
-            ConfigurationException: one has none, or several are known and none is provided.
+            ConfigurationException: one has none, or several are known and none is provided,
+                or its implementation leaves methods of the interface unimplemented (named).
         """
         for component in self.components:
-            self.implementation_class(component)
-            for service in component.services:
-                self.implementation_class(service)
+            for descriptor in (component, *component.services):
+                cls = self.implementation_class(descriptor)
+                missing = unimplemented_methods(descriptor.type, cls)
+                if missing:
+                    raise ConfigurationException(
+                        f"{cls.__qualname__}, the implementation of {descriptor.name!r} hosted by this "
+                        f"container, does not implement {', '.join(missing)}: the interface's "
+                        "declaration would run instead and answer None; implement "
+                        f"{'it' if len(missing) == 1 else 'them'} in {cls.__qualname__}"
+                    )
 
     def health_checks(self, component: ComponentDescriptor[Any]) -> HealthCheckManager:
         """Return the health checks of a hosted component, made through the container."""

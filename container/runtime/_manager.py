@@ -16,20 +16,23 @@ from ..call._proxy import Binding, make_proxy
 from ..call._transport import InProcessTransport, Listener, Transport
 from ..client._channel import Channel
 from ..config._settings import Settings
-from ..declarations._descriptors import CATALOG, ComponentDescriptor, ServiceDescriptor
+from ..declarations._descriptors import ComponentDescriptor, ServiceDescriptor
 from ..discovery._registry import ComponentRegistry
 from ..observability import Observability
 from ..policies._events import ChannelEvents
+from ..policies._selectors import selector_by_name
 from ..security._auth import Guard, authenticators_from, credentials_from, method_rules, parse_rule
 from ..values._errors import (
     ConfigurationException,
     NoAddressException,
     ServiceCommunicationException,
     ServiceNotFoundException,
+    UnknownChannelException,
 )
 from ..values._values import ChannelAddress, ChannelInstances
 from ._channel_manager import ChannelManager
 from ._hosting import Hosting
+from ._runtime import Runtime
 
 if TYPE_CHECKING:
     from ..declarations._component import Component
@@ -75,10 +78,20 @@ class ServiceManager:
         client_interceptors: interceptors of outgoing calls, outermost first (before those
             that config names).
         server_interceptors: interceptors of incoming calls, outermost first.
+        runtime: the :class:`Runtime` this manager belongs to (its catalog, plugins and
+            in-process addresses); the one of ``config`` when it is :class:`Settings` made
+            with one, else a new one.
 
     Raises:
-        ConfigurationException: the configuration does not validate (the key path is named),
-            or an interceptor that config names cannot be loaded.
+        ConfigurationException: the configuration does not validate (the key path is named);
+            an import path it names does not import; it names an unknown selector, or a
+            channel no plugin provides or a URL its channel refuses among the registry's
+            configured addresses; a hosted component has no implementation, or one that
+            leaves interface methods unimplemented (named). Nothing is started then, and the
+            registry is closed.
+
+    Attributes:
+        runtime: the manager's :class:`Runtime`.
     """
 
     def __init__(
@@ -89,36 +102,48 @@ class ServiceManager:
         container: Any = None,
         client_interceptors: Iterable[InterceptorLike] = (),
         server_interceptors: Iterable[InterceptorLike] = (),
+        runtime: Runtime | None = None,
     ) -> None:
         self.id = uuid.uuid4().hex
-        self.settings = config if isinstance(config, Settings) else Settings(config)
-        self.config: Mapping[str, Any] = self.settings.raw
         self.component_registry = component_registry
-        self.channel_manager = channel_manager
-        self.preferred_channel = ""
-        self._container = container
-        self._hosting: Hosting | None = None
-        self._interceptors = {
-            "client": list(client_interceptors) + self._configured_interceptors("client"),
-            "server": list(server_interceptors) + self._configured_interceptors("server"),
-        }
-        self._component_interceptors = {
-            (name, side): [
-                load_interceptor(spec, f"components.{name}.interceptors.{side}[{index}]")
-                for index, spec in enumerate(getattr(settings.interceptors, side))
-            ]
-            for name, settings in self.settings.components.items()
-            for side in ("client", "server")
-        }
+        try:
+            self.runtime, self.settings = _runtime_and_settings(runtime, config)
+            self.config: Mapping[str, Any] = self.settings.raw
+            self.channel_manager = channel_manager
+            self.preferred_channel = ""
+            self._container = container
+            self._hosting: Hosting | None = None
+            self._lock = threading.RLock()
+            self._interceptors = {
+                "client": list(client_interceptors) + self._configured_interceptors("client"),
+                "server": list(server_interceptors) + self._configured_interceptors("server"),
+            }
+            self._component_interceptors = {
+                (name, side): [
+                    load_interceptor(spec, f"components.{name}.interceptors.{side}[{index}]")
+                    for index, spec in enumerate(getattr(settings.interceptors, side))
+                ]
+                for name, settings in self.settings.components.items()
+                for side in ("client", "server")
+            }
+            self._authenticators = authenticators_from(self.settings)
+            self._default_credentials = credentials_from(self.settings, None)
+            self._credentials = {
+                name: credentials_from(self.settings, name) for name in self.settings.components
+            }
+            self._check_configuration()
+            if _application_container(self._container) is not None:
+                self.hosting.check()
+        except BaseException:  # refused: release the registry the container made for it
+            component_registry.close()
+            raise
+        # Nothing below starts before the configuration and the hosting passed their checks.
         self.observability = Observability(self.settings)
         self.channel_events = ChannelEvents()
         """What the channels of this manager see happen to instances (failovers, new URLs)."""
         if self.observability.metrics is not None:
             self.channel_events.subscribe(self.observability.metrics)
-        self._authenticators = authenticators_from(self.settings)
         self._guard: Guard | None = None
-        self._default_credentials = credentials_from(self.settings, None)
-        self._credentials = {name: credentials_from(self.settings, name) for name in self.settings.components}
         self._services: dict[tuple[Any, str], Any] = {}
         self._channels: dict[tuple[type, str], Channel] = {}
         self._transports: dict[type[Channel], Transport | InProcessTransport] = {}
@@ -126,8 +151,39 @@ class ServiceManager:
         self._own_listener: Listener | None = None
         self._own_local_uri = ""
         self.served_channels: set[str] = set()
-        self._lock = threading.RLock()
         self._closed = False
+
+    # checks made when the manager is created
+
+    def _check_configuration(self) -> None:
+        """Refuse now what config holds that would fail at a call: selectors, channels, URLs.
+
+        Raises:
+            ConfigurationException: an unknown selector, a channel no plugin provides or a URL
+                its channel refuses in the registry's configured addresses; the key is named.
+        """
+        for name, component in self.settings.components.items():
+            if component.selector is not None:
+                selector_by_name(component.selector, f"components.{name}.selector")
+        for where, address in self.component_registry.configured_addresses().items():
+            channel_class = self._channel_class(address.channel, f"config key {where!r}")
+            for url in address.urls:
+                problem = channel_class.check_url(url)
+                if problem is not None:
+                    raise ConfigurationException(
+                        f"config key {where!r} holds the URL {_shown(url)!r}, which channel "
+                        f"{address.channel!r} refuses: {problem}"
+                    )
+
+    def _channel_class(self, name: str, where: str) -> type[Channel]:
+        """Return the channel class of ``name``; unknown, a ConfigurationException naming ``where``."""
+        try:
+            return self.channel_manager.get_class(name)
+        except UnknownChannelException as exc:
+            raise ConfigurationException(
+                f"{where} names the channel {name!r}, which no plugin provides; known channels: "
+                f"{', '.join(exc.known) or '(none)'}"
+            ) from None
 
     # hosting
 
@@ -138,7 +194,7 @@ class ServiceManager:
         if hosting is None:
             with self._lock:
                 if self._hosting is None:
-                    self._hosting = Hosting(_application_container(self._container))
+                    self._hosting = Hosting(_application_container(self._container), self.runtime.catalog)
                 hosting = self._hosting
         return hosting
 
@@ -358,7 +414,7 @@ class ServiceManager:
         return cast(T, make_proxy(descriptor, self._channel(component, address)))
 
     def _service_descriptor(self, service_type: Any) -> ServiceDescriptor[Any]:
-        descriptor = CATALOG.get(service_type)
+        descriptor = self.runtime.catalog.get(service_type)
         if isinstance(descriptor, ComponentDescriptor):
             names = ", ".join(s.type.__qualname__ for s in descriptor.services)
             raise ServiceNotFoundException(
@@ -447,6 +503,8 @@ class ServiceManager:
             with self._lock:
                 self._started.append(component)
             addresses = list(instance.get_addresses(port)) if server is not None else []
+            for address in addresses:
+                self._channel_class(address.channel, f"{component.name}.get_addresses()")
             if server is not None:
                 addresses = [server.listen_on(component, a) for a in addresses]
                 self._check_addresses(component, addresses)
@@ -527,6 +585,33 @@ class ServiceManager:
                 for method in service.methods.values():
                     lines.append(f"    {method.name}{method.signature}")
         return "\n".join(lines) + "\n"
+
+
+def _shown(url: str) -> str:
+    """The URL with any ``user:password@`` left out, for messages."""
+    scheme, separator, rest = url.partition("://")
+    host, slash, path = rest.partition("/")
+    if separator and "@" in host:
+        return f"{scheme}://***@{host.rpartition('@')[2]}{slash}{path}"
+    return url
+
+
+def _runtime_and_settings(
+    runtime: Runtime | None, config: Mapping[str, Any] | Settings | None
+) -> tuple[Runtime, Settings]:
+    """The manager's runtime and settings: settings made with a runtime bring theirs."""
+    if not isinstance(config, Settings):
+        runtime = runtime if runtime is not None else Runtime()
+        return runtime, Settings(config, runtime=runtime)
+    if not isinstance(config.runtime, Runtime):  # settings made outside a container
+        runtime = runtime if runtime is not None else Runtime()
+        config.runtime = runtime
+        return runtime, config
+    if runtime is not None and runtime is not config.runtime:
+        raise ConfigurationException(
+            "the ServiceManager's runtime is not the one its Settings were made with; give one runtime"
+        )
+    return config.runtime, config
 
 
 def _choose(addresses: list[ChannelInstances], wanted: str) -> ChannelInstances | None:

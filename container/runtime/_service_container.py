@@ -13,6 +13,7 @@ from ..values._errors import ConfigurationException
 from ._channel_manager import ChannelManager
 from ._manager import ServiceManager
 from ._plugins import REGISTRIES
+from ._runtime import Runtime
 
 DEFAULT_REGISTRY = {"type": "static"}
 
@@ -21,7 +22,8 @@ def create_registry(config: Mapping[str, Any] | Settings | None) -> ComponentReg
     """Create the registry named by ``registry.type`` with its config section.
 
     A config without a ``registry`` section gets an empty static registry (enough for an
-    application whose services are all local).
+    application whose services are all local). The registry plugins are those of the
+    settings' runtime (the process's when the settings belong to none).
 
     Raises:
         ConfigurationException: the section or ``registry.type`` is malformed or missing.
@@ -30,14 +32,15 @@ def create_registry(config: Mapping[str, Any] | Settings | None) -> ComponentReg
     """
     settings = config if isinstance(config, Settings) else Settings(_as_mapping(config, "config"))
     section = settings.registry
+    plugins = settings.runtime.registries if isinstance(settings.runtime, Runtime) else REGISTRIES
     kind = section.get("type")
     if not kind:
         raise ConfigurationException(
-            "config key 'registry.type' is missing; known registry types: " + ", ".join(REGISTRIES.names())
+            "config key 'registry.type' is missing; known registry types: " + ", ".join(plugins.names())
         )
     if not isinstance(kind, str):
         raise ConfigurationException(f"config key 'registry.type' must be a string, got {kind!r}")
-    registry_class = REGISTRIES.get(kind)
+    registry_class = plugins.get(kind)
     return registry_class(section)  # type: ignore[no-any-return]
 
 
@@ -71,7 +74,12 @@ class ServiceContainer(containers.DeclarativeContainer):
             client_interceptors=providers.List(providers.Singleton(Timing)),
         )
 
+    Each ServiceContainer owns a :class:`Runtime` (its catalog, plugin registrations,
+    in-process addresses and shared managers); containers meant to see each other are given
+    one: ``ServiceContainer(config=..., runtime=providers.Object(runtime))``.
+
     Attributes:
+        runtime: this container's :class:`Runtime`.
         config: the configuration mapping.
         extensions: objects given in code for plugins, by the key each plugin documents (for
             example ``"http.session_customizers"``: a list of session customizer functions).
@@ -85,18 +93,20 @@ class ServiceContainer(containers.DeclarativeContainer):
 
     __self__ = providers.Self()
 
+    runtime = providers.Singleton(Runtime)
     config = providers.Configuration(default={})
     extensions = providers.Dict()
-    settings = providers.Singleton(Settings, config, extensions)
+    settings = providers.Singleton(Settings, config, extensions, runtime=runtime)
     client_interceptors = providers.List()
     server_interceptors = providers.List()
     registry = providers.Singleton(create_registry, settings)
-    channel_manager = providers.Singleton(ChannelManager)
+    channel_manager = providers.Singleton(ChannelManager, runtime.provided.channels)
     service_manager = providers.Singleton(
         ServiceManager,
         component_registry=registry,
         channel_manager=channel_manager,
         config=settings,
+        runtime=runtime,
         container=__self__,
         client_interceptors=client_interceptors,
         server_interceptors=server_interceptors,

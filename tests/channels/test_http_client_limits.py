@@ -82,6 +82,23 @@ class HostileServer:
                     if not chunk:
                         break
                     data += chunk
+                # Read the body too (requests sends it apart from the head): closing with unread
+                # bytes makes the kernel reset the connection, and the client would see that
+                # reset instead of the answer under test.
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = next(
+                    (
+                        int(line.split(b":")[1])
+                        for line in head.lower().split(b"\r\n")
+                        if line.startswith(b"content-length:")
+                    ),
+                    0,
+                )
+                while len(body) < length:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        break
+                    body += chunk
                 try:
                     sock.sendall(self.answer)
                 except OSError:

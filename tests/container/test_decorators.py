@@ -1,13 +1,16 @@
-"""Decorators build descriptors and the process catalog, and refuse bad declarations."""
+"""Decorators annotate classes with descriptors, record nothing else, and refuse bad declarations."""
 
+import gc
 from abc import abstractmethod
 
 import pytest
+from dependency_injector import providers
 
 from container import (
     Component,
     ComponentDescriptor,
     Service,
+    ServiceContainer,
     ServiceDescriptor,
     ServiceNotFoundException,
     component,
@@ -32,11 +35,17 @@ def test_default_names_are_kebab_case():
     assert descriptor_of(GreeterService).name == "ct-greeter"
 
 
-def test_catalog_by_type_and_by_name():
-    """Descriptors are recorded by type and by name and know their component."""
-    descriptor = CATALOG.services["calculator-service"]
+def test_descriptors_annotate_the_classes_and_a_runtime_catalogs_them_by_name():
+    """A descriptor is on its class, knows its component, and a container's catalog finds it by name."""
+    descriptor = descriptor_of(CalculatorService)
     assert isinstance(descriptor, ServiceDescriptor)
-    assert CATALOG.by_type[CalculatorService] is descriptor
+    assert vars(CalculatorService)["__servicewire_descriptor__"] is descriptor
+    manager = ServiceContainer(config=providers.Object({})).service_manager()
+    try:
+        assert manager.runtime.catalog.get(CalculatorService) is descriptor
+        assert manager.runtime.catalog.services["calculator-service"] is descriptor
+    finally:
+        manager.close()
     component_descriptor = descriptor.get_component_descriptor()
     assert isinstance(component_descriptor, ComponentDescriptor)
     assert component_descriptor.type is CalculatorComponent
@@ -49,7 +58,33 @@ def test_implementation_is_recorded_as_metadata():
     assert descriptor_of(CalculatorService).implementation is CalculatorServiceImpl
     assert descriptor_of(CalculatorComponent).implementation is CalculatorComponentImpl
     assert descriptor_of(GreeterService).implementation is None
-    assert CATALOG.implementations[CalculatorService] == [CalculatorServiceImpl]
+    assert CATALOG.implementations[CalculatorService] == [CalculatorServiceImpl], "the older read-only view"
+
+
+def test_decorators_keep_no_table_a_class_that_is_gone_is_forgotten():
+    """Nothing at module level holds a declared class: once unreachable, no view of the process lists it."""
+
+    def declare() -> None:
+        @service(name="ct-ephemeral")
+        class Ephemeral(Service):
+            @abstractmethod
+            def a(self) -> int: ...
+
+        @component(name="ct-ephemeral-component", services=[Ephemeral])
+        class EphemeralComponent(Component):
+            pass
+
+        @implementation()
+        class EphemeralImpl(Ephemeral):
+            def a(self) -> int:
+                return 1
+
+        assert CATALOG.components["ct-ephemeral-component"].type is EphemeralComponent
+
+    declare()
+    gc.collect()
+    assert "ct-ephemeral-component" not in CATALOG.components
+    assert "ct-ephemeral" not in CATALOG.services
 
 
 def test_methods_are_the_interface_public_methods():

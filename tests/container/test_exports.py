@@ -53,6 +53,7 @@ APPLICATION_API = {
     "URLSelector",
     "FirstURLSelector",
     "RoundRobinURLSelector",
+    "Runtime",
     "channel_of",
     # the seed's managers, registry, container, provider and server
     "ChannelManager",
@@ -64,6 +65,7 @@ APPLICATION_API = {
     "ListenerlessServer",
     # scripts
     "connect",
+    "default_runtime",
     "ServiceClient",
     # calls
     "CallContext",
@@ -141,6 +143,8 @@ PLUGIN_API = {
     "SECTIONS",
     "SETTINGS_GROUP",
     "PluginGroup",
+    "PluginRuntime",
+    "AddressSpace",
     "Settings",
     "load_object",
     # selection by config name

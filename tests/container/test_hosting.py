@@ -8,7 +8,6 @@ from abc import abstractmethod
 import pytest
 from dependency_injector import containers, providers
 
-from channels import inproc
 from channels.http import HttpServer
 from container import (
     AbstractComponent,
@@ -115,11 +114,10 @@ class BrokenBoot(containers.DeclarativeContainer):
 
 def test_a_failed_boot_undoes_everything_it_started():
     """Beta fails after alpha started, the local listener listened and the port was bound."""
-    listening_before = set(inproc._listening)
     server = HttpServer()
     with pytest.raises(RuntimeError, match="beta cannot say where it listens"):
         server.boot(BrokenBoot)
-    assert set(inproc._listening) == listening_before, "the local listener was closed"
+    assert server.container.services.runtime().addresses.urls() == [], "the local listener was closed"
     with (
         pytest.raises(ConnectionRefusedError),
         socket.create_connection(("127.0.0.1", server.port), timeout=2),

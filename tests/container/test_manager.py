@@ -5,10 +5,10 @@ import pytest
 from container import (
     ChannelAddress,
     ComponentStatus,
+    ConfigurationException,
     NoAddressException,
     ServiceNotFoundException,
     ServiceUnavailableException,
-    UnknownChannelException,
     call_options,
     channel_of,
     descriptor_of,
@@ -64,9 +64,9 @@ def test_remote_service_goes_through_registry_channel(manager):
     assert isinstance(greeter, GreeterService)
     assert type(greeter).__name__ == "GreeterServiceProxy"
     assert manager.get_service(GreeterService) is greeter
-    # Nothing of this process listens at the URL the registry gave.
+    # Nothing of this container's runtime listens at the URL the registry gave.
     with pytest.raises(
-        ServiceUnavailableException, match="nothing in this process listens at inproc://nowhere"
+        ServiceUnavailableException, match="nothing in this runtime listens at inproc://nowhere"
     ):
         greeter.greet("x")
 
@@ -100,8 +100,8 @@ def test_component_type_is_refused(manager):
         manager.get_service(CalculatorComponent)
 
 
-def test_unknown_channel_lists_known_names():
-    """A channel name without a plugin is an error that lists the known names."""
+def test_unknown_channel_in_the_registry_config_is_refused_when_the_manager_is_made():
+    """A channel name without a plugin in the static registry's config is refused at once, naming the key."""
     app = AppContainer()
     app.config.from_dict(
         {
@@ -111,13 +111,12 @@ def test_unknown_channel_lists_known_names():
             }
         }
     )
-    manager = app.services.service_manager()
-    greeter = manager.get_service(GreeterService)
-    with pytest.raises(UnknownChannelException) as info:
-        greeter.greet("x")
-    assert "'carrier-pigeon'" in str(info.value)
-    assert "local" in info.value.known
-    manager.close()
+    with pytest.raises(ConfigurationException) as info:
+        app.services.service_manager()
+    message = str(info.value)
+    assert "config key 'registry.components.ct-greeter-component.carrier-pigeon'" in message
+    assert "'carrier-pigeon', which no plugin provides" in message
+    assert "local" in message.partition("known channels: ")[2]
 
 
 def test_lifecycle_virgin_running_stopped(manager):

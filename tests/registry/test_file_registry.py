@@ -140,13 +140,28 @@ def test_entries_of_the_wrong_shape_are_skipped_one_by_one(tmp_path, caplog):
 
 
 def test_unwritable_file_is_a_clear_error(tmp_path):
-    """A path that cannot be written fails at registration, naming the path and the reason."""
+    """A folder where the file should be fails when the registry is built, naming the path and the reason."""
     path = tmp_path / "registry.json"
     path.mkdir()  # a folder where the file should be
+    with pytest.raises(ConfigurationException) as info:
+        make(path)
+    assert str(info.value) == (
+        f"the file registry cannot use {path}: it is a folder, not a regular file; "
+        "remove it, or choose a folder of your own"
+    )
+
+
+def test_a_folder_made_where_the_file_should_be_after_boot_fails_registration(tmp_path):
+    """Registration names the path and the reason in servicewire's words."""
+    path = tmp_path / "registry.json"
     registry = make(path)
+    path.mkdir()
     with pytest.raises(RegistryFileException) as info:
         registry.register(WIRE, [ChannelAddress("dispatch-json", "http://x")])
-    assert str(info.value) == f"cannot write the file registry {path}: the path is a directory, not a file"
+    assert str(info.value).startswith(f"cannot write the file registry {path}: ")
+    assert "it is a folder, not a regular file" in str(info.value)
+    assert "the path is a directory, not a file" in str(info.value)
+    registry.close()
 
 
 def test_uncreatable_folder_is_a_clear_error(tmp_path):
@@ -232,9 +247,9 @@ def test_eight_processes_registering_at_once_lose_nothing(tmp_path):
 
 
 HOLD_LOCK_SCRIPT = textwrap.dedent("""
-    import sys, time, filelock
-    lock = filelock.FileLock(sys.argv[1] + ".lock")
-    lock.acquire()
+    import fcntl, os, sys, time
+    # The kernel's flock, as every version's lock takes it (filelock's included).
+    fcntl.flock(os.open(sys.argv[1] + ".lock", os.O_RDWR | os.O_CREAT, 0o600), fcntl.LOCK_EX)
     print("locked", flush=True)
     time.sleep(600)
 """)

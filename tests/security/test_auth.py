@@ -184,7 +184,8 @@ def test_rules_hold_in_process_on_the_local_channel(bearer_server):
     for token, expected in ((ALICE, "alice bearer clerk"), (None, None)):
         auth = {"credentials": {"token": token}} if token else {}
         config = providers.Object({"registry": registry, "auth": auth})
-        manager = ServiceContainer(config=config).service_manager()
+        runtime = providers.Object(bearer_server.manager.runtime)  # its in-process addresses
+        manager = ServiceContainer(config=config, runtime=runtime).service_manager()
         try:
             local = manager.get_service(LedgerService, preferred_channel="local")
             if expected is None:
@@ -196,6 +197,25 @@ def test_rules_hold_in_process_on_the_local_channel(bearer_server):
                 local.close_books()
         finally:
             manager.close()
+
+
+def test_the_local_shortcut_is_trusted_code_and_the_local_channel_is_guarded(bearer_server):
+    """get_service(T, "local") of a hosted service is the implementation itself: no guard runs.
+
+    It is the object the container provides, as ``container.ledger_impl()`` is: code of the
+    same process, trusted. A call meant to pass the rules in process goes through the local
+    channel (``manager.proxy(T, "local")``), where the guard runs as on every channel.
+    """
+    manager = bearer_server.manager
+    assert manager is not None
+    shortcut = manager.get_service(LedgerService, "local")
+    assert shortcut is bearer_server.container.ledger_impl()
+    assert shortcut.close_books() == "closed", "an admin-only method runs: the caller is this process"
+    assert bearer_server.container.ledger() is shortcut, "injection gives the same object"
+    guarded = manager.proxy(LedgerService, "local")
+    with pytest.raises(UnauthenticatedException):
+        guarded.close_books()
+    assert guarded.ping() == "pong"
 
 
 def test_a_rule_that_nobody_could_pass_without_an_authenticator_is_refused_at_boot():

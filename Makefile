@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 LOCK := requirements/dev.txt
 UV_LOCK := requirements/uv.txt
 
-.PHONY: demo test lint bench fuzz clean etcd lock test-latest test-oldest dist
+.PHONY: demo test lint bench fuzz clean etcd browser docs-screenshot lock test-latest test-oldest dist
 
 # Installs the lock with hashes required: first the pinned uv (by the interpreter's own pip, with
 # hashes), then every package of the lock (uv pip sync also removes what the lock does not hold),
@@ -41,8 +41,23 @@ etcd:
 	    echo "etcd not found: install it (apt-get install etcd-server) to run the etcd tests"; \
 	  fi; }
 
-test: lint etcd
+# The dashboard's browser test needs Debian's chromium (headless, driven over the DevTools
+# protocol; no browser download): installed when missing and root (CI); elsewhere say how, and
+# that test skips with the same message.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "chromium not found: install it (apt-get install chromium) to run the dashboard's browser test"; \
+	  fi; }
+
+test: lint etcd browser
 	$(PY) -m pytest
+
+# Refreshes docs/cli.png: the screenshot the dashboard's browser test takes.
+docs-screenshot: $(STAMP) browser
+	SERVICEWIRE_DASHBOARD_PNG=docs/cli.png $(PY) -m pytest -q -p no:cacheprovider tests/e2e/test_dashboard.py -k chromium
 
 # Refreshes the lock: the newest versions that setup.cfg's ranges and requirements/dev.in allow,
 # for every platform and Python that setup.cfg's python_requires admits (--universal); then the

@@ -67,6 +67,7 @@ from .runtime._server import ListenerlessServer, Server
 from .runtime._service_container import ServiceContainer, create_registry
 from .values._errors import (
     CallInterruptedException,
+    ListingNotSupportedException,
     NoAddressException,
     RemoteServiceException,
     ServiceCommunicationException,
@@ -649,15 +650,19 @@ class RegistryConformance:
     """Checks a registry plugin: registration, look-up, watching, several instances, liveness.
 
     Implement :meth:`registry_config`; set :attr:`shared` when registry objects built from the
-    same config see each other's entries (file, etcd; not static), and :attr:`liveness_timeout`
-    when entries of a process that died without deregistering vanish by themselves.
+    same config see each other's entries (file, etcd; not static), :attr:`liveness_timeout`
+    when entries of a process that died without deregistering vanish by themselves, and
+    :attr:`lists` to False when the plugin leaves out the optional ``list_addresses``.
 
     Attributes:
         shared: registry objects of one config share their entries.
         liveness_timeout: seconds within which a SIGKILLed process's entries vanish, or None.
+        lists: the plugin implements ``list_addresses`` (operator tools list its components);
+            when False, the kit checks that it says it cannot.
     """
 
     shared: ClassVar[bool] = True
+    lists: ClassVar[bool] = True
     liveness_timeout: ClassVar[Optional[float]] = None  # noqa: UP045 - ClassVar of a union reads badly
 
     def registry_config(self, tmp_path: Path, request: pytest.FixtureRequest) -> dict[str, Any]:
@@ -764,6 +769,28 @@ class RegistryConformance:
             for stream in (process.stdin, process.stdout):
                 if stream is not None:
                     stream.close()
+
+    def test_list_addresses(self, make: Callable[[], ComponentRegistry]) -> None:
+        """Every registered component is listed per channel; a registry that cannot list says so."""
+        registry = make()
+        descriptor = _conformance_component()
+        if not self.lists:
+            with pytest.raises(ListingNotSupportedException):
+                registry.list_addresses()
+            return
+        registry.register(
+            descriptor, [ChannelAddress("local", "inproc://listed"), ChannelAddress("other", "x://listed")]
+        )
+        reader = make() if self.shared else registry
+
+        def listed() -> dict[str, list[str]]:
+            found = [a for a in reader.list_addresses() if a.component == descriptor.name]
+            assert all(isinstance(a, ChannelInstances) and a.urls for a in found)
+            return {a.channel: sorted(a.urls) for a in found}
+
+        assert wait_until(lambda: listed() == {"local": ["inproc://listed"], "other": ["x://listed"]})
+        registry.deregister(descriptor)
+        assert wait_until(lambda: listed() == {})
 
     def test_close_is_clean(self, make: Callable[[], ComponentRegistry]) -> None:
         """close() after registering and watching raises nothing and can be repeated."""

@@ -265,6 +265,18 @@ class EtcdComponentRegistry(ComponentRegistry):
                 self._load()
             return self._addresses(descriptor.name)
 
+    def list_addresses(self) -> list[ChannelInstances]:
+        """Return the URLs of every component under the prefix, per component and channel.
+
+        Raises:
+            EtcdRegistryException: no endpoint answered and nothing is known yet.
+        """
+        with self._lock:
+            if not self._cache_ready or self._watch_thread is None:
+                self._load()
+            names = sorted({key[len(self.prefix) :].split("/", 1)[0] for key in self._cache})
+            return [address for name in names for address in self._addresses(name) if address.urls]
+
     def close(self) -> None:
         """Stop the threads, delete this process's keys and revoke its lease."""
         self._stop.set()

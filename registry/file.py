@@ -316,6 +316,13 @@ class FileComponentRegistry(ComponentRegistry):
             self._refresh()
             return self._addresses(descriptor.name)
 
+    def list_addresses(self) -> list[ChannelInstances]:
+        """Return the live URLs of every component in the file, per component and channel."""
+        with self._lock:
+            self._refresh()
+            listed = [address for name in sorted(self._index()) for address in self._addresses(name)]
+        return [address for address in listed if address.urls]
+
     def close(self) -> None:
         """Stop the threads and remove whatever entries this process still has."""
         self._stop.set()

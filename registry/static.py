@@ -64,6 +64,12 @@ class StaticComponentRegistry(ComponentRegistry):
         """Return the configured and registered URLs of a component, per channel."""
         return self._addresses(descriptor.name)
 
+    def list_addresses(self) -> list[ChannelInstances]:
+        """Return the configured and registered URLs of every component, per channel."""
+        with self._lock:
+            names = sorted({*self._configured, *self._registered})
+        return [address for name in names for address in self._addresses(name) if address.urls]
+
     def configured_addresses(self) -> dict[str, ChannelInstances]:
         """Return the configured URLs by config key (``registry.components.<c>.<channel>``)."""
         return {

@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 
 from channels.http import HttpServer
-from container import ChannelAddress, Server
+from container import ChannelAddress, ComponentRegistry, ListingNotSupportedException, Server
+from container.plugin import REGISTRIES
 from container.testing import ChannelConformance, RegistryConformance
+from registry.static import StaticComponentRegistry
 
 
 class TestLocalChannel(ChannelConformance):
@@ -83,3 +85,27 @@ def test_every_builtin_plugin_runs_the_kit():
     assert ours == covered
     for kit in (TestStaticRegistry, TestFileRegistry, TestEtcdRegistry):
         assert issubclass(kit, RegistryConformance)
+
+
+class UnlistedRegistry(StaticComponentRegistry):
+    """A registry written to the contract before list_addresses existed: it does not list."""
+
+    list_addresses = ComponentRegistry.list_addresses
+
+
+class TestARegistryThatCannotList(RegistryConformance):
+    """A plugin without the optional list_addresses passes the kit, which checks its error."""
+
+    shared = False
+    lists = False
+
+    def registry_config(self, tmp_path: Path, request: pytest.FixtureRequest) -> dict:
+        REGISTRIES.register("unlisted", UnlistedRegistry)
+        return {"type": "unlisted"}
+
+
+def test_a_registry_that_cannot_list_says_so():
+    """The inherited list_addresses names the registry and says that it cannot list."""
+    with pytest.raises(ListingNotSupportedException) as info:
+        UnlistedRegistry({"type": "unlisted"}).list_addresses()
+    assert str(info.value).startswith("the UnlistedRegistry registry cannot list its components")

@@ -5,7 +5,9 @@ Client side: :class:`DispatchJsonChannel` and :class:`DispatchMsgpackChannel`, w
 entry points. Server side: :class:`ServiceApplication`, a WSGI application over the dispatcher
 (run it under any WSGI server), and :class:`HttpServer`, which serves it in process. Their
 config section ``http`` is :class:`HttpSettings` (``http.tls``: :class:`TlsSettings`), declared
-in the ``servicewire.settings`` entry-point group.
+in the ``servicewire.settings`` entry-point group. Operator tools read a server's own
+endpoints with :class:`HttpProbe`; :class:`Dashboard` is the live page the server (or
+``servicewire dashboard``) serves; :func:`describe_component` is what ``/describe`` answers.
 """
 
 from ._client import (
@@ -17,22 +19,45 @@ from ._client import (
     customize_session,
     remove_session_customizer,
 )
+from ._dashboard import Dashboard
+from ._describe import describe_component, describe_service
+from ._probe import (
+    HttpProbe,
+    Instance,
+    InstanceHealth,
+    ProbeFailed,
+    credential_headers,
+    error_message,
+    instances_of,
+    probe_problem,
+)
 from ._server import HttpServer
 from ._settings import HttpSettings, Timeouts, TlsSettings, timeouts_for
 from ._wsgi import ServiceApplication
 
 __all__ = [
+    "Dashboard",
     "DispatchJsonChannel",
     "DispatchMsgpackChannel",
     "HttpChannel",
+    "HttpProbe",
     "HttpServer",
     "HttpSettings",
     "HttpTransport",
+    "Instance",
+    "InstanceHealth",
+    "ProbeFailed",
     "ServiceApplication",
     "SessionCustomizer",
     "Timeouts",
     "TlsSettings",
+    "credential_headers",
     "customize_session",
+    "describe_component",
+    "describe_service",
+    "error_message",
+    "instances_of",
+    "probe_problem",
     "remove_session_customizer",
     "timeouts_for",
 ]

@@ -13,16 +13,36 @@ deadlines cannot both hold).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
+
+import msgspec
 
 from container.plugin import RESERVED_METADATA, TIMEOUT_KEY, Dispatcher, Response
 
+from ._describe import describe_component
 from ._protocol import HttpAnswer, HttpRequest
-from ._routes import route
+from ._routes import Route, route
+
+if TYPE_CHECKING:
+    from ._dashboard import Dashboard
 
 _INVOKE_ALLOW = (("Allow", "POST, OPTIONS"),)
 _REFUSALS = {408: "RequestTimeout", 431: "RequestHeaderFieldsTooLarge"}
 """Error types of the statuses only the HTTP layer answers (the dispatcher names the others)."""
 _READ_ALLOW = (("Allow", "GET, HEAD"),)
+
+_OPERATOR_ROUTES = {"describe": "describe", "dashboard": "dashboard", "dashboard-state": "dashboard"}
+"""Route kind -> the ``auth.expose`` endpoint that admits it (describe: as report)."""
+
+# The page runs only its own inline script and talks only to its own server.
+_PAGE_HEADERS = (
+    ("Cache-Control", "no-store"),
+    (
+        "Content-Security-Policy",
+        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'",
+    ),
+    ("X-Content-Type-Options", "nosniff"),
+)
 
 
 def metadata_from_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -37,6 +57,7 @@ class HttpFrontend:
         dispatcher: routes, checks, runs and answers the calls.
         report: returns the plain-text report served on ``/report``.
         metrics: returns the body and content type served on ``/metrics``, or None (404).
+        dashboard: serves ``/dashboard`` and its state, or None (404).
     """
 
     def __init__(
@@ -44,10 +65,12 @@ class HttpFrontend:
         dispatcher: Dispatcher,
         report: Callable[[], str],
         metrics: Callable[[], tuple[bytes, str]] | None = None,
+        dashboard: Dashboard | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         self.report = report
         self.metrics = metrics
+        self.dashboard = dashboard
 
     def refuse(self, status: int, message: str) -> HttpAnswer:
         """Return an error answer in the dispatcher's envelope (for what a server refuses itself)."""
@@ -105,14 +128,16 @@ class HttpFrontend:
         if found.kind == "bad":
             return _from(dispatcher.error_response(400, found.path))
         component = found.path if found.kind == "health" else dispatcher.health_paths.get(found.path)
-        readable = found.kind in ("health", "report", "metrics") or component is not None
+        readable = found.kind in ("health", "report", "metrics", *_OPERATOR_ROUTES) or component is not None
         if readable and method not in ("GET", "HEAD"):
             return _from(dispatcher.error_response(405, "use GET here"), _READ_ALLOW)
         if readable:
-            endpoint = "health" if component is not None else found.kind
+            endpoint = "health" if component is not None else _OPERATOR_ROUTES.get(found.kind, found.kind)
             denied = dispatcher.admit(endpoint, metadata_from_headers(headers), request.peer_certificate)
             if denied is not None:
                 return _from(denied)
+        if found.kind in _OPERATOR_ROUTES:
+            return self._operator(found)
         if found.kind == "metrics" and self.metrics is not None:
             payload, content_type = self.metrics()
             return HttpAnswer(200, payload, content_type)
@@ -136,6 +161,21 @@ class HttpFrontend:
         if timeout is not None and "," in timeout:
             return self.refuse(400, f"{TIMEOUT_KEY} was given more than once")
         return None
+
+    def _operator(self, found: Route) -> HttpAnswer:
+        """Answer the operator endpoints (the caller was admitted): a description, the dashboard."""
+        dispatcher = self.dispatcher
+        if found.kind == "describe":
+            hosted = next((c for c in dispatcher.components if c.name == found.path), None)
+            if hosted is None:
+                return _from(dispatcher.error_response(404, f"no component {found.path} is hosted here"))
+            return HttpAnswer(200, msgspec.json.encode(describe_component(hosted)), "application/json")
+        if self.dashboard is None:
+            return _from(dispatcher.error_response(404, "/dashboard is off (auth.expose.dashboard)"))
+        if found.kind == "dashboard":
+            return HttpAnswer(200, self.dashboard.page, "text/html; charset=utf-8", _PAGE_HEADERS)
+        state = msgspec.json.encode(self.dashboard.state())
+        return HttpAnswer(200, state, "application/json", (("Cache-Control", "no-store"),))
 
 
 def _from(response: Response, headers: tuple[tuple[str, str], ...] = ()) -> HttpAnswer:

@@ -5,6 +5,8 @@ Shared by the embedded server and the WSGI application, so both answer alike::
     POST    /invoke/{component}/{service}/{method}   a call (405 for other methods; OPTIONS: 204)
     GET     /health/{component}                      the health document
     GET     /report                                  what is hosted (plain text)
+    GET     /describe/{component}                    a hosted component's interface (JSON)
+    GET     /dashboard, /dashboard/state             the dashboard page and its state (JSON)
     GET     {endpoint}                               a component's @health(endpoint)
 
 Targets are taken as sent, never decoded first: only the origin form (``/path``, an optional
@@ -23,6 +25,9 @@ INVOKE = "/invoke/"
 HEALTH = "/health/"
 REPORT = "/report"
 METRICS = "/metrics"
+DESCRIBE = "/describe/"
+DASHBOARD = "/dashboard"
+DASHBOARD_STATE = "/dashboard/state"
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -32,10 +37,11 @@ class Route:
     """What a request target asks for.
 
     Attributes:
-        kind: ``"invoke"``, ``"health"``, ``"report"``, ``"metrics"``, ``"other"`` (some other
-            path: 404 unless it is a health endpoint) or ``"bad"`` (refused: 400).
-        path: for ``invoke``, ``component/service/method``; for ``health``, the component; for
-            ``other``, the path; for ``bad``, why.
+        kind: ``"invoke"``, ``"health"``, ``"report"``, ``"metrics"``, ``"describe"``,
+            ``"dashboard"``, ``"dashboard-state"``, ``"other"`` (some other path: 404 unless it
+            is a health endpoint) or ``"bad"`` (refused: 400).
+        path: for ``invoke``, ``component/service/method``; for ``health`` and ``describe``,
+            the component; for ``other``, the path; for ``bad``, why.
     """
 
     kind: str
@@ -80,4 +86,11 @@ def _route(target: str) -> Route:
         return Route("report")
     if path == METRICS:
         return Route("metrics")
+    if path.startswith(DESCRIBE):
+        component = path[len(DESCRIBE) :]
+        return Route("describe", component) if _SEGMENT.match(component) else Route("other", path)
+    if path == DASHBOARD:
+        return Route("dashboard")
+    if path == DASHBOARD_STATE:
+        return Route("dashboard-state")
     return Route("other", path)

@@ -11,6 +11,7 @@ import attrs
 
 from container import ChannelAddress, Server
 
+from ._dashboard import dashboard_for
 from ._engine import HttpEngine
 from ._frontend import HttpFrontend
 from ._protocol import Limits
@@ -79,7 +80,10 @@ class HttpServer(Server):
         )
         metrics = self.manager.observability.metrics
         frontend = self.frontend = HttpFrontend(
-            self.dispatcher, self.manager.report, metrics.exposition if metrics is not None else None
+            self.dispatcher,
+            self.manager.report,
+            metrics.exposition if metrics is not None else None,
+            dashboard_for(self.manager),
         )
 
         engine = HttpEngine(
@@ -117,6 +121,8 @@ class HttpServer(Server):
         if self.engine is not None:
             self.engine.close()
             self.engine = None
+        if self.frontend is not None and self.frontend.dashboard is not None:
+            self.frontend.dashboard.close()
 
     def serve_forever(self, main_container: Any, **overriding_providers: Any) -> None:
         """Boot, serve until SIGINT or SIGTERM, then shut down gracefully (for scripts)."""

@@ -16,6 +16,7 @@ from typing import Any
 from container import ServiceManager
 from container.plugin import Dispatcher
 
+from ._dashboard import dashboard_for
 from ._frontend import HttpFrontend
 from ._protocol import REASONS, HttpAnswer, HttpRequest
 
@@ -58,6 +59,9 @@ class ServiceApplication:
         report: returns the plain-text report served on ``/report`` (None: the dispatcher's).
         metrics: returns the body and content type served on ``/metrics`` (None: 404; with a
             ServiceManager, its metrics when ``observability.metrics`` is on).
+
+    With a ServiceManager, ``/describe/<component>`` and (when ``auth.expose.dashboard`` allows
+    it) the dashboard are served too; with a bare dispatcher, ``/describe`` only.
     """
 
     def __init__(
@@ -68,14 +72,18 @@ class ServiceApplication:
         report: Callable[[], str] | None = None,
         metrics: Callable[[], tuple[bytes, str]] | None = None,
     ) -> None:
+        dashboard = None
         if isinstance(dispatcher, ServiceManager):
             report = report or dispatcher.report
             observed = dispatcher.observability.metrics
             metrics = metrics or (observed.exposition if observed is not None else None)
+            dashboard = dashboard_for(dispatcher)
             dispatcher = dispatcher.create_dispatcher(debug=debug)
         self.dispatcher = dispatcher
         self.max_body_size = max_body_size
-        self.frontend = HttpFrontend(dispatcher, report or (lambda: _describe(dispatcher)), metrics)
+        self.frontend = HttpFrontend(
+            dispatcher, report or (lambda: _describe(dispatcher)), metrics, dashboard
+        )
 
     @property
     def in_flight(self) -> int:

@@ -62,9 +62,9 @@ def create_app(
         The WSGI application. The components are shut down when the process exits.
     """
     if isinstance(main_container, str):
-        from ..cli import load_object
+        from container.plugin import load_object
 
-        main_container = load_object(main_container)
+        main_container = load_object(main_container, "the container to serve")
     if (
         not isinstance(main_container, type)
         and callable(main_container)

@@ -143,8 +143,9 @@ class Dispatcher:
         health_endpoint: returns the extra health path a component declares (``@health``).
         guard: the authenticator and rules of the calls (None: no authentication); also
             decides who may read the server's own endpoints (:meth:`admit`).
-        expose: who may read ``health``, ``report`` and ``metrics`` (attributes ``open``,
-            ``authenticated`` or ``off``); None: health open, the others authenticated.
+        expose: who may read ``health``, ``report`` (and ``describe``), ``metrics`` and
+            ``dashboard`` (attributes ``open``, ``authenticated`` or ``off``); None: health
+            open, the dashboard off, the others authenticated.
     """
 
     def __init__(
@@ -161,8 +162,14 @@ class Dispatcher:
     ) -> None:
         self.components = list(components)
         self.guard = guard
-        defaults = {"health": "open", "report": "authenticated", "metrics": "authenticated"}
+        defaults = {
+            "health": "open",
+            "report": "authenticated",
+            "metrics": "authenticated",
+            "dashboard": "off",
+        }
         self.expose = {name: getattr(expose, name, default) for name, default in defaults.items()}
+        self.expose["describe"] = self.expose["report"]  # the same information, as JSON
         self.codecs = dict(codecs)
         self.debug = debug
         self._component_instance = component_instance
@@ -425,7 +432,7 @@ class Dispatcher:
         """Decide whether a caller may read one of the server's own endpoints.
 
         Args:
-            endpoint: ``"health"``, ``"report"`` or ``"metrics"``.
+            endpoint: ``"health"``, ``"report"``, ``"describe"``, ``"metrics"`` or ``"dashboard"``.
             metadata: what the caller sent (the ``authorization`` key for a bearer token).
             peer_certificate: the caller's TLS client certificate, or None.
 
@@ -436,13 +443,14 @@ class Dispatcher:
         exposure = self.expose.get(endpoint, "off")
         if exposure == "open":
             return None
+        key = "report" if endpoint == "describe" else endpoint
         if exposure == "off":
-            return self.error_response(NOT_FOUND, f"/{endpoint} is off (auth.expose.{endpoint})")
+            return self.error_response(NOT_FOUND, f"/{endpoint} is off (auth.expose.{key})")
         if self.guard is None:
             return self.error_response(
                 UNAUTHENTICATED,
                 f"/{endpoint} needs an authenticated caller and no authenticator is configured "
-                f"(set auth.bearer, auth.jwt or auth.mtls, or auth.expose.{endpoint}: open)",
+                f"(set auth.bearer, auth.jwt or auth.mtls, or auth.expose.{key}: open)",
             )
         context = CallContext(dict(metadata), None, None, "", peer_certificate)
         try:

@@ -213,16 +213,19 @@ class ExposeSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     Attributes:
         health: ``/health/<component>`` and ``@health`` endpoints.
-        report: ``/report`` (what is hosted, with method signatures).
+        report: ``/report`` and ``/describe/<component>`` (what is hosted, with method
+            signatures and types).
         metrics: ``/metrics`` (Prometheus).
+        dashboard: ``/dashboard`` (the live page of the registry's components; off by default).
     """
 
     health: str = "open"
     report: str = "authenticated"
     metrics: str = "authenticated"
+    dashboard: str = "off"
 
     def __post_init__(self) -> None:
-        for name in ("health", "report", "metrics"):
+        for name in ("health", "report", "metrics", "dashboard"):
             if getattr(self, name) not in EXPOSURES:
                 raise ValueError(f"{name} is {getattr(self, name)!r}; use one of {', '.join(EXPOSURES)}")
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..config._settings import convert
+from ..values._errors import ListingNotSupportedException
 from ..values._values import ChannelInstances
 
 if TYPE_CHECKING:
@@ -65,6 +66,17 @@ class ComponentRegistry(ABC):
     @abstractmethod
     def get_addresses(self, descriptor: ComponentDescriptor[Any]) -> list[ChannelInstances]:
         """Return the component's URLs, one entry per channel it is reachable on."""
+
+    def list_addresses(self) -> list[ChannelInstances]:
+        """Return every component's URLs: one entry per (component, channel) with live instances.
+
+        Optional: operator tools (``servicewire list``, the dashboard) call it; calls never do.
+        A plugin that cannot enumerate its entries leaves it out, and this default says so.
+
+        Raises:
+            ListingNotSupportedException: this registry cannot list its components.
+        """
+        raise ListingNotSupportedException(type(self).__name__)
 
     def configured_addresses(self) -> Mapping[str, ChannelInstances]:
         """Return the addresses this registry's configuration states, by config key.

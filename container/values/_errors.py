@@ -9,6 +9,7 @@ Every error servicewire raises is a :class:`ServiceException`::
     │   ├── UnknownChannelException       no channel plugin of that name (also LookupError)
     │   ├── UnknownRegistryException      no registry plugin of that name (also LookupError)
     │   ├── PluginException               a plugin could not be loaded or is not the right kind
+    │   ├── ListingNotSupportedException  the registry plugin cannot list its components
     │   └── SerializationException        an argument cannot be encoded (also TypeError)
     ├── RemoteServiceException            the server answered with an error; whatever the
     │                                     server raised that is not an application exception
@@ -98,6 +99,22 @@ class UnknownRegistryException(LocalServiceException, LookupError):
 
 class PluginException(LocalServiceException):
     """A plugin entry point could not be loaded or does not provide the right kind of class."""
+
+
+class ListingNotSupportedException(LocalServiceException):
+    """The registry plugin cannot list its components (it lacks the optional ``list_addresses``).
+
+    Attributes:
+        registry: the registry's class name.
+    """
+
+    def __init__(self, registry: str) -> None:
+        super().__init__(
+            f"the {registry} registry cannot list its components: it does not implement the optional "
+            "ComponentRegistry.list_addresses() (docs/writing-a-registry-plugin.md); name the "
+            "component, or use a registry that lists (static, file, etcd)"
+        )
+        self.registry = registry
 
 
 class SerializationException(LocalServiceException, TypeError):

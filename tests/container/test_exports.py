@@ -87,6 +87,7 @@ APPLICATION_API = {
     "UnknownChannelException",
     "UnknownRegistryException",
     "PluginException",
+    "ListingNotSupportedException",
     "SerializationException",
     "RemoteServiceException",
     "RemoteError",

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class ServerProcess:
-    """A child process that prints ``serving on http://...`` once it accepts calls."""
+    """A child process that prints ``serving on http(s)://...`` once it accepts calls."""
 
     def __init__(self, args: list[str], env: dict[str, str] | None = None, timeout: float = 30) -> None:
         self.process = subprocess.Popen(
@@ -38,7 +38,7 @@ class ServerProcess:
         assert self.process.stdout is not None
         for line in self.process.stdout:
             self.lines.append(line)
-            match = re.search(r"serving on (http://\S+)", line)
+            match = re.search(r"serving on (https?://\S+)", line)
             if match and self._url is None:
                 self._url = match.group(1)
                 self._ready.set()

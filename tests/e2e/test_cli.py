@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from channels.cli import boot_failure, check_environment, key_of_marker, unset_variables
+from channels.cli._config import check_environment, key_of_marker, unset_variables
+from channels.cli._serve import boot_failure
 from container import ConfigurationException, ServiceUnavailableException
 
 from .processes import ROOT, ServerProcess, python_module
@@ -177,3 +180,101 @@ def test_boot_failure_turns_an_exception_into_a_line_and_a_status(exc, status, m
 
 def test_boot_failure_lets_a_bug_show_its_traceback():
     assert boot_failure(ZeroDivisionError("a bug")) is None
+
+
+# how services are run: --setup, the config key serve.setup, --log-format json
+
+
+def test_setup_runs_before_boot_and_json_logs_parse(tmp_path: Path):
+    """--setup is called with the config before the container is created; every log line is JSON."""
+    log = tmp_path / "setup.log"
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"registry": {"type": "static"}}))
+    serve = [*python_module("channels.cli"), "serve", "samples.hello.hosting:MainContainer"]
+    server = ServerProcess(
+        [*serve, "--config", str(config), "--setup", "tests.e2e.cli_services:setup", "--log-format", "json"],
+        env={"OPS_SETUP_LOG": str(log)},
+    )
+    assert log.read_text() == "setup ran before boot; registry static\n"
+    assert server.terminate() == 0, server.output
+    records = [json.loads(line) for line in server.output.splitlines()]
+    assert [r["message"].split(" (pid")[0] for r in records] == [
+        f"serving on {server.url}",
+        "stopped gracefully on SIGTERM",
+    ]
+    assert {r["level"] for r in records} == {"INFO"} and {r["logger"] for r in records} == {"servicewire.cli"}
+
+
+def test_the_config_key_serve_setup_names_the_setup_function(tmp_path: Path):
+    """serve.setup in the config file does what --setup does."""
+    log = tmp_path / "setup.log"
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps({"registry": {"type": "static"}, "serve": {"setup": "tests.e2e.cli_services:setup"}})
+    )
+    server = ServerProcess([*SERVE, "--config", str(config)], env={"OPS_SETUP_LOG": str(log)})
+    assert log.read_text() == "setup ran before boot; registry static\n"
+    assert server.terminate() == 0
+
+
+@pytest.mark.parametrize(
+    ("setup", "status", "message"),
+    [
+        (
+            "tests.e2e.cli_services:failing_setup",
+            1,
+            "servicewire: the set-up function tests.e2e.cli_services:failing_setup failed: "
+            "RuntimeError: no collector configured",
+        ),
+        ("tests.e2e.nowhere:setup", 2, "servicewire: --setup: cannot import 'tests.e2e.nowhere:setup'"),
+    ],
+    ids=["raises", "does-not-import"],
+)
+def test_a_setup_that_fails_stops_the_command_in_one_line(setup: str, status: int, message: str):
+    """A failing set-up is exit 1, one that does not import exit 2 (a configuration error)."""
+    result = run("--setup", setup)
+    assert result.returncode == status, result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith(message), result.stderr
+
+
+def test_help_reads_without_markup():
+    """`servicewire --help` and each command's help: plain text, no reStructuredText backticks."""
+    for command in ([], ["serve"], ["list"], ["call"], ["health"], ["describe"], ["dashboard"]):
+        result = subprocess.run(
+            [*python_module("channels.cli"), *command, "--help"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert "``" not in result.stdout and ":class:" not in result.stdout
+        assert result.stdout.startswith(f"Usage: servicewire {' '.join(command)}".rstrip())
+
+
+def test_shell_completion_comes_with_click():
+    """The bash completion script and its answers: what click gives for free."""
+    servicewire = str(Path(sys.executable).parent / "servicewire")
+    script = subprocess.run(
+        [servicewire],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "_SERVICEWIRE_COMPLETE": "bash_source"},
+    )
+    assert "complete -o nosort -F _servicewire_completion servicewire" in script.stdout
+    answer = subprocess.run(
+        [servicewire],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={
+            **os.environ,
+            "_SERVICEWIRE_COMPLETE": "bash_complete",
+            "COMP_WORDS": "servicewire de",
+            "COMP_CWORD": "1",
+        },
+    )
+    assert answer.stdout.split() == ["plain,describe"]

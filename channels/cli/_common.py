@@ -1,0 +1,102 @@
+"""What the client commands share: their options, and a ServiceManager made from them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from container import ServiceManager
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def config_option(function: F) -> F:
+    """``--config FILE`` (also ``$SERVICEWIRE_CONFIG``)."""
+    return click.option(
+        "--config",
+        "config_file",
+        type=click.Path(),
+        envvar="SERVICEWIRE_CONFIG",
+        help="The YAML or JSON config naming the registry (as the services use it). "
+        "[env: SERVICEWIRE_CONFIG]",
+    )(function)
+
+
+def credential_options(function: F) -> F:
+    """``--token``, ``--cert``, ``--key``, ``--ca``: credentials and TLS, as for any client."""
+    for option in reversed(
+        [
+            click.option(
+                "--token",
+                envvar="SERVICEWIRE_TOKEN",
+                help="Bearer token or JWT to send (wins over auth.credentials). [env: SERVICEWIRE_TOKEN]",
+            ),
+            click.option(
+                "--cert",
+                type=click.Path(exists=True, dir_okay=False),
+                help="Client certificate (PEM) for mTLS (http.tls.cert).",
+            ),
+            click.option(
+                "--key", type=click.Path(exists=True, dir_okay=False), help="Its private key (http.tls.key)."
+            ),
+            click.option(
+                "--ca",
+                type=click.Path(exists=True),
+                help="CA file or folder that verifies the servers (http.tls.verify).",
+            ),
+        ]
+    ):
+        function = option(function)
+    return function
+
+
+def json_option(function: F) -> F:
+    """``--json``: print JSON instead of a table."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON (one document) instead of text.")(
+        function
+    )
+
+
+@contextmanager
+def client_manager(config: dict[str, Any]) -> Iterator[ServiceManager]:
+    """A ServiceManager of a client configuration, closed afterwards.
+
+    Raises:
+        ConfigurationException: the configuration does not validate (the key is named).
+    """
+    from container import ServiceClient
+
+    with ServiceClient(config) as client:
+        yield client.manager
+
+
+def listed_instances(manager: ServiceManager, component: str | None = None) -> list[Any]:
+    """Return the registry's instances (``channels.http.Instance``), of one component if named.
+
+    Raises:
+        ListingNotSupportedException: the registry cannot list its components.
+        ServiceCommunicationException: the registry did not answer.
+    """
+    from channels.http import instances_of
+
+    found = instances_of(manager.component_registry.list_addresses())
+    return [i for i in found if component is None or i.component == component]
+
+
+def timeout_option(default: float | None, text: str) -> Callable[[F], F]:
+    """``--timeout SECONDS``."""
+
+    def decorate(function: F) -> F:
+        return click.option(
+            "--timeout",
+            type=click.FloatRange(min=0, min_open=True),
+            default=default,
+            show_default=default is not None,
+            help=text,
+        )(function)
+
+    return decorate

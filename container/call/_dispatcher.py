@@ -45,7 +45,7 @@ from ..wire._codec import (
     encode_exception,
     error_for_status,
 )
-from ._calls import CallNext, InterceptorLike, Invocation, ServerCall, compose
+from ._calls import CallNext, Interceptor, InterceptorLike, Invocation, ServerCall, compose
 from ._context import TIMEOUT_KEY, CallContext, Identity, deadline_from_metadata, serving_variable
 from ._messages import Response
 
@@ -277,6 +277,54 @@ class Dispatcher:
             _serving_reset(token)
             active.pop()
         return Response(OK, out, codec.content_type)
+
+    def check(
+        self,
+        path: str,
+        content_type: str,
+        metadata: Mapping[str, str],
+        peer: str = "",
+        peer_certificate: dict[str, Any] | None = None,
+    ) -> Response | None:
+        """Route a call and authenticate its caller without running it or reading its body.
+
+        For listeners that answer ``Expect: 100-continue``: the client sends the body only
+        once this returns None. The call itself still goes through :meth:`dispatch`.
+
+        Args:
+            path: ``component/service/method``.
+            content_type: the request's content type (the codec of the answer).
+            metadata: what the caller sent besides the body (lowercase keys).
+            peer: the caller's address as the listener saw it.
+            peer_certificate: the caller's verified TLS client certificate, or None.
+
+        Returns:
+            None when the call would run; else the answer to give at once: 404 (no such
+            method), 503 (shutting down), 504 (the deadline passed), 401 or 403 (the caller's
+            credential or the method's rule).
+        """
+        codec = codec_for(content_type)
+        route = self._routes.get(path)
+        if route is None:
+            return self.error_response(NOT_FOUND, f"no service method at {path}", codec)
+        if not self._accepting:
+            return self.error_response(
+                UNAVAILABLE, "the server is shutting down; the call did not run", codec
+            )
+        incoming = dict(metadata)
+        deadline = deadline_from_metadata(incoming.pop(TIMEOUT_KEY, None))
+        if deadline is not None and _monotonic() >= deadline:
+            return self.error_response(DEADLINE_EXCEEDED, "the deadline passed before the call ran", codec)
+        guard = self.guard
+        if not isinstance(guard, Interceptor):  # none, or one that only identifies callers
+            return None
+        context = CallContext(incoming, deadline, None, peer, peer_certificate)
+        try:
+            # The guard's own decision (credential, then the method's rule), with nothing after it.
+            guard.intercept(ServerCall(route.method, context, None), lambda call: None)
+        except CallRejected as exc:
+            return self.error_response(exc.status, exc.message, codec, exc.error_type)
+        return None
 
     def call_local(self, invocation: Invocation) -> Any:
         """Run a call made in this process, without encoding anything.

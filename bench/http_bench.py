@@ -32,6 +32,10 @@ CASES = {
     "sw-json": ("servicewire", "servicewire dispatch-json (embedded server)"),
     "sw-msgpack": ("servicewire", "servicewire dispatch-msgpack (embedded server)"),
     "sw-msgpack-tls": ("servicewire", "servicewire dispatch-msgpack over TLS 1.3 (embedded server)"),
+    "sw-msgpack-slow": (
+        "servicewire",
+        "servicewire dispatch-msgpack; calls/s beside 8 clients that never read",
+    ),
     "sw-msgpack-observed": ("servicewire", "servicewire dispatch-msgpack, tracing (every span) and metrics"),
     "sw-msgpack-sampled": ("servicewire", "servicewire dispatch-msgpack, tracing (10% sampled) and metrics"),
     "sw-tcp": ("servicewire", "servicewire tcp-msgpack (samples/tcp_channel plugin)"),
@@ -140,6 +144,49 @@ def make_client(case: str, port: int) -> tuple[Any, bool]:
     return TcpClient(port, "msgpack" if case.endswith("msgpack") else "json"), False
 
 
+SLOW_READERS = int(os.environ.get("BENCH_SLOW_READERS", "8"))
+
+
+def start_slow_readers(port: int, payload: Any) -> list[socket.socket]:
+    """Open SLOW_READERS connections that pipeline echo calls with a 1 KB window and never read.
+
+    Returns once the server stopped taking their requests (their sends stall): from then on
+    they hold whatever the server gives a client that does not read.
+    """
+    import threading
+
+    import msgspec
+
+    body = msgspec.msgpack.encode({"args": [payload]})
+    request = (
+        f"POST /invoke/bench-component/bench-service/echo HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Content-Type: application/msgpack\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    sent = [0] * SLOW_READERS
+    sockets = []
+
+    def pipeline(index: int, sock: socket.socket) -> None:
+        try:
+            while True:
+                sock.sendall(request)
+                sent[index] += 1
+        except OSError:
+            return
+
+    for index in range(SLOW_READERS):
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+        sock.connect(("127.0.0.1", port))
+        sockets.append(sock)
+        threading.Thread(target=pipeline, args=(index, sock), daemon=True).start()
+    deadline = time.monotonic() + 20
+    last = -1
+    while time.monotonic() < deadline and sum(sent) != last:
+        last = sum(sent)
+        time.sleep(0.5)
+    return sockets
+
+
 def run_client(case: str, port: int, server_pid: int) -> dict[str, Any]:
     import workload
 
@@ -155,7 +202,24 @@ def run_client(case: str, port: int, server_pid: int) -> dict[str, Any]:
     calls = len(hello) + len(echo)
     cpu_client = (time.process_time() - cpu_client) / calls * 1e6
     cpu_server = (workload.pid_cpu_seconds(server_pid) - cpu_server) / calls * 1e6
-    if shared:
+    extra: dict[str, Any] = {}
+    if case == "sw-msgpack-slow":
+        # Against one server from one process: a warm-up round, then without the slow readers,
+        # with them, and without them again (they reset); "without" is the mean of the two.
+        workload.throughput(lambda: client.echo(payload), seconds=1.0)
+        before = workload.throughput(lambda: client.echo(payload))
+        readers = start_slow_readers(port, payload)
+        rate = workload.throughput(lambda: client.echo(payload))
+        for sock in readers:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # wakes its sending thread
+            except OSError:
+                pass  # the server closed it already
+            sock.close()
+        time.sleep(1.0)
+        after = workload.throughput(lambda: client.echo(payload))
+        extra["echo_rate_without"] = (before + after) / 2
+    elif shared:
         rate = workload.throughput(lambda: client.echo(payload))
     else:
         import threading
@@ -178,6 +242,7 @@ def run_client(case: str, port: int, server_pid: int) -> dict[str, Any]:
         "n_echo": len(echo),
         "cpu_client_us": cpu_client,
         "cpu_server_us": cpu_server,
+        **extra,
     }
 
 
@@ -239,7 +304,10 @@ def run_case(case: str) -> dict[str, Any]:
 
 
 def peers_script() -> Path:
-    """The shared peers harness: $SERVICEWIRE_PEERS, else ../shared (a checkout) or ../../shared (a worktree)."""
+    """The shared peers harness: $SERVICEWIRE_PEERS, else ../shared beside the checkout, or one level up.
+
+    (A worktree in a folder of worktrees has it one level up; a tree elsewhere names it.)
+    """
     given = os.environ.get("SERVICEWIRE_PEERS")
     if given:
         return Path(given)
@@ -289,6 +357,10 @@ def print_targets(results: dict[str, Any], peers: dict[str, Any]) -> None:
         lines.append(
             f"sw-msgpack plain / sw-msgpack TLS: 8-thread echo throughput {plain['echo_rate'] / tls['echo_rate']:.2f}x"
         )
+    slow = results.get("sw-msgpack-slow")
+    if slow:
+        ratio = slow["echo_rate"] / slow["echo_rate_without"]
+        lines.append(f"sw-msgpack: 8-thread echo throughput with 8 slow readers / without {ratio:.2f}x")
     for case, label in (("sw-msgpack-observed", "observed"), ("sw-msgpack-sampled", "observed 10%")):
         observed = results.get(case)
         if plain and observed:
@@ -298,7 +370,7 @@ def print_targets(results: dict[str, Any], peers: dict[str, Any]) -> None:
         print()
         print(
             "Targets: throughput vs gRPC >= 1.5, median vs gRPC <= 0.5, vs http floor <= 1.3, "
-            "TLS <= 1.3, observed <= 1.15."
+            "TLS <= 1.3, with slow readers >= 0.8, observed <= 1.15."
         )
         for line in lines:
             print(line)

@@ -1,6 +1,7 @@
 """Benchmark servers, one per process: python bench/servers.py KIND PORT.
 
-KIND is ``servicewire`` (HttpServer hosting the bench service), ``tcp`` (4-byte length prefix,
+KIND is ``servicewire`` (HttpServer hosting the bench service; $BENCH_SERVER picks another server:
+``asyncio`` and ``uvicorn`` from bench/server_designs.py, or a WSGI server), ``tcp`` (4-byte length prefix,
 echoes the bytes) or ``http-echo`` (a minimal keep-alive HTTP server echoing the body). Each
 prints ``ready`` once it accepts connections and exits when stdin closes.
 """
@@ -91,6 +92,14 @@ def serve_wsgi_with(engine: str, port: int, threads: int):
     host = WsgiHost(port)
     host.boot(workload.BenchContainer)
     app = ServiceApplication(host.dispatcher, report=host.manager.report)
+    if engine in ("asyncio", "uvicorn"):
+        from server_designs import serve_asyncio, serve_uvicorn
+
+        from channels.http._frontend import HttpFrontend
+
+        frontend = HttpFrontend(host.dispatcher, host.manager.report)
+        (serve_asyncio if engine == "asyncio" else serve_uvicorn)(frontend, "127.0.0.1", port, threads)
+        return host
     if engine == "waitress":
         from waitress.server import create_server
 

@@ -23,6 +23,9 @@ import httptools
 from container import ConfigurationException
 from container.plugin import RESERVED_RESPONSE_METADATA, IdlePool, socket_is_stale
 
+EARLY_ANSWER_WAIT = 1.0
+"""Seconds to wait for the answer a server sent before it stopped reading the request."""
+
 REARM = 0.01
 """Seconds: a socket's timeout is set again to the time left once this much passed since the
 last time, so each read blocks at most this much past the deadline."""
@@ -180,7 +183,31 @@ class Connection:
         except OSError as exc:
             if isinstance(exc, TimeoutError):
                 raise
+            # A server may answer before it read the whole request (413 to a large upload)
+            # and close: that answer is the outcome, not a connection that failed.
+            early = self._early_answer(deadline, max_response)
+            if early is not None:
+                return early
             raise _Unwritten(str(exc)) from exc
+        return self._read_answer(deadline, max_response)
+
+    def _early_answer(
+        self, deadline: float | None, max_response: int
+    ) -> tuple[int, bytes, str, dict[str, str], bool] | None:
+        """The whole answer a server sent before the request could be written, or None."""
+        limit = time.monotonic() + EARLY_ANSWER_WAIT
+        self._armed = 0.0
+        try:
+            status, body, content_type, metadata, _ = self._read_answer(
+                limit if deadline is None else min(deadline, limit), max_response
+            )
+        except (OSError, ExchangeError, ResponseTooLarge):
+            return None
+        return status, body, content_type, metadata, False
+
+    def _read_answer(
+        self, deadline: float | None, max_response: int
+    ) -> tuple[int, bytes, str, dict[str, str], bool]:
         answer = _Answer(max_response)
         parser = answer.parser = httptools.HttpResponseParser(answer)
         while not answer.complete:

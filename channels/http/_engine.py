@@ -1,28 +1,32 @@
-"""The embedded HTTP/1.1 server: httptools parses, one selector thread waits, worker threads answer.
+"""The embedded HTTP/1.1 server: one event loop does all socket I/O, worker threads compute answers.
 
-One **selector thread** owns the listening socket and every connection that is idle or still
-receiving a request: it reads without blocking and feeds httptools' parser (the C parser of
-uvicorn), so idle keep-alive connections, slow clients and half-sent requests cost a file
-descriptor and a few hundred bytes, never a thread. A connection whose request is complete goes
-to a **worker**, which answers it and, while no other connection is waiting for a worker,
-lingers a few milliseconds for the next request on the same connection: a client calling
-continuously is served without handing its connection back and forth.
+The **loop thread** owns every socket: it accepts, runs TLS handshakes, reads without blocking
+and feeds each connection's :class:`~._protocol.RequestReader`, and writes answers from a
+per-connection buffer as fast as the client takes them. A complete request goes to a
+**worker**, which computes the answer (the dispatcher, the implementation) and hands its bytes
+back to the loop: a worker never touches a socket, so a client that reads slowly, or never,
+costs a buffer and a file descriptor, never a worker (the design of waitress and uvicorn).
+Every accept, handshake, read and write is guarded so that its failure closes that connection
+only; the loop itself never dies of a client.
 
-Limits that hold under hostile clients (see :class:`Limits`): a connection cap (the oldest idle
-connection is closed to make room, or the new one refused when none is idle), a time limit for
-receiving a request once it started (slowloris), an idle timeout, the body size checked from
-Content-Length before any of the body is read and counted as a chunked body arrives, and limits
-on the size and the number of header fields. TLS, with optional client certificates (mTLS), is
-a :class:`ssl.SSLContext`; its handshake happens in the selector thread, bounded like a request.
+Limits that hold under hostile clients (see :class:`~._protocol.Limits`): a connection cap,
+kept below the process's file-descriptor limit (raised to the hard limit at start), and a cap
+per client address beside it (at either, the oldest idle connection makes room, or the new one
+gets 503); a time limit for receiving a request once it started (slowloris) and for the TLS
+handshake; an idle timeout; a write timeout on a client that stops taking its answer; the head
+and body sizes counted as bytes arrive. Pipelined requests are answered in order, one at a time
+per connection, before any refusal; a refusal (400, 413, 431) is followed by a lingering close,
+so that a client still sending reads it instead of a reset.
 """
 
 from __future__ import annotations
 
 import collections
-import email.utils
 import errno
 import logging
 import queue
+import resource
+import select
 import selectors
 import socket
 import ssl
@@ -31,244 +35,191 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import attrs
-import httptools
+from ._protocol import (
+    CONTINUE,
+    HttpAnswer,
+    HttpDate,
+    HttpRequest,
+    Limits,
+    Refusal,
+    RequestReader,
+    encode_answer,
+)
+
+__all__ = ["HttpEngine", "connection_cap", "raise_descriptor_limit"]
 
 logger = logging.getLogger("servicewire.http")
 
-REASONS = {
-    100: "Continue",
-    200: "OK",
-    204: "No Content",
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    408: "Request Timeout",
-    413: "Payload Too Large",
-    415: "Unsupported Media Type",
-    431: "Request Header Fields Too Large",
-    500: "Internal Server Error",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
-
-LINGER = 0.005
-"""Seconds a worker waits on a connection for its next request before handing it back."""
-
 SWEEP = 0.25
-"""Seconds between two checks of the idle and request time limits."""
+"""Seconds between two checks of the time limits."""
 
+RECV_SIZE = 65536
+"""Bytes read from a connection at a time."""
 
-@attrs.frozen
-class Limits:
-    """What the server accepts. Every limit is configurable under ``http:`` (see docs/http.md).
+HIGH_WATER = 65536
+"""Unsent answer bytes of a connection above which its next request waits (a slow reader)."""
 
-    Attributes:
-        max_connections: open connections at most; at the cap, the oldest idle connection is
-            closed to make room, or the new one is refused when none is idle.
-        header_timeout: seconds a client has to send a whole request (and to finish the TLS
-            handshake) once it started.
-        idle_timeout: seconds an idle keep-alive connection is kept.
-        write_timeout: seconds a worker waits for a client to take an answer.
-        max_body_size: the largest request body, bytes (413).
-        max_header_size: the largest request line and header fields together, bytes (431).
-        max_header_count: the most header fields in a request (431).
-    """
+SEND_SIZE = 1 << 20
+"""Bytes handed to one send call at most."""
 
-    max_connections: int = 1024
-    header_timeout: float = 10.0
-    idle_timeout: float = 60.0
-    write_timeout: float = 30.0
-    max_body_size: int = 8 * 1024 * 1024
-    max_header_size: int = 64 * 1024
-    max_header_count: int = 100
-
-
-class HttpRequest:
-    """One complete request.
-
-    Attributes:
-        method: ``"POST"``, ``"GET"``, ...
-        target: the request target as sent (never decoded).
-        headers: the header fields by lowercase name (repeated fields joined with ``, ``).
-        body: the body.
-        keep_alive: whether the client wants the connection kept open.
-        peer: the client's address, ``host:port``.
-        peer_certificate: the client's certificate (mTLS), as :meth:`ssl.SSLSocket.getpeercert`
-            returns it, or None.
-    """
-
-    __slots__ = ("body", "headers", "keep_alive", "method", "peer", "peer_certificate", "target")
-
-    def __init__(
-        self,
-        method: str,
-        target: str,
-        headers: dict[str, str],
-        body: bytes,
-        keep_alive: bool,
-        peer: str,
-        peer_certificate: Any,
-    ) -> None:
-        self.method = method
-        self.target = target
-        self.headers = headers
-        self.body = body
-        self.keep_alive = keep_alive
-        self.peer = peer
-        self.peer_certificate = peer_certificate
-
-
-class HttpAnswer:
-    """What to send back.
-
-    Attributes:
-        status: the status code.
-        body: the body.
-        content_type: its content type ("" for none).
-        headers: further header fields.
-    """
-
-    __slots__ = ("body", "content_type", "headers", "status")
-
-    def __init__(
-        self,
-        status: int,
-        body: bytes = b"",
-        content_type: str = "",
-        headers: tuple[tuple[str, str], ...] = (),
-    ) -> None:
-        self.status = status
-        self.body = body
-        self.content_type = content_type
-        self.headers = headers
-
+ACCEPT_BACKOFF = (0.05, 1.0)
+"""Seconds accepting pauses after running out of descriptors: the first pause, the longest."""
 
 Handler = Callable[[HttpRequest], HttpAnswer]
+Precheck = Callable[[HttpRequest], "HttpAnswer | None"]
 
 
-class _Refused(Exception):
-    """Raised from a parser callback: answer with this and close the connection."""
+def raise_descriptor_limit() -> int:
+    """Raise the soft limit of open files to the hard limit; return the soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass  # not allowed here: keep the soft limit, the cap is kept below it
+    return soft if soft != resource.RLIM_INFINITY else 1 << 20
 
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+
+def connection_cap(wanted: int, descriptors: int) -> int:
+    """The connection cap that leaves descriptors for the rest of the process (files, clients)."""
+    return max(1, min(wanted, descriptors - max(64, descriptors // 8)))
+
+
+_NONE, _REQUEST, _CHECK = 0, 1, 2
+
+
+READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
+
+
+class _Poller:
+    """Readiness of the loop's sockets: epoll where there is one (Linux), else :mod:`selectors`.
+
+    epoll is called directly on the hot path: :mod:`selectors` adds a few microseconds per wait.
+    """
+
+    def __init__(self) -> None:
+        self._epoll = select.epoll() if hasattr(select, "epoll") else None
+        self._selector = None if self._epoll is not None else selectors.DefaultSelector()
+        self._data: dict[int, Any] = {}
+
+    def register(self, sock: socket.socket, mask: int, data: Any) -> None:
+        if self._epoll is None:
+            assert self._selector is not None
+            self._selector.register(sock, mask, data)
+            return
+        fd = sock.fileno()
+        self._epoll.register(fd, _epoll_mask(mask))
+        self._data[fd] = data
+
+    def modify(self, sock: socket.socket, mask: int, data: Any) -> None:
+        if self._epoll is None:
+            assert self._selector is not None
+            self._selector.modify(sock, mask, data)
+            return
+        self._epoll.modify(sock.fileno(), _epoll_mask(mask))
+
+    def unregister(self, sock: socket.socket) -> None:
+        if self._epoll is None:
+            assert self._selector is not None
+            try:
+                self._selector.unregister(sock)
+            except (KeyError, ValueError):
+                pass
+            return
+        fd = sock.fileno()
+        self._data.pop(fd, None)
+        try:
+            self._epoll.unregister(fd)
+        except (OSError, ValueError):
+            pass
+
+    def wait(self, timeout: float) -> list[tuple[Any, int]]:
+        """Return (data, READ and/or WRITE) of the ready sockets; errors count as both."""
+        if self._epoll is None:
+            assert self._selector is not None
+            return [(key.data, mask) for key, mask in self._selector.select(timeout)]
+        data = self._data
+        ready = []
+        for fd, events in self._epoll.poll(timeout):
+            found = data.get(fd)
+            if found is not None:
+                mask = (READ if events & ~select.EPOLLOUT else 0) | (WRITE if events & ~select.EPOLLIN else 0)
+                ready.append((found, mask))
+        return ready
+
+    def close(self) -> None:
+        if self._epoll is not None:
+            self._epoll.close()
+        else:
+            assert self._selector is not None
+            self._selector.close()
+
+
+def _epoll_mask(mask: int) -> int:
+    return (select.EPOLLIN if mask & READ else 0) | (select.EPOLLOUT if mask & WRITE else 0)
 
 
 class _Connection:
-    """One client connection: its socket, its parser, the requests it completed."""
+    """One client connection as the loop sees it."""
 
-    def __init__(self, engine: HttpEngine, sock: socket.socket, peer: str, handshaking: bool) -> None:
-        self.engine = engine
+    __slots__ = (
+        "address",
+        "closing",
+        "continue_asked",
+        "handshake_started",
+        "handshaking",
+        "in_flight",
+        "last_active",
+        "linger_until",
+        "mask",
+        "out",
+        "out_pos",
+        "out_since",
+        "peer",
+        "read_eof",
+        "reader",
+        "sock",
+        "unsent",
+    )
+
+    def __init__(
+        self, sock: socket.socket, peer: str, address: str, reader: RequestReader, tls: bool
+    ) -> None:
         self.sock = sock
         self.peer = peer
-        self.handshaking = handshaking
-        self.parser = httptools.HttpRequestParser(self)
-        self.ready: collections.deque[HttpRequest] = collections.deque()
-        self.refusal: _Refused | None = None
-        self.started: float | None = time.monotonic() if handshaking else None
+        self.address = address
+        self.reader = reader
+        self.handshaking = tls
+        self.handshake_started = time.monotonic()
+        self.in_flight = _NONE  # what is with a worker: nothing, a request, a 100-continue check
+        self.continue_asked = False
+        self.out = b""  # answer bytes, sent up to out_pos
+        self.out_pos = 0
+        self.out_since = 0.0  # when the client last took some of them
+        self.unsent = 0  # answers in ``out`` not yet wholly sent
+        self.closing = False  # close once ``out`` is sent (then linger)
+        self.read_eof = False
+        self.linger_until = 0.0  # > 0: lingering close, reading and discarding until then
         self.last_active = time.monotonic()
-        self.peer_certificate: Any = None
-        self._reset_message()
-
-    def _reset_message(self) -> None:
-        self._url = b""
-        self._headers: dict[str, str] = {}
-        self._head_size = 0
-        self._body: list[bytes] = []
-        self._body_size = 0
-
-    # parser callbacks
-
-    def on_message_begin(self) -> None:
-        self.started = time.monotonic()
-
-    def on_url(self, url: bytes) -> None:
-        self._url += url
-        self._grow_head(len(url))
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._grow_head(len(name) + len(value))
-        limits = self.engine.limits
-        if len(self._headers) >= limits.max_header_count:
-            raise _Refused(431, f"more than {limits.max_header_count} header fields")
-        key = name.decode("latin-1").lower()
-        text = value.decode("latin-1")
-        previous = self._headers.get(key)
-        self._headers[key] = text if previous is None else f"{previous}, {text}"
-
-    def _grow_head(self, size: int) -> None:
-        self._head_size += size
-        if self._head_size > self.engine.limits.max_header_size:
-            raise _Refused(431, f"the request head is larger than {self.engine.limits.max_header_size} bytes")
-
-    def on_headers_complete(self) -> None:
-        limit = self.engine.limits.max_body_size
-        length = self._headers.get("content-length")
-        if length is not None:
-            try:
-                declared = int(length)
-            except ValueError:
-                raise _Refused(400, f"Content-Length {length!r} is not a number") from None
-            if declared > limit:
-                raise _Refused(413, f"the body of {declared} bytes is larger than the limit of {limit} bytes")
-        if self._headers.get("expect", "").lower() == "100-continue":
-            try:
-                self.sock.send(b"HTTP/1.1 100 Continue\r\n\r\n")
-            except OSError:
-                pass  # the client sends the body anyway after a while
-
-    def on_body(self, body: bytes) -> None:
-        self._body_size += len(body)
-        limit = self.engine.limits.max_body_size
-        if self._body_size > limit:
-            raise _Refused(413, f"the body is larger than the limit of {limit} bytes")
-        self._body.append(body)
-
-    def on_message_complete(self) -> None:
-        parser = self.parser
-        self.ready.append(
-            HttpRequest(
-                parser.get_method().decode("latin-1"),
-                self._url.decode("latin-1"),
-                self._headers,
-                b"".join(self._body),
-                parser.should_keep_alive(),
-                self.peer,
-                self.peer_certificate,
-            )
-        )
-        self.started = None
-        self._reset_message()
-
-    # feeding
-
-    def feed(self, data: bytes) -> None:
-        """Parse ``data``; a request that cannot be served sets :attr:`refusal`."""
-        self.last_active = time.monotonic()
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserCallbackError as exc:
-            refused = exc.__context__
-            self.refusal = refused if isinstance(refused, _Refused) else _Refused(400, "malformed request")
-        except httptools.HttpParserUpgrade:
-            self.refusal = _Refused(400, "protocol upgrades are not supported")
-        except httptools.HttpParserError as exc:
-            self.refusal = _Refused(400, f"malformed request: {exc}")
+        self.mask = 0
 
     @property
-    def busy_receiving(self) -> bool:
-        """True while a request (or the TLS handshake) has started and is not complete."""
-        return self.started is not None
+    def pending_out(self) -> int:
+        """Answer bytes not yet sent."""
+        return len(self.out) - self.out_pos
 
-    def close(self) -> None:
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+    @property
+    def idle(self) -> bool:
+        """Nothing in progress: no request being received, waiting or answered."""
+        return not (
+            self.in_flight
+            or self.pending_out
+            or self.reader.requests
+            or self.reader.receiving
+            or self.handshaking
+            or self.closing
+        )
 
 
 class HttpEngine:
@@ -277,10 +228,13 @@ class HttpEngine:
     Args:
         handler: answers each complete request (called in a worker thread).
         limits: what the server accepts.
-        workers: threads answering requests.
+        workers: threads computing answers.
         tls: the server's TLS context, or None for plain HTTP.
         refusal: builds the answer to a request the server refuses itself (status, message);
             plain text by default.
+        precheck: decides, before ``100 Continue`` is sent, whether a request whose client
+            waits for it would be served: None to go on, or the answer to give at once
+            (called in a worker thread with the request's head; None: always go on).
     """
 
     def __init__(
@@ -292,28 +246,37 @@ class HttpEngine:
         refusal: Callable[[int, str], HttpAnswer] = lambda status, message: HttpAnswer(
             status, message.encode(), "text/plain; charset=utf-8"
         ),
+        precheck: Precheck = lambda request: None,
     ) -> None:
         self.handler = handler
         self.refusal = refusal
+        self.precheck = precheck
         self.limits = limits
         self.workers = workers
         self.tls = tls
         self.port = 0
+        self.max_connections = limits.max_connections
         self._listener: socket.socket | None = None
-        self._selector = selectors.DefaultSelector()
+        self._poller = _Poller()
+        self._loop_waiting = False  # the loop is (about to be) blocked waiting for events
         self._waker_read, self._waker_write = socket.socketpair()
-        self._returned: queue.SimpleQueue[_Connection] = queue.SimpleQueue()
-        self._ready: queue.SimpleQueue[_Connection | None] = queue.SimpleQueue()
-        self._registered: dict[int, _Connection] = {}
-        self._open = 0
-        self._busy = 0
-        self._waiting = 0
-        self._lock = threading.Lock()
+        self._wake_pending = False
+        self._jobs: queue.SimpleQueue[tuple[_Connection, HttpRequest, bool] | None] = queue.SimpleQueue()
+        self._done: collections.deque[tuple[_Connection, HttpRequest, bool, HttpAnswer | None]] = (
+            collections.deque()
+        )
+        self._connections: dict[int, _Connection] = {}
+        self._per_address: collections.Counter[str] = collections.Counter()
+        self._outstanding = 0  # requests received and not yet answered (loop thread only)
         self._running = False
         self._accepting = False
         self._stopping = False
+        self._accept_paused_until = 0.0
+        self._accept_backoff = ACCEPT_BACKOFF[0]
+        self._accept_failures = 0
+        self._accept_logged = 0.0
         self._threads: list[threading.Thread] = []
-        self._date = ("", 0)
+        self._date = HttpDate()
 
     # lifecycle
 
@@ -326,15 +289,24 @@ class HttpEngine:
         return self.port
 
     def start(self) -> None:
-        """Start the selector thread and the workers."""
+        """Raise the descriptor limit, start the loop thread and the workers."""
         assert self._listener is not None, "bind() first"
+        descriptors = raise_descriptor_limit()
+        self.max_connections = connection_cap(self.limits.max_connections, descriptors)
+        if self.max_connections < self.limits.max_connections:
+            logger.warning(
+                "http.max_connections is %d but this process may open %d files: at most %d "
+                "connections are kept (raise the limit with ulimit -n)",
+                self.limits.max_connections,
+                descriptors,
+                self.max_connections,
+            )
         self._running = self._accepting = True
         self._waker_read.setblocking(False)
-        self._selector.register(self._listener, selectors.EVENT_READ, "listen")
-        self._selector.register(self._waker_read, selectors.EVENT_READ, "wake")
-        threads = [
-            threading.Thread(target=self._select_loop, name=f"servicewire-http-{self.port}", daemon=True)
-        ]
+        self._waker_write.setblocking(False)
+        self._poller.register(self._listener, READ, "listen")
+        self._poller.register(self._waker_read, READ, "wake")
+        threads = [threading.Thread(target=self._loop, name=f"servicewire-http-{self.port}", daemon=True)]
         threads += [
             threading.Thread(target=self._work, name=f"servicewire-http-{self.port}-worker-{i}", daemon=True)
             for i in range(self.workers)
@@ -344,7 +316,7 @@ class HttpEngine:
         self._threads = threads
 
     def stop_accepting(self) -> None:
-        """Close the listening socket and the idle connections; answers in progress go on."""
+        """Close the listening socket and the idle connections; requests received go on."""
         self._stopping = True
         self._accepting = False
         self._wake()
@@ -352,85 +324,162 @@ class HttpEngine:
     def drain(self, timeout: float) -> bool:
         """Wait until every request received is answered; False when ``timeout`` ran out first."""
         deadline = time.monotonic() + timeout
-        while True:
-            with self._lock:
-                idle = self._busy == 0 and self._waiting == 0
-            if idle:
-                return True
+        while self._outstanding > 0:
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.005)
+        return True
 
     def close(self) -> None:
         """Stop the threads and close every connection."""
         self._running = False
         self._wake()
         for _ in range(self.workers):
-            self._ready.put(None)
+            self._jobs.put(None)
         for thread in self._threads:
             thread.join(timeout=5)
-        for connection in list(self._registered.values()):
-            self._drop(connection)
-        self._registered.clear()
+        for connection in list(self._connections.values()):
+            self._close(connection)
         if self._listener is not None:
             self._listener.close()
-        self._selector.close()
+        self._poller.close()
         self._waker_read.close()
         self._waker_write.close()
 
     @property
     def open_connections(self) -> int:
         """The connections open now."""
-        return self._open
+        return len(self._connections)
 
-    # the selector thread
+    # workers: compute answers, never touch a socket
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            connection, request, checking = job
+            answer: HttpAnswer | None
+            try:
+                answer = self.precheck(request) if checking else self.handler(request)
+            except Exception:  # one request's failure must not stop the worker
+                logger.exception(
+                    "answering %s %s from %s failed", request.method, request.target, request.peer
+                )
+                answer = self.refusal(500, "the server failed to answer; it logged why")
+            self._done.append((connection, request, checking, answer))
+            # The loop looks at the answers after every round: wake it only when it may be
+            # waiting (it marks that before it checks for answers and waits: see _loop).
+            if self._loop_waiting and not self._wake_pending:
+                self._wake_pending = True
+                self._wake()
 
     def _wake(self) -> None:
         try:
             self._waker_write.send(b"\0")
         except OSError:
-            pass
+            pass  # full: the loop is awake anyway
 
-    def _select_loop(self) -> None:
+    # the loop: every socket operation happens here
+
+    def _loop(self) -> None:
         next_sweep = time.monotonic() + SWEEP
+        poller = self._poller
+        done = self._done
         while self._running:
+            self._loop_waiting = True
+            # A worker that saw the loop awake did not wake it: look at its answers first.
+            events = poller.wait(0 if done else SWEEP)
+            self._loop_waiting = False
+            self._wake_pending = False  # a worker that set it has sent a byte: it is read below
+            for data, mask in events:
+                try:
+                    if data == "listen":
+                        self._accept()
+                    elif data == "wake":
+                        self._on_wake()
+                    elif mask & WRITE and data.handshaking:
+                        self._handshake(data)
+                    else:
+                        if mask & WRITE:
+                            self._flush(data)
+                        if mask & READ and data.sock.fileno() >= 0:
+                            self._on_readable(data)
+                except Exception:  # never let one connection stop the loop
+                    if isinstance(data, _Connection):
+                        logger.exception("connection from %s failed", data.peer)
+                        self._close(data)
+                    else:
+                        logger.exception("the HTTP server's loop failed; it goes on")
             try:
-                events = self._selector.select(timeout=SWEEP)
-            except OSError:  # a descriptor closed under us; the next round sees the rest
-                continue
-            for key, _ in events:
-                data = key.data
-                if data == "listen":
-                    self._accept()
-                elif data == "wake":
-                    self._on_wake()
-                else:
-                    self._on_readable(data)
-            now = time.monotonic()
-            if now >= next_sweep:
-                self._sweep(now)
-                next_sweep = now + SWEEP
+                if done:
+                    self._take_answers()
+                now = time.monotonic()
+                if now >= next_sweep:
+                    self._sweep(now)
+                    next_sweep = now + SWEEP
+            except Exception:
+                logger.exception("the HTTP server's loop failed; it goes on")
 
     def _on_wake(self) -> None:
         try:
             while self._waker_read.recv(4096):
                 pass
-        except (BlockingIOError, OSError):
+        except OSError:
             pass
-        while True:
-            try:
-                connection = self._returned.get_nowait()
-            except queue.Empty:
-                break
-            self._register(connection)
         if not self._accepting and self._listener is not None and self._listener.fileno() >= 0:
-            self._selector.unregister(self._listener)
+            self._poller.unregister(self._listener)
             self._listener.close()
         if self._stopping:
-            for connection in list(self._registered.values()):
-                if not connection.busy_receiving:
-                    self._unregister(connection)
-                    self._drop(connection)
+            for connection in list(self._connections.values()):
+                if connection.idle:
+                    self._close(connection)
+
+    def _take_answers(self) -> None:
+        done = self._done
+        while done:
+            connection, request, checking, answer = done.popleft()
+            connection.in_flight = _NONE
+            if connection.sock.fileno() < 0:
+                continue  # closed meanwhile (the client went away); _close counted it
+            try:
+                if checking:
+                    self._continue_or_refuse(connection, answer)
+                else:
+                    assert answer is not None
+                    self._answered(connection, request, answer)
+            except Exception:
+                logger.exception("connection from %s failed", connection.peer)
+                self._close(connection)
+
+    def _answered(self, connection: _Connection, request: HttpRequest, answer: HttpAnswer) -> None:
+        keep = request.keep_alive and not self._stopping and not connection.read_eof
+        data = encode_answer(answer, self._date(), keep, request.version, request.method == "HEAD")
+        if not keep:
+            connection.closing = True
+        connection.unsent += 1
+        self._send(connection, data)
+
+    def _continue_or_refuse(self, connection: _Connection, answer: HttpAnswer | None) -> None:
+        reader = connection.reader
+        if answer is None:
+            if reader.awaiting_continue is not None:  # the body has not all arrived yet
+                reader.awaiting_continue = None
+                self._send(connection, CONTINUE)
+            else:
+                self._advance(connection)
+            return
+        # Refused before the body was read: say so, then read and drop what still comes.
+        head = reader.awaiting_continue or (reader.requests[0] if reader.requests else None)
+        self._outstanding -= len(reader.requests)
+        reader.requests.clear()
+        reader.awaiting_continue = None
+        reader.refusal = Refusal(answer.status, "refused before 100 Continue")
+        connection.closing = True
+        version = head.version if head is not None else "1.1"
+        self._send(connection, encode_answer(answer, self._date(), False, version))
+
+    # accepting
 
     def _accept(self) -> None:
         assert self._listener is not None
@@ -439,228 +488,344 @@ class HttpEngine:
                 sock, address = self._listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError as exc:  # out of descriptors, say: keep serving those we have
+            except OSError as exc:
                 if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
-                    logger.warning("cannot accept a connection: %s", exc)
+                    self._pause_accepting(exc)
                 return
-            if self._open >= self.limits.max_connections and not self._make_room():
-                self._refuse(sock)
-                continue
-            self._adopt(sock, f"{address[0]}:{address[1]}")
+            try:
+                self._adopt(sock, address)
+            except Exception:
+                logger.exception("accepting a connection from %s failed", address)
+                _close_quietly(sock)
 
-    @staticmethod
-    def _refuse(sock: socket.socket) -> None:
-        """Answer 503 (the call did not run: the caller may go elsewhere) and close."""
-        _last_word(sock, 503)
-        sock.close()
+    def _pause_accepting(self, exc: OSError) -> None:
+        """Out of descriptors: stop accepting a while (with growing pauses), say so now and then."""
+        assert self._listener is not None
+        now = time.monotonic()
+        self._accept_failures += 1
+        if now - self._accept_logged >= 10.0:
+            logger.warning(
+                "cannot accept connections (%s): %d failures; pausing accepting %.2f s",
+                exc.strerror or exc,
+                self._accept_failures,
+                self._accept_backoff,
+            )
+            self._accept_logged = now
+            self._accept_failures = 0
+        self._poller.unregister(self._listener)
+        self._accept_paused_until = now + self._accept_backoff
+        self._accept_backoff = min(self._accept_backoff * 2, ACCEPT_BACKOFF[1])
 
-    def _make_room(self) -> bool:
-        idle = [c for c in self._registered.values() if not c.busy_receiving]
-        if not idle:
-            return False
-        oldest = min(idle, key=lambda c: c.last_active)
-        self._unregister(oldest)
-        self._drop(oldest)
-        return True
+    def _resume_accepting(self, now: float) -> None:
+        if not self._accept_paused_until or now < self._accept_paused_until:
+            return
+        self._accept_paused_until = 0.0
+        if self._accepting and self._listener is not None and self._listener.fileno() >= 0:
+            self._poller.register(self._listener, READ, "listen")
 
-    def _adopt(self, sock: socket.socket, peer: str) -> None:
+    def _adopt(self, sock: socket.socket, address: Any) -> None:
+        host = str(address[0]) if isinstance(address, tuple) else str(address)
+        peer = f"{host}:{address[1]}" if isinstance(address, tuple) else host
+        limits = self.limits
+        if self._per_address[host] >= limits.max_connections_per_peer and not self._make_room(host):
+            _refuse(sock)
+            return
+        if len(self._connections) >= self.max_connections and not self._make_room(None):
+            _refuse(sock)
+            return
+        self._accept_backoff = ACCEPT_BACKOFF[0]
         sock.setblocking(False)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
             pass
-        handshaking = self.tls is not None
-        if handshaking:
-            assert self.tls is not None
-            sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
-        with self._lock:
-            self._open += 1
-        self._register(_Connection(self, sock, peer, handshaking))
-
-    def _register(self, connection: _Connection) -> None:
-        if self._stopping and not connection.busy_receiving and not connection.ready:
-            self._drop(connection)
-            return
-        try:
-            connection.sock.setblocking(False)
-            self._selector.register(connection.sock, selectors.EVENT_READ, connection)
-        except (OSError, ValueError):
-            self._drop(connection)
-            return
-        self._registered[connection.sock.fileno()] = connection
-        pending = isinstance(connection.sock, ssl.SSLSocket) and connection.sock.pending()
-        if connection.ready or connection.refusal is not None or pending:
-            self._on_readable(connection)
-
-    def _unregister(self, connection: _Connection) -> None:
-        self._registered.pop(connection.sock.fileno(), None)
-        try:
-            self._selector.unregister(connection.sock)
-        except (KeyError, ValueError, OSError):
-            pass
-
-    def _on_readable(self, connection: _Connection) -> None:
+        if self.tls is not None:
+            try:
+                # A client that reset already: wrap_socket would fail, and on some of its paths
+                # leave its half-made SSLSocket (which owns the descriptor) to the collector.
+                sock.getpeername()
+                sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+            except (OSError, ValueError) as exc:
+                logger.info("TLS connection from %s ended before the handshake: %s", peer, exc)
+                _close_quietly(sock)
+                return
+        connection = _Connection(sock, peer, host, RequestReader(limits, peer), self.tls is not None)
+        self._connections[sock.fileno()] = connection
+        self._per_address[host] += 1
         if connection.handshaking:
             self._handshake(connection)
-            return
-        if not connection.ready and connection.refusal is None:
-            try:
-                data = connection.sock.recv(65536)
-            except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
-                return
-            except OSError:
-                self._unregister(connection)
-                self._drop(connection)
-                return
-            if not data:
-                self._unregister(connection)
-                self._drop(connection)
-                return
-            connection.feed(data)
-            sock = connection.sock
-            # TLS may hold decrypted bytes the selector cannot see: take them now.
-            while isinstance(sock, ssl.SSLSocket) and sock.pending() and connection.refusal is None:
-                connection.feed(sock.recv(65536))
-        if connection.ready or connection.refusal is not None:
-            self._unregister(connection)
-            with self._lock:
-                self._waiting += 1
-            self._ready.put(connection)
+        else:
+            # The request is often there already: read it now rather than after another wait.
+            self._on_readable(connection)
+
+    def _make_room(self, address: str | None) -> bool:
+        """Close the oldest idle connection (of ``address``, when given); False when none is idle."""
+        idle = [c for c in self._connections.values() if c.idle and (address is None or c.address == address)]
+        if not idle:
+            return False
+        self._close(min(idle, key=lambda c: c.last_active))
+        return True
+
+    # reading
 
     def _handshake(self, connection: _Connection) -> None:
         sock = connection.sock
         assert isinstance(sock, ssl.SSLSocket)
         try:
             sock.do_handshake()
-        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+        except ssl.SSLWantReadError:
+            self._watch(connection, READ)
             return
-        except (ssl.SSLError, OSError) as exc:
+        except ssl.SSLWantWriteError:
+            self._watch(connection, WRITE)
+            return
+        except (OSError, ValueError) as exc:
             logger.info("TLS handshake with %s failed: %s", connection.peer, exc)
-            self._unregister(connection)
-            self._drop(connection)
+            self._close(connection)
             return
         connection.handshaking = False
-        connection.started = None
         connection.last_active = time.monotonic()
-        connection.peer_certificate = sock.getpeercert() or None
-        if sock.pending():
-            self._on_readable(connection)
+        certificate = sock.getpeercert() or None
+        connection.reader.peer_certificate = certificate
+        self._on_readable(connection)
 
-    def _sweep(self, now: float) -> None:
-        limits = self.limits
-        for connection in list(self._registered.values()):
-            if connection.busy_receiving:
-                assert connection.started is not None
-                expired = now - connection.started > limits.header_timeout
-            else:
-                expired = now - connection.last_active > limits.idle_timeout
-            if expired:
-                self._unregister(connection)
-                if connection.busy_receiving and not connection.handshaking:
-                    _last_word(connection.sock, 408)  # say why, so a slow client can tell
-                self._drop(connection)
-
-    def _drop(self, connection: _Connection) -> None:
-        connection.close()
-        with self._lock:
-            self._open -= 1
-
-    # workers
-
-    def _work(self) -> None:
-        while True:
-            connection = self._ready.get()
-            if connection is None:
-                return
-            with self._lock:
-                self._waiting -= 1
-                self._busy += 1
-            try:
-                self._serve(connection)
-            except Exception:  # one connection's failure must not stop the worker
-                logger.exception("serving %s failed", connection.peer)
-                self._drop(connection)
-            finally:
-                with self._lock:
-                    self._busy -= 1
-
-    def _serve(self, connection: _Connection) -> None:
-        """Answer the connection's requests; hand it back to the selector when it goes quiet."""
+    def _on_readable(self, connection: _Connection) -> None:
+        if connection.handshaking:
+            self._handshake(connection)
+            return
         sock = connection.sock
+        if connection.linger_until:
+            self._linger_read(connection)
+            return
+        reader = connection.reader
         while True:
-            if connection.refusal is not None:
-                refusal = connection.refusal
-                self._send(connection, self.refusal(refusal.status, refusal.message), False)
-                self._drop(connection)
-                return
-            if connection.ready:
-                request = connection.ready.popleft()
-                answer = self.handler(request)
-                keep = request.keep_alive and not self._stopping
-                if not self._send(connection, answer, keep, head_only=request.method == "HEAD"):
-                    self._drop(connection)
-                    return
-                if not keep:
-                    self._drop(connection)
-                    return
-                continue
-            if not self._ready.empty() or not self._running:
-                break  # others wait for a worker: do not linger
             try:
-                sock.settimeout(LINGER)
-                data = sock.recv(65536)
-            except (TimeoutError, ssl.SSLWantReadError):
+                data = sock.recv(RECV_SIZE)
+            except (BlockingIOError, InterruptedError, ssl.SSLWantReadError):
                 break
-            except OSError:
-                self._drop(connection)
+            except ssl.SSLWantWriteError:
+                break
+            except (OSError, ValueError):
+                self._close(connection)
                 return
             if not data:
-                self._drop(connection)
-                return
-            connection.feed(data)
-            if not connection.ready and connection.refusal is None:
-                break  # part of a request: the selector collects the rest, within the time limit
-        self._returned.put(connection)
-        self._wake()
+                connection.read_eof = True
+                break
+            connection.last_active = time.monotonic()
+            before = len(reader.requests)
+            reader.feed(data)
+            self._outstanding += len(reader.requests) - before
+            # TLS may hold decrypted bytes the selector cannot see: take them now.
+            if not (isinstance(sock, ssl.SSLSocket) and sock.pending()) or reader.refusal is not None:
+                break
+        self._advance(connection)
 
-    def _send(self, connection: _Connection, answer: HttpAnswer, keep: bool, head_only: bool = False) -> bool:
-        head = [
-            f"HTTP/1.1 {answer.status} {REASONS.get(answer.status, 'Unknown')}",
-            f"Date: {self._http_date()}",
-        ]
-        if answer.content_type:
-            head.append(f"Content-Type: {answer.content_type}")
-        head.append(f"Content-Length: {len(answer.body)}")
-        head.extend(f"{name}: {value}" for name, value in answer.headers)
-        if not keep:
-            head.append("Connection: close")
-        data = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
-        if not head_only:
-            data += answer.body
+    def _linger_read(self, connection: _Connection) -> None:
         try:
-            connection.sock.settimeout(self.limits.write_timeout)
-            connection.sock.sendall(data)
-        except OSError:
-            return False
-        connection.last_active = time.monotonic()
-        return True
+            while connection.sock.recv(RECV_SIZE):
+                pass
+        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            return
+        except (OSError, ValueError):
+            pass
+        self._close(connection)  # the client closed (or reset): done
 
-    def _http_date(self) -> str:
-        text, second = self._date
-        now = int(time.time())
-        if now != second:
-            text = email.utils.formatdate(now, usegmt=True)
-            self._date = (text, now)
-        return text
+    # deciding what a connection does next
+
+    def _advance(self, connection: _Connection) -> None:
+        """Hand the next request to a worker, send a refusal, or close; then watch what is due."""
+        if connection.sock.fileno() < 0:
+            return
+        reader = connection.reader
+        if not connection.in_flight and connection.pending_out < HIGH_WATER and not connection.closing:
+            if reader.requests:
+                request = reader.requests.popleft()
+                connection.in_flight = _REQUEST
+                self._jobs.put((connection, request, False))
+            elif reader.refusal is not None:
+                refusal = reader.refusal
+                connection.closing = True
+                answer = self.refusal(refusal.status, refusal.message)
+                self._send(connection, encode_answer(answer, self._date(), False, "1.1"))
+                return
+            elif reader.awaiting_continue is not None and not connection.continue_asked:
+                connection.continue_asked = True
+                connection.in_flight = _CHECK
+                self._jobs.put((connection, reader.awaiting_continue, True))
+        if reader.awaiting_continue is None:
+            connection.continue_asked = False
+        if not connection.in_flight and not connection.pending_out:
+            if connection.closing:
+                self._begin_linger(connection)
+                return
+            if connection.read_eof and not reader.requests:
+                self._close(connection)
+                return
+        self._watch(connection)
+
+    def _watch(self, connection: _Connection, mask: int | None = None) -> None:
+        """Register the events the connection waits for now."""
+        if mask is None:
+            mask = 0
+            reader = connection.reader
+            if connection.linger_until or (
+                not connection.read_eof
+                and not connection.closing
+                and reader.refusal is None
+                and not reader.requests
+                and connection.pending_out < HIGH_WATER
+            ):
+                mask |= READ
+            if connection.pending_out:
+                mask |= WRITE
+        if mask == connection.mask:
+            return
+        sock = connection.sock
+        if connection.mask == 0:
+            self._poller.register(sock, mask, connection)
+        elif mask == 0:
+            self._poller.unregister(sock)
+        else:
+            self._poller.modify(sock, mask, connection)
+        connection.mask = mask
+
+    # writing
+
+    def _send(self, connection: _Connection, data: bytes) -> None:
+        """Queue answer bytes, send what the client takes now, and go on with the connection."""
+        if connection.pending_out:
+            connection.out = connection.out[connection.out_pos :] + data
+        else:
+            connection.out = data
+            connection.out_since = time.monotonic()
+        connection.out_pos = 0
+        self._flush(connection)
+
+    def _flush(self, connection: _Connection) -> None:
+        sock = connection.sock
+        out = connection.out
+        size = len(out)
+        position = connection.out_pos
+        try:
+            while position < size:
+                if position == 0 and size <= SEND_SIZE:
+                    sent = sock.send(out)
+                else:
+                    sent = sock.send(memoryview(out)[position : position + SEND_SIZE])
+                position += sent
+                connection.out_since = time.monotonic()
+        except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+            pass
+        except (OSError, ValueError):
+            connection.out_pos = size
+            self._close(connection)
+            return
+        if position >= size:
+            connection.out = b""
+            connection.out_pos = 0
+            connection.last_active = time.monotonic()
+            self._outstanding -= connection.unsent
+            connection.unsent = 0
+        else:
+            connection.out_pos = position
+        self._advance(connection)
+
+    # closing
+
+    def _begin_linger(self, connection: _Connection) -> None:
+        """Stop sending and read what the client still sends, a while, so it can read our answer.
+
+        Closing a socket with unread bytes makes the kernel send a reset, which can destroy the
+        answer before the client read it (a client still sending a refused upload).
+        """
+        if connection.reader.refusal is None:
+            self._close(connection)  # a normal end (Connection: close): nothing is coming
+            return
+        try:
+            connection.sock.shutdown(socket.SHUT_WR)
+        except (OSError, ValueError):
+            self._close(connection)
+            return
+        connection.linger_until = time.monotonic() + self.limits.header_timeout
+        self._watch(connection)
+        self._linger_read(connection)
+
+    def _close(self, connection: _Connection) -> None:
+        sock = connection.sock
+        fileno = sock.fileno()
+        if fileno < 0:
+            return
+        if connection.mask:
+            self._poller.unregister(sock)
+            connection.mask = 0
+        if self._connections.pop(fileno, None) is not None:
+            self._per_address[connection.address] -= 1
+            if self._per_address[connection.address] <= 0:
+                del self._per_address[connection.address]
+            # Requests received and now never answered: the server no longer owes them.
+            self._outstanding -= (
+                len(connection.reader.requests) + (connection.in_flight == _REQUEST) + connection.unsent
+            )
+            connection.reader.requests.clear()
+            connection.unsent = 0
+        _close_quietly(sock)
+
+    def _sweep(self, now: float) -> None:
+        self._resume_accepting(now)
+        limits = self.limits
+        for connection in list(self._connections.values()):
+            if connection.linger_until:
+                if now > connection.linger_until:
+                    self._close(connection)
+            elif connection.handshaking:
+                if now - connection.handshake_started > limits.header_timeout:
+                    logger.info("TLS handshake with %s timed out", connection.peer)
+                    self._close(connection)
+            elif connection.pending_out:
+                if now - connection.out_since > limits.write_timeout:
+                    logger.info(
+                        "%s did not read its answer for %.0f s", connection.peer, limits.write_timeout
+                    )
+                    self._close(connection)
+            elif connection.in_flight or connection.reader.requests:
+                pass  # the server is busy with this connection: its time is not the client's
+            elif connection.reader.receiving:
+                started = connection.reader.started
+                assert started is not None
+                if now - started > limits.header_timeout:
+                    self._timed_out(connection)
+            elif now - connection.last_active > limits.idle_timeout:
+                self._close(connection)
+
+    def _timed_out(self, connection: _Connection) -> None:
+        """A request not complete in time: say 408 (so a slow client can tell), then close."""
+        answer = self.refusal(408, f"the request was not complete within {self.limits.header_timeout:g} s")
+        try:
+            connection.sock.send(encode_answer(answer, self._date(), False, "1.1"))
+        except (OSError, ValueError):
+            pass
+        self._close(connection)
 
 
-def _last_word(sock: socket.socket, status: int) -> None:
-    """Send a bodiless answer without waiting, and stop sending; never raises."""
+def _refuse(sock: socket.socket) -> None:
+    """Answer 503 (the call did not run: the caller may go elsewhere) and close.
+
+    What the client already sent is read first: closing a socket with unread bytes sends a
+    reset, which can destroy the 503 before the client reads it.
+    """
     try:
         sock.setblocking(False)
-        sock.send(
-            f"HTTP/1.1 {status} {REASONS[status]}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode()
-        )
+        sock.send(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
         sock.shutdown(socket.SHUT_WR)
+        while sock.recv(RECV_SIZE):
+            pass
     except (OSError, ValueError):
+        pass
+    _close_quietly(sock)
+
+
+def _close_quietly(sock: socket.socket) -> None:
+    try:
+        sock.close()
+    except OSError:
         pass

@@ -3,26 +3,33 @@
 A request is routed strictly (see :mod:`._routes`); a call goes to the dispatcher with the
 request's headers as its metadata (HTTP framing headers left out), and the answer's metadata
 goes back as headers; health documents and the report are answered here, and every error is
-the dispatcher's envelope.
+the dispatcher's envelope. This module is the one place where the HTTP channels talk to the
+:class:`~container.plugin.Dispatcher`.
+
+Checked here, so that every server answers alike: an HTTP/1.1 request names exactly one Host
+(RFC 9112, 3.2; 400 otherwise), and ``sw-timeout-ms`` is given at most once (400: two
+deadlines cannot both hold).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import msgspec
 
-from container.plugin import RESERVED_METADATA, Dispatcher, Response, ServerRequest
+from container.plugin import RESERVED_METADATA, TIMEOUT_KEY, Dispatcher, Response, ServerRequest
 
 from ._describe import describe_component
-from ._engine import HttpAnswer
+from ._protocol import HttpAnswer, HttpRequest
 from ._routes import Route, route
 
 if TYPE_CHECKING:
     from ._dashboard import Dashboard
 
 _INVOKE_ALLOW = (("Allow", "POST, OPTIONS"),)
+_REFUSALS = {408: "RequestTimeout", 431: "RequestHeaderFieldsTooLarge"}
+"""Error types of the statuses only the HTTP layer answers (the dispatcher names the others)."""
 _READ_ALLOW = (("Allow", "GET, HEAD"),)
 
 _OPERATOR_ROUTES = {"describe": "describe", "dashboard": "dashboard", "dashboard-state": "dashboard"}
@@ -66,32 +73,54 @@ class HttpFrontend:
         self.metrics = metrics
         self.dashboard = dashboard
 
-    def answer(
-        self,
-        method: str,
-        target: str,
-        headers: Mapping[str, str],
-        body: bytes,
-        peer: str,
-        peer_certificate: dict[str, Any] | None = None,
-    ) -> HttpAnswer:
-        """Return the answer to one request (the body already read, within the size limit).
+    def refuse(self, status: int, message: str) -> HttpAnswer:
+        """Return an error answer in the dispatcher's envelope (for what a server refuses itself)."""
+        return _from(self.dispatcher.error_response(status, message, None, _REFUSALS.get(status, "")))
 
-        ``peer_certificate`` is the client's verified TLS certificate (mTLS), or None.
+    def precheck(self, request: HttpRequest) -> HttpAnswer | None:
+        """Decide, from its head only, whether a request whose client waits for ``100 Continue`` is served.
+
+        Returns:
+            None when the body should come (the call is routed and its caller authenticated);
+            else the answer to give without reading the body.
         """
+        refused = self._refused_head(request)
+        if refused is not None:
+            return refused
+        found = route(request.target)
+        if found.kind == "invoke" and request.method == "POST":
+            headers = request.headers
+            head = ServerRequest(
+                found.path,
+                b"",  # not read yet: the client waits for 100 Continue to send it
+                headers.get("content-type", ""),
+                metadata_from_headers(headers),
+                request.peer,
+                request.peer_certificate,
+            )
+            response = self.dispatcher.check(head)
+            return None if response is None else _from(response)
+        return self.answer(request)  # no other route reads a body
+
+    def answer(self, request: HttpRequest) -> HttpAnswer:
+        """Return the answer to one request (its body already read, within the size limit)."""
+        refused = self._refused_head(request)
+        if refused is not None:
+            return refused
+        method, target, headers = request.method, request.target, request.headers
         found = route(target)
         dispatcher = self.dispatcher
         if found.kind == "invoke":
             if method == "POST":
-                request = ServerRequest(
+                call = ServerRequest(
                     found.path,
-                    body,
+                    request.body,
                     headers.get("content-type", ""),
                     metadata_from_headers(headers),
-                    peer,
-                    peer_certificate,
+                    request.peer,
+                    request.peer_certificate,
                 )
-                return _from(dispatcher.handle(request))
+                return _from(dispatcher.handle(call))
             if method == "OPTIONS":
                 return HttpAnswer(204, headers=_INVOKE_ALLOW)
             if dispatcher.has_route(found.path):
@@ -107,9 +136,9 @@ class HttpFrontend:
             return _from(dispatcher.error_response(405, "use GET here"), _READ_ALLOW)
         if readable:
             endpoint = "health" if component is not None else _OPERATOR_ROUTES.get(found.kind, found.kind)
-            refused = dispatcher.admit(endpoint, metadata_from_headers(headers), peer_certificate)
-            if refused is not None:
-                return _from(refused)
+            denied = dispatcher.admit(endpoint, metadata_from_headers(headers), request.peer_certificate)
+            if denied is not None:
+                return _from(denied)
         if found.kind in _OPERATOR_ROUTES:
             return self._operator(found)
         if found.kind == "metrics" and self.metrics is not None:
@@ -122,6 +151,19 @@ class HttpFrontend:
         elif found.kind == "report":
             return HttpAnswer(200, self.report().encode(), "text/plain; charset=utf-8")
         return _from(dispatcher.error_response(404, f"nothing at {target.split('?', 1)[0][:200]}"))
+
+    def _refused_head(self, request: HttpRequest) -> HttpAnswer | None:
+        headers = request.headers
+        host = headers.get("host")
+        if host is None:
+            if request.version != "1.0":
+                return self.refuse(400, "an HTTP/1.1 request needs a Host header")
+        elif "," in host:  # repeated fields arrive joined with commas; a host has none
+            return self.refuse(400, "a request may have only one Host header")
+        timeout = headers.get(TIMEOUT_KEY)
+        if timeout is not None and "," in timeout:
+            return self.refuse(400, f"{TIMEOUT_KEY} was given more than once")
+        return None
 
     def _operator(self, found: Route) -> HttpAnswer:
         """Answer the operator endpoints (the caller was admitted): a description, the dashboard."""

@@ -48,8 +48,24 @@ class Route:
     path: str = ""
 
 
+_ROUTES: dict[str, Route] = {}
+_CACHED_TARGET = 200
+"""Targets up to this long are remembered (a service has few; the cache is emptied at 1,000)."""
+
+
 def route(target: str) -> Route:
     """Return what a raw request target (as on the request line) asks for."""
+    found = _ROUTES.get(target)
+    if found is None:
+        found = _route(target)
+        if len(target) <= _CACHED_TARGET:
+            if len(_ROUTES) >= 1000:
+                _ROUTES.clear()  # many distinct targets: a scan, not a service's callers
+            _ROUTES[target] = found
+    return found
+
+
+def _route(target: str) -> Route:
     if not target.startswith("/") or target.startswith("//"):
         return Route("bad", f"request target {target[:100]!r} is not of the form /path")
     path = target.split("?", 1)[0]

@@ -12,8 +12,9 @@ import attrs
 from container import ChannelAddress, Server
 
 from ._dashboard import dashboard_for
-from ._engine import HttpAnswer, HttpEngine, HttpRequest, Limits
+from ._engine import HttpEngine
 from ._frontend import HttpFrontend
+from ._protocol import Limits
 from ._settings import HttpSettings
 from ._tls import server_context
 
@@ -24,9 +25,9 @@ class HttpServer(Server):
     """Serves the HTTP channels of a main container's components.
 
     The embedded server is an HTTP/1.1 server on httptools' parser (see docs/http.md): one
-    thread waits on every idle or half-received connection, worker threads answer, and the
-    limits of ``http:`` (connections, time to send a request, idle time, sizes) hold under
-    hostile clients. TLS and client certificates come from ``http.tls`` or ``tls=``.
+    event-loop thread does every socket operation, worker threads compute the answers, and the
+    limits of ``http:`` (connections, per client address too, time to send a request, idle
+    time, sizes) hold under hostile clients. TLS and client certificates come from ``http.tls`` or ``tls=``.
 
     Usage::
 
@@ -69,6 +70,7 @@ class HttpServer(Server):
         http = settings.section("http", HttpSettings)
         limits = Limits(
             max_connections=http.max_connections,
+            max_connections_per_peer=http.max_connections_per_peer,
             header_timeout=http.header_timeout,
             idle_timeout=http.idle_timeout,
             write_timeout=http.write_timeout,
@@ -84,22 +86,13 @@ class HttpServer(Server):
             dashboard_for(self.manager),
         )
 
-        def handle(request: HttpRequest) -> Any:
-            return frontend.answer(
-                request.method,
-                request.target,
-                request.headers,
-                request.body,
-                request.peer,
-                request.peer_certificate,
-            )
-
-        def refuse(status: int, message: str) -> HttpAnswer:
-            response = frontend.dispatcher.error_response(status, message)
-            return HttpAnswer(response.status, response.body, response.content_type)
-
         engine = HttpEngine(
-            handle, limits, self.threads or http.workers, server_context(settings, self.tls), refuse
+            frontend.answer,
+            limits,
+            self.threads or http.workers,
+            server_context(settings, self.tls),
+            frontend.refuse,
+            frontend.precheck,
         )
         self.port = engine.bind(self.host, self.port)
         engine.start()

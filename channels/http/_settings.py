@@ -78,6 +78,8 @@ class HttpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         workers: threads of the embedded server answering requests.
         max_connections: open connections the server keeps at most: at the cap it closes the
             oldest idle one, or refuses the new one (503) when none is idle.
+        max_connections_per_peer: open connections from one client address at most (the same
+            answer as the global cap, for that address's connections).
         header_timeout: seconds a client has to send a whole request once it started (and to
             finish the TLS handshake); then the connection is closed.
         idle_timeout: seconds the server keeps an idle keep-alive connection.
@@ -97,6 +99,7 @@ class HttpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     session_customizers: list[str] = []
     workers: Count = 8
     max_connections: Count = 1024
+    max_connections_per_peer: Count = 256
     header_timeout: Seconds = 10.0
     idle_timeout: Seconds = 60.0
     write_timeout: Seconds = 30.0

@@ -17,8 +17,8 @@ from container import ServiceManager
 from container.plugin import Dispatcher
 
 from ._dashboard import dashboard_for
-from ._engine import REASONS, HttpAnswer
 from ._frontend import HttpFrontend
+from ._protocol import REASONS, HttpAnswer, HttpRequest
 
 StartResponse = Callable[..., Any]
 
@@ -100,15 +100,20 @@ class ServiceApplication:
         body = self._read_body(environ) if method == "POST" else b""
         if body is None:
             limit = self.max_body_size
-            answer = self.frontend.dispatcher.error_response(
+            reply: HttpAnswer = self.frontend.refuse(
                 413, f"the body is larger than the limit of {limit} bytes"
             )
-            reply = HttpAnswer(answer.status, answer.body, answer.content_type)
         else:
-            peer = environ.get("REMOTE_ADDR", "")
-            reply = self.frontend.answer(
-                method, target_of(environ), headers_from_environ(environ), body, peer
+            protocol = str(environ.get("SERVER_PROTOCOL", "HTTP/1.1"))
+            request = HttpRequest(
+                method,
+                target_of(environ),
+                headers_from_environ(environ),
+                body,
+                peer=environ.get("REMOTE_ADDR", ""),
+                version="1.0" if protocol == "HTTP/1.0" else "1.1",
             )
+            reply = self.frontend.answer(request)
         headers = [("Content-Length", str(len(reply.body))), *reply.headers]
         if reply.content_type:
             headers.insert(0, ("Content-Type", reply.content_type))

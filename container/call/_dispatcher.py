@@ -54,7 +54,7 @@ from ..wire._codec import (
     encode_exception,
     error_for_status,
 )
-from ._calls import Arguments, CallNext, InterceptorLike, Invocation, ServerCall, compose
+from ._calls import Arguments, CallNext, Interceptor, InterceptorLike, Invocation, ServerCall, compose
 from ._context import (
     NO_METADATA,
     TIMEOUT_KEY,
@@ -296,6 +296,41 @@ class Dispatcher:
             _serving_reset(token)
             active.pop()
         return Response(OK, out, codec.content_type, serving.answer)
+
+    def check(self, request: ServerRequest) -> Response | None:
+        """Route a call and authenticate its caller without running it or reading its body.
+
+        For listeners that answer ``Expect: 100-continue``: the client sends the body only
+        once this returns None (``request.body`` is not read: pass ``b""``). The call itself
+        still goes through :meth:`handle`.
+
+        Returns:
+            None when the call would run; else the answer to give at once: 404 (no such
+            method), 503 (shutting down), 504 (the deadline passed), 401 or 403 (the caller's
+            credential or the method's rule).
+        """
+        codec = codec_for(request.content_type)
+        route = self._routes.get(request.path)
+        if route is None:
+            return self.error_response(NOT_FOUND, f"no service method at {request.path}", codec)
+        if not self._accepting:
+            return self.error_response(
+                UNAVAILABLE, "the server is shutting down; the call did not run", codec
+            )
+        metadata, budget = _received(request.metadata)
+        if budget is not None and budget <= 0:
+            return self.error_response(DEADLINE_EXCEEDED, "the deadline passed before the call ran", codec)
+        guard = self.guard
+        if not isinstance(guard, Interceptor):  # none, or one that only identifies callers
+            return None
+        deadline = None if budget is None else _monotonic() + budget
+        context = CallContext(metadata, deadline, None, request.peer, request.peer_certificate, budget)
+        try:
+            # The guard's own decision (credential, then the method's rule), with nothing after it.
+            guard.intercept(ServerCall(route.method, context, Arguments()), lambda call: None)
+        except CallRejected as exc:
+            return self.error_response(exc.status, exc.message, codec, exc.error_type)
+        return None
 
     def call_local(self, invocation: Invocation, url: str = "") -> Any:
         """Run a call made in this process, without encoding anything.

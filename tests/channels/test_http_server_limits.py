@@ -25,6 +25,7 @@ LIMITS = {
     "header_timeout": 2.0,
     "idle_timeout": 3.0,
     "max_connections": 2048,
+    "max_connections_per_peer": 2048,
     "max_header_size": 8 * 1024,
     "max_header_count": 20,
 }

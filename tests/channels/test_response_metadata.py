@@ -103,6 +103,8 @@ def test_the_wsgi_application_sends_the_answers_metadata():
         body = b'{"args": ["wsgi"]}'
         environ = {
             "REQUEST_METHOD": "POST",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "HTTP_HOST": "127.0.0.1",
             "PATH_INFO": "/invoke/wire-component/wire-test/hello",
             "CONTENT_TYPE": "application/json",
             "CONTENT_LENGTH": str(len(body)),

@@ -332,3 +332,18 @@ def test_an_identity_passed_on_is_what_the_implementation_sees():
         "implementation sees svc-batch",
         "after the call, call_context() holds svc-batch",
     ]
+
+
+def test_the_dispatcher_of_earlier_releases_still_answers_field_by_field():
+    """Dispatcher.dispatch(path, body, content type, metadata, peer) is handle() of one ServerRequest."""
+    from container.plugin import ServerRequest
+
+    manager = manager_with()
+    try:
+        dispatcher = manager.create_dispatcher()
+        path, body = "ct-calculator/calculator-service/add", b'{"args": [2, 3]}'
+        old = dispatcher.dispatch(path, body, "application/json", {}, "peer")
+        new = dispatcher.handle(ServerRequest(path, body, "application/json", {}, "peer"))
+    finally:
+        manager.close()
+    assert (old.status, old.body) == (new.status, new.body) == (200, b'{"result":5}')

@@ -571,19 +571,22 @@ def _received(metadata: Mapping[str, str]) -> tuple[Metadata, float | None]:
     """Split what a caller sent into the call's metadata and the seconds its deadline left.
 
     The seconds are None without a deadline, or with an ``sw-timeout-ms`` that is not a
-    number of milliseconds from 0 to 10**10 (as :func:`~container.plugin.deadline_from_metadata` reads it).
+    number of milliseconds from 0 to 10**10 (as :func:`~container.plugin.deadline_from_metadata`
+    reads it).
     """
-    if TIMEOUT_KEY not in metadata:
-        return (metadata if type(metadata) is Metadata else Metadata(metadata)), None
-    pairs = {key: value for key, value in metadata.items() if key != TIMEOUT_KEY}
-    value = metadata[TIMEOUT_KEY]
+    if type(metadata) is Metadata and TIMEOUT_KEY not in metadata:
+        return metadata, None
+    received = Metadata(metadata)  # one copy, read-only from here on
+    value = dict.pop(received, TIMEOUT_KEY, None)  # our own copy: dict's pop, before anyone reads it
+    if value is None:
+        return received, None
     try:
         milliseconds = int(value)
     except ValueError:
-        return Metadata(pairs), None
+        return received, None
     if milliseconds < 0 or milliseconds > 10**10:
-        return Metadata(pairs), None
-    return Metadata(pairs), milliseconds / 1000
+        return received, None
+    return received, milliseconds / 1000
 
 
 def _decoded(method_codec: MethodCodec, body: bytes) -> tuple[list[Any], dict[str, Any]]:

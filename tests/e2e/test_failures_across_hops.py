@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -65,7 +66,10 @@ class Shop:
         self.inventory.kill()  # stopped or dead: nothing to shut down gracefully
         for server in self.orders:
             if server.process.poll() is None:
-                server.terminate()
+                try:
+                    server.terminate(timeout=15)
+                except subprocess.TimeoutExpired:  # never leave a process behind
+                    server.kill()
 
 
 @pytest.fixture(params=CODECS)

@@ -1,7 +1,8 @@
 """The client side of the HTTP channels: ``dispatch-json`` and ``dispatch-msgpack``.
 
 :class:`HttpTransport` POSTs a call's bytes to ``{base}/invoke/{component}/{service}/{method}``
-with the call's metadata as headers (and ``sw-timeout-ms``), and returns the answer's bytes.
+with the call's metadata as headers (and ``sw-timeout-ms``), and returns the answer's bytes,
+with its metadata: every answer header that is not the transport's own.
 
 A ``requests.Session`` per component is the customisation point (headers, ``auth``,
 ``verify``, ``cert``, proxies, adapters, hooks). When it asks for nothing beyond headers, auth
@@ -35,6 +36,7 @@ from container import (
 from container.plugin import (
     JSON_CODEC,
     MSGPACK_CODEC,
+    RESERVED_RESPONSE_METADATA,
     Request,
     Response,
     Settings,
@@ -237,7 +239,7 @@ class HttpTransport(Transport):
     def _send_plain(self, pool: Pool, base: str, full_url: str, request: Request, headers: str) -> Response:
         connect = request.connect_time(full_url)
         try:
-            status, body, content_type = pool.post(
+            status, body, content_type, metadata = pool.post(
                 base,
                 "/invoke/" + request.path,
                 request.body,
@@ -250,7 +252,7 @@ class HttpTransport(Transport):
             raise _call_error(exc, full_url, request, connect) from exc
         except ConfigurationException as exc:
             raise ServiceUnavailableException(f"cannot call {full_url}: {exc}", full_url) from exc
-        return Response(status, body, content_type)
+        return Response(status, body, content_type, metadata)
 
     def _send_requests(
         self, component: str, full_url: str, request: Request, headers: dict[str, str]
@@ -302,7 +304,12 @@ class HttpTransport(Transport):
             # requests bounds each read, not the exchange: an answer that came too late is
             # reported as the timeout it is, never returned after the deadline.
             raise ServiceTimeoutException(full_url, "deadline", request.timeout)
-        return Response(response.status_code, body, response.headers.get("Content-Type", ""))
+        metadata = {
+            name.lower(): value
+            for name, value in response.headers.items()
+            if name.lower() not in RESERVED_RESPONSE_METADATA
+        }
+        return Response(response.status_code, body, response.headers.get("Content-Type", ""), metadata)
 
     def _thread_session(self, component: str) -> requests.Session:
         sessions = self._thread.sessions

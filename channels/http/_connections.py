@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import httptools
 
 from container import ConfigurationException
-from container.plugin import IdlePool, socket_is_stale
+from container.plugin import RESERVED_RESPONSE_METADATA, IdlePool, socket_is_stale
 
 EARLY_ANSWER_WAIT = 1.0
 """Seconds to wait for the answer a server sent before it stopped reading the request."""
@@ -86,16 +86,31 @@ class _Unwritten(Exception):
     """Writing the request failed: the server cannot have read a whole request."""
 
 
+_NOT_METADATA = frozenset(name.encode() for name in RESERVED_RESPONSE_METADATA)
+"""Answer header names that are the transport's, not the answer's metadata (lowercase bytes)."""
+
+
 class _Answer:
     """httptools callbacks collecting one answer."""
 
-    __slots__ = ("body", "complete", "content_type", "keep_alive", "limit", "parser", "size", "status")
+    __slots__ = (
+        "body",
+        "complete",
+        "content_type",
+        "keep_alive",
+        "limit",
+        "metadata",
+        "parser",
+        "size",
+        "status",
+    )
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.body: list[bytes] = []
         self.size = 0
         self.content_type = ""
+        self.metadata: dict[str, str] = {}
         self.complete = False
         self.keep_alive = False
         self.status = 0
@@ -112,6 +127,8 @@ class _Answer:
                 return  # the parser refuses a malformed length itself
             if declared > self.limit:
                 raise ResponseTooLarge(f"the answer declares {declared} bytes; the limit is {self.limit}")
+        elif lower not in _NOT_METADATA:
+            self.metadata[lower.decode("latin-1")] = value.decode("latin-1")
 
     def on_body(self, body: bytes) -> None:
         self.size += len(body)
@@ -150,8 +167,8 @@ class Connection:
 
     def exchange(
         self, data: bytes, deadline: float | None, max_response: int
-    ) -> tuple[int, bytes, str, bool]:
-        """Send a request and read its answer: (status, body, content type, reusable).
+    ) -> tuple[int, bytes, str, dict[str, str], bool]:
+        """Send a request and read its answer: (status, body, content type, metadata, reusable).
 
         Raises:
             _Unwritten: the request could not be written.
@@ -174,19 +191,23 @@ class Connection:
             raise _Unwritten(str(exc)) from exc
         return self._read_answer(deadline, max_response)
 
-    def _early_answer(self, deadline: float | None, max_response: int) -> tuple[int, bytes, str, bool] | None:
+    def _early_answer(
+        self, deadline: float | None, max_response: int
+    ) -> tuple[int, bytes, str, dict[str, str], bool] | None:
         """The whole answer a server sent before the request could be written, or None."""
         limit = time.monotonic() + EARLY_ANSWER_WAIT
         self._armed = 0.0
         try:
-            status, body, content_type, _ = self._read_answer(
+            status, body, content_type, metadata, _ = self._read_answer(
                 limit if deadline is None else min(deadline, limit), max_response
             )
         except (OSError, ExchangeError, ResponseTooLarge):
             return None
-        return status, body, content_type, False
+        return status, body, content_type, metadata, False
 
-    def _read_answer(self, deadline: float | None, max_response: int) -> tuple[int, bytes, str, bool]:
+    def _read_answer(
+        self, deadline: float | None, max_response: int
+    ) -> tuple[int, bytes, str, dict[str, str], bool]:
         answer = _Answer(max_response)
         parser = answer.parser = httptools.HttpResponseParser(answer)
         while not answer.complete:
@@ -204,7 +225,7 @@ class Connection:
             except httptools.HttpParserError as exc:
                 raise ExchangeError(f"malformed answer: {exc}") from exc
         body = answer.body[0] if len(answer.body) == 1 else b"".join(answer.body)
-        return answer.status, body, answer.content_type, answer.keep_alive
+        return answer.status, body, answer.content_type, answer.metadata, answer.keep_alive
 
     def close(self) -> None:
         """Close the socket."""
@@ -238,8 +259,10 @@ class Pool:
         connect_timeout: float,
         deadline: float | None,
         max_response: int,
-    ) -> tuple[int, bytes, str]:
-        """POST ``body`` to ``base + path``; return (status, body, content type).
+    ) -> tuple[int, bytes, str, dict[str, str]]:
+        """POST ``body`` to ``base + path``; return (status, body, content type, metadata).
+
+        The metadata are the answer's header fields that are not the transport's own.
 
         Args:
             base: the instance's base URL.
@@ -282,9 +305,9 @@ class Pool:
 
     def _exchange(
         self, base: str, connection: Connection, data: bytes, deadline: float | None, max_response: int
-    ) -> tuple[int, bytes, str]:
+    ) -> tuple[int, bytes, str, dict[str, str]]:
         try:
-            status, body, content_type, reusable = connection.exchange(data, deadline, max_response)
+            status, body, content_type, metadata, reusable = connection.exchange(data, deadline, max_response)
         except _Unwritten:
             connection.close()
             raise
@@ -316,7 +339,7 @@ class Pool:
             self._idle.put(base, connection)
         else:
             connection.close()
-        return status, body, content_type
+        return status, body, content_type, metadata
 
     def _target(self, base: str) -> tuple[str, str, int, str, str]:
         target = self._targets.get(base)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .call._calls import Call, CallNext, Interceptor, InterceptorLike, Invocation, ServerCall
+from .call._calls import AsyncCallNext, Call, CallNext, Interceptor, InterceptorLike, Invocation, ServerCall
 from .call._context import (
     RESERVED_METADATA,
     RESERVED_RESPONSE_METADATA,
@@ -33,13 +33,14 @@ from .call._context import (
     deadline_from_metadata,
 )
 from .call._dispatcher import CallRejected, Dispatcher
-from .call._messages import Request, Response, ServerRequest
+from .call._messages import Cancellation, Request, Response, ServerRequest
 from .call._pool import IdlePool, socket_is_stale
 from .call._transport import InProcessTransport, Listener, Transport
 from .codec import CODECS, JSON_CODEC, MSGPACK_CODEC, Codec, codec_for
 from .config._plugins import CHANNEL_GROUP, REGISTRY_GROUP, SETTINGS_GROUP, PluginGroup
 from .config._runtime import AddressSpace, PluginRuntime
 from .config._settings import SECTIONS, Settings
+from .config._workers import Workers
 from .declarations._descriptors import MethodDescriptor
 from .discovery._registry import WatchList
 from .policies._selectors import SELECTORS, LeastInFlightURLSelector, RandomURLSelector, selector_by_name
@@ -65,9 +66,11 @@ __all__ = [
     "SETTINGS_GROUP",
     "TIMEOUT_KEY",
     "AddressSpace",
+    "AsyncCallNext",
     "Call",
     "CallNext",
     "CallRejected",
+    "Cancellation",
     "Codec",
     "Dispatcher",
     "IdlePool",
@@ -90,6 +93,7 @@ __all__ = [
     "Transport",
     "URLShape",
     "WatchList",
+    "Workers",
     "check_metadata",
     "codec_for",
     "create_registry",

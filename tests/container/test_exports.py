@@ -158,6 +158,7 @@ PLUGIN_API = {
     "PluginRuntime",
     "AddressSpace",
     "Workers",
+    "BackgroundLoop",
     "Settings",
     "load_object",
     # selection by config name

@@ -538,3 +538,26 @@ def test_call_in_thread_runs_def_methods_without_blocking_the_loop(mixed):
     assert spent < 0.55, "the two calls ran at once"
     assert ticks >= 10, "the loop kept running meanwhile"
     assert run(call_in_thread(mixed.double, 4)) == 8, "an async method is simply awaited"
+
+
+def test_a_slow_async_health_check_is_cancelled_at_its_limit():
+    """An `async def` check over its fail_if_slower_than is stopped there and reported as ERROR."""
+    from container import HealthStatus, health_check
+    from container.declarations._health import HealthCheckManager
+
+    stopped: list[str] = []
+
+    class Slow:
+        @health_check(fail_if_slower_than=0.1)
+        async def hanging(self) -> None:
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                stopped.append("hanging")
+                raise
+
+    started = time.monotonic()
+    health = HealthCheckManager.build([Slow], lambda cls: cls()).check()
+    assert time.monotonic() - started < 2
+    assert health.status == HealthStatus.ERROR and stopped == ["hanging"]
+    assert health.results[0].details == "did not finish within 0.1s; cancelled"

@@ -561,3 +561,47 @@ def test_a_slow_async_health_check_is_cancelled_at_its_limit():
     assert time.monotonic() - started < 2
     assert health.status == HealthStatus.ERROR and stopped == ["hanging"]
     assert health.results[0].details == "did not finish within 0.1s; cancelled"
+
+
+CLOSED: list[str] = []
+
+
+class ClosingTransport(AsyncScriptedTransport):
+    """Says how it was closed."""
+
+    async def aclose(self) -> None:
+        CLOSED.append(f"aclose on a loop: {asyncio.get_running_loop() is not None}")
+
+    def close(self) -> None:
+        CLOSED.append("close")
+
+
+class ClosingChannel(ScriptedChannel):
+    name = "as-closing"
+    transport = ClosingTransport
+
+
+def test_aclose_closes_transports_on_the_running_loop_then_the_rest():
+    """ServiceManager.aclose awaits each transport's aclose, then closes what close() closes."""
+    CLOSED.clear()
+    manager = scripted(ClosingChannel, ["up://only"])
+    assert run(manager.get_service(MixedService, ClosingChannel.name).double(42)) == 84
+
+    async def close() -> None:
+        await manager.aclose()
+
+    run(close())
+    assert CLOSED == ["aclose on a loop: True", "close"] and manager.closed
+
+
+def test_a_runtimes_workers_start_on_first_use_and_stop_with_it():
+    """call_blocking starts the runtime's background loop; runtime.close() stops it and its pools."""
+    runtime = Runtime()
+    workers = runtime.workers
+    assert not workers.background.running
+    assert workers.run(asyncio.sleep(0, "slept")) == "slept"
+    assert workers.background.running
+    runtime.close()
+    assert not workers.background.running
+    assert workers.run(asyncio.sleep(0, "again")) == "again", "it starts again when used after"
+    runtime.close()

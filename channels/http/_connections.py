@@ -15,6 +15,7 @@ from __future__ import annotations
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,6 +23,8 @@ import httptools
 
 from container import ConfigurationException
 from container.plugin import IdlePool, socket_is_stale
+
+from ._headers import ANSWER_NOT_METADATA
 
 EARLY_ANSWER_WAIT = 1.0
 """Seconds to wait for the answer a server sent before it stopped reading the request."""
@@ -49,6 +52,16 @@ class DeadlineExceeded(Exception):
 
 class ResponseTooLarge(Exception):
     """The answer is larger than the transport accepts."""
+
+
+def too_large_declared(declared: int, limit: int) -> str:
+    """Say that an answer declares more bytes than the limit (both client transports say it so)."""
+    return f"it declares {declared} bytes, more than http.max_response_size ({limit})"
+
+
+def too_large_read(limit: int) -> str:
+    """Say that an answer passed the limit as it was read."""
+    return f"it passed http.max_response_size ({limit} bytes)"
 
 
 def tls_failure(exc: BaseException) -> str:
@@ -86,16 +99,34 @@ class _Unwritten(Exception):
     """Writing the request failed: the server cannot have read a whole request."""
 
 
+_NOT_METADATA = frozenset(name.encode() for name in ANSWER_NOT_METADATA)
+"""Answer header names that are HTTP's, not the answer's metadata (lowercase bytes)."""
+
+Answer = tuple[int, bytes, str, dict[str, str]]
+"""An answer as the pool returns it: (status, body, content type, metadata)."""
+
+
 class _Answer:
     """httptools callbacks collecting one answer."""
 
-    __slots__ = ("body", "complete", "content_type", "keep_alive", "limit", "parser", "size", "status")
+    __slots__ = (
+        "body",
+        "complete",
+        "content_type",
+        "keep_alive",
+        "limit",
+        "metadata",
+        "parser",
+        "size",
+        "status",
+    )
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.body: list[bytes] = []
         self.size = 0
         self.content_type = ""
+        self.metadata: dict[str, str] = {}
         self.complete = False
         self.keep_alive = False
         self.status = 0
@@ -111,12 +142,14 @@ class _Answer:
             except ValueError:
                 return  # the parser refuses a malformed length itself
             if declared > self.limit:
-                raise ResponseTooLarge(f"the answer declares {declared} bytes; the limit is {self.limit}")
+                raise ResponseTooLarge(too_large_declared(declared, self.limit))
+        elif lower not in _NOT_METADATA:
+            self.metadata[lower.decode("latin-1")] = value.decode("latin-1")
 
     def on_body(self, body: bytes) -> None:
         self.size += len(body)
         if self.size > self.limit:
-            raise ResponseTooLarge(f"the answer is larger than the limit of {self.limit} bytes")
+            raise ResponseTooLarge(too_large_read(self.limit))
         self.body.append(body)
 
     def on_message_complete(self) -> None:
@@ -150,8 +183,8 @@ class Connection:
 
     def exchange(
         self, data: bytes, deadline: float | None, max_response: int
-    ) -> tuple[int, bytes, str, bool]:
-        """Send a request and read its answer: (status, body, content type, reusable).
+    ) -> tuple[int, bytes, str, dict[str, str], bool]:
+        """Send a request and read its answer: (status, body, content type, metadata, reusable).
 
         Raises:
             _Unwritten: the request could not be written.
@@ -174,19 +207,23 @@ class Connection:
             raise _Unwritten(str(exc)) from exc
         return self._read_answer(deadline, max_response)
 
-    def _early_answer(self, deadline: float | None, max_response: int) -> tuple[int, bytes, str, bool] | None:
+    def _early_answer(
+        self, deadline: float | None, max_response: int
+    ) -> tuple[int, bytes, str, dict[str, str], bool] | None:
         """The whole answer a server sent before the request could be written, or None."""
         limit = time.monotonic() + EARLY_ANSWER_WAIT
         self._armed = 0.0
         try:
-            status, body, content_type, _ = self._read_answer(
+            status, body, content_type, metadata, _ = self._read_answer(
                 limit if deadline is None else min(deadline, limit), max_response
             )
         except (OSError, ExchangeError, ResponseTooLarge):
             return None
-        return status, body, content_type, False
+        return status, body, content_type, metadata, False
 
-    def _read_answer(self, deadline: float | None, max_response: int) -> tuple[int, bytes, str, bool]:
+    def _read_answer(
+        self, deadline: float | None, max_response: int
+    ) -> tuple[int, bytes, str, dict[str, str], bool]:
         answer = _Answer(max_response)
         parser = answer.parser = httptools.HttpResponseParser(answer)
         while not answer.complete:
@@ -204,7 +241,7 @@ class Connection:
             except httptools.HttpParserError as exc:
                 raise ExchangeError(f"malformed answer: {exc}") from exc
         body = answer.body[0] if len(answer.body) == 1 else b"".join(answer.body)
-        return answer.status, body, answer.content_type, answer.keep_alive
+        return answer.status, body, answer.content_type, answer.metadata, answer.keep_alive
 
     def close(self) -> None:
         """Close the socket."""
@@ -219,10 +256,13 @@ class Pool:
 
     Args:
         max_idle: the most idle connections kept per base URL.
-        tls: the TLS context for ``https`` URLs (None: a verifying default).
+        tls: the TLS context for ``https`` URLs, or a function returning it, called at the first
+            ``https`` connection (None: a verifying default).
     """
 
-    def __init__(self, max_idle: int = 10, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self, max_idle: int = 10, tls: ssl.SSLContext | Callable[[], ssl.SSLContext] | None = None
+    ) -> None:
         self._tls = tls
         self._idle: IdlePool[Connection] = IdlePool(
             max_idle, Connection.close, lambda c: socket_is_stale(c.sock)
@@ -238,8 +278,10 @@ class Pool:
         connect_timeout: float,
         deadline: float | None,
         max_response: int,
-    ) -> tuple[int, bytes, str]:
-        """POST ``body`` to ``base + path``; return (status, body, content type).
+    ) -> Answer:
+        """POST ``body`` to ``base + path``; return (status, body, content type, metadata).
+
+        The metadata are the answer's header fields that are not HTTP's own (lowercase names).
 
         Args:
             base: the instance's base URL.
@@ -282,9 +324,9 @@ class Pool:
 
     def _exchange(
         self, base: str, connection: Connection, data: bytes, deadline: float | None, max_response: int
-    ) -> tuple[int, bytes, str]:
+    ) -> Answer:
         try:
-            status, body, content_type, reusable = connection.exchange(data, deadline, max_response)
+            status, body, content_type, metadata, reusable = connection.exchange(data, deadline, max_response)
         except _Unwritten:
             connection.close()
             raise
@@ -316,7 +358,7 @@ class Pool:
             self._idle.put(base, connection)
         else:
             connection.close()
-        return status, body, content_type
+        return status, body, content_type, metadata
 
     def _target(self, base: str) -> tuple[str, str, int, str, str]:
         target = self._targets.get(base)
@@ -358,9 +400,11 @@ class Pool:
         return Connection(sock)
 
     def _tls_context(self) -> ssl.SSLContext:
-        if self._tls is None:
-            self._tls = ssl.create_default_context()
-        return self._tls
+        tls = self._tls
+        if isinstance(tls, ssl.SSLContext):
+            return tls
+        self._tls = tls = ssl.create_default_context() if tls is None else tls()
+        return tls
 
     def idle_count(self) -> int:
         """Return the number of idle connections held now (all URLs)."""

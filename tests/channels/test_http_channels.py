@@ -1,4 +1,4 @@
-"""The seed's acceptance scenarios over both HTTP channels and both client transports, against a real server."""
+"""The seed's acceptance scenarios over both HTTP channels and both client transports, on a real server."""
 
 from __future__ import annotations
 
@@ -252,11 +252,16 @@ def test_a_transport_subclass_that_makes_sessions_needs_the_requests_client(base
         manager: ServiceManager = client_manager(base_url, transport)
         try:
             if transport == "pool":
-                with pytest.raises(ConfigurationException, match=r"SessionMaker\.create_session \(overridden\)"):
+                with pytest.raises(
+                    ConfigurationException, match=r"SessionMaker\.create_session \(overridden\)"
+                ):
                     SessionMaker(manager.settings)
             else:
                 made = SessionMaker(manager.settings)
-                assert made.create_session("wire-component").headers["Authorization"] == "Bearer made-by-subclass"
+                assert (
+                    made.create_session("wire-component").headers["Authorization"]
+                    == "Bearer made-by-subclass"
+                )
                 made.close()
         finally:
             manager.close()

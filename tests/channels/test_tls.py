@@ -151,8 +151,10 @@ def test_a_server_certificate_that_cannot_be_read_is_a_configuration_error(tmp_p
 
 
 def test_a_client_tls_file_that_cannot_be_read_is_a_configuration_error(tls_server, transport, tmp_path):
-    """A missing CA file fails the first call with ConfigurationException naming http.tls, on both transports."""
+    """A missing CA file fails the first call: ConfigurationException naming http.tls (both transports)."""
     from container import ConfigurationException
 
-    with pytest.raises(ConfigurationException, match=r"config key 'http\.tls': cannot load the client's TLS files"):
+    with pytest.raises(
+        ConfigurationException, match=r"config key 'http\.tls': cannot load the client's TLS files"
+    ):
         call(client(tls_server.port, transport, verify=str(tmp_path / "missing-ca.pem")))

@@ -42,6 +42,7 @@ CASES = {
     "sw-json": ("servicewire", "servicewire dispatch-json (embedded server)"),
     "sw-msgpack": ("servicewire", "servicewire dispatch-msgpack (embedded server)"),
     "sw-msgpack-tls": ("servicewire", "servicewire dispatch-msgpack over TLS 1.3 (embedded server)"),
+    "sw-msgpack-requests": ("servicewire", "servicewire dispatch-msgpack, the requests client transport"),
     "sw-msgpack-slow": (
         "servicewire",
         "servicewire dispatch-msgpack; calls/s beside 8 clients that never read",
@@ -144,6 +145,8 @@ def make_client(case: str, port: int) -> tuple[Any, bool]:
             from workload import observed_config
 
             config.update(observed_config(case == "sw-msgpack-sampled"))
+        if case == "sw-msgpack-requests":
+            config["http"] = {"client": "requests"}
         if case == "sw-msgpack-tls":
             url = f"https://127.0.0.1:{port}"
             config["registry"]["components"]["bench-component"][channel] = [url]
@@ -423,6 +426,13 @@ def print_targets(results: dict[str, Any], peers: dict[str, Any]) -> None:
         )
         lines.append(
             f"sw-msgpack plain / sw-msgpack TLS: 8-thread echo throughput {plain['echo_rate'] / tls['echo_rate']:.2f}x"
+        )
+    via_requests = results.get("sw-msgpack-requests")
+    if plain and via_requests:
+        lines.append(
+            f"sw-msgpack requests client / pool: echo median {via_requests['echo_median'] / plain['echo_median']:.2f}x, "
+            f"client CPU {via_requests['cpu_client_us'] / plain['cpu_client_us']:.2f}x, "
+            f"8-thread echo throughput {via_requests['echo_rate'] / plain['echo_rate']:.2f}x"
         )
     slow = results.get("sw-msgpack-slow")
     if slow:

@@ -144,7 +144,10 @@ class _Answer:
             if declared > self.limit:
                 raise ResponseTooLarge(too_large_declared(declared, self.limit))
         elif lower not in _NOT_METADATA:
-            self.metadata[lower.decode("latin-1")] = value.decode("latin-1")
+            key, text = lower.decode("latin-1"), value.decode("latin-1")
+            found = self.metadata.get(key)
+            # A field given twice is one value, joined as urllib3 (the requests transport) joins it.
+            self.metadata[key] = text if found is None else f"{found}, {text}"
 
     def on_body(self, body: bytes) -> None:
         self.size += len(body)

@@ -71,7 +71,11 @@ def check_header_fields(headers: Mapping[str, str], where: str) -> None:
 
 
 def answer_metadata(fields: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """Return an answer's metadata from its header fields: lowercase names, HTTP's own left out."""
+    """Return an answer's metadata from its header fields: lowercase names, HTTP's own left out.
+
+    ``fields`` has one pair per name (urllib3 joins a field given twice with ", ", as the pool
+    does).
+    """
     metadata: dict[str, str] = {}
     for name, value in fields:
         lower = name.lower()

@@ -163,13 +163,10 @@ class HttpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         specific = self.components.get(component)
         if specific is None or not specific.headers:
             return dict(self.headers)
-        merged = {k: v for k, v in self.headers.items() if k.lower() not in _lowered(specific.headers)}
+        own = {name.lower() for name in specific.headers}
+        merged = {name: value for name, value in self.headers.items() if name.lower() not in own}
         merged.update(specific.headers)
         return merged
-
-
-def _lowered(headers: Mapping[str, str]) -> set[str]:
-    return {name.lower() for name in headers}
 
 
 def requests_not_chosen(what: str, does: str = "adjusts requests sessions") -> str:

@@ -434,7 +434,7 @@ def send_directly(manager: ServiceManager, url: str) -> Any:
 
 
 def test_both_transports_return_the_answers_header_fields_as_its_metadata(canned, transport):
-    """Lowercase names; HTTP's own fields (framing, Date, Server, caching, cookies) are not metadata."""
+    """Lowercase names, a field given twice joined; HTTP's own fields (framing, Date, caching) left out."""
     server = canned(
         lambda _: http_answer(
             200,
@@ -446,6 +446,8 @@ def test_both_transports_return_the_answers_header_fields_as_its_metadata(canned
             "Set-Cookie: session=1",
             "SW-Served-By: instance-1",
             "X-Trace-Id: 4bf92f35",
+            "X-Hop: a",
+            "X-Hop: b",
         )
     )
     manager = client_manager(server.url, transport)
@@ -455,7 +457,11 @@ def test_both_transports_return_the_answers_header_fields_as_its_metadata(canned
         manager.close()
     assert response.status == 200 and response.body == b'{"result": "x"}'
     assert response.content_type == "application/json"
-    assert dict(response.metadata) == {"sw-served-by": "instance-1", "x-trace-id": "4bf92f35"}
+    assert dict(response.metadata) == {
+        "sw-served-by": "instance-1",
+        "x-trace-id": "4bf92f35",
+        "x-hop": "a, b",
+    }
 
 
 ENVELOPE = json.dumps({"error": {"type": "Refused", "message": "refused here"}}).encode()

@@ -16,7 +16,8 @@ of ../shared/bench/peers: 300 warm-up calls, then 3000 hello and 1000 echo calls
 With ``--baseline REV``, each client case (sw-json, sw-msgpack, sw-msgpack-tls unless --only says
 otherwise) runs against one server of this tree, alternately with the client code of this tree
 and of REV (``git archive REV``, put first on the client's ``sys.path``), ``--rounds`` times
-each; the best figures of each are compared as ratios, this tree over REV.
+each (in the order REV, this tree, then this tree, REV, ...); the best figures of each are
+compared as ratios, this tree over REV.
 """
 
 from __future__ import annotations
@@ -313,8 +314,11 @@ def run_case(case: str, code_roots: list[str] | None = None, rounds: int = 1) ->
         if code_roots is None:
             return run_client_process(case, port, server.pid, client_env)
         results: list[list[dict[str, Any]]] = [[] for _ in code_roots]
-        for _ in range(rounds):
-            for index, code_root in enumerate(code_roots):
+        for round_number in range(rounds):
+            order = list(enumerate(code_roots))
+            if round_number % 2:  # ABBA: neither code always runs first against the server
+                order.reverse()
+            for index, code_root in order:
                 root_env = {**client_env, "BENCH_CODE_ROOT": code_root} if code_root else client_env
                 results[index].append(run_client_process(case, port, server.pid, root_env))
         return results

@@ -626,3 +626,18 @@ def test_an_unavailable_instance_is_not_sent_on_both_transports():
         finally:
             manager.close()
         assert info.value.sent is False and f"cannot reach http://127.0.0.1:{port}" in str(info.value)
+
+
+def test_the_operator_probe_sends_the_configured_header_fields(canned):
+    """servicewire health/list/describe and the dashboard GET with http.headers, as calls send them."""
+    from channels.http import HttpProbe
+    from container.plugin import Settings
+
+    server = canned(lambda _: http_answer(200, b'{"status": "OK"}', "Content-Type: application/json"))
+    probe = HttpProbe(Settings({"http": {"headers": {"X-Tenant": "acme"}}}), {"authorization": "Bearer t1"})
+    try:
+        assert probe.get(server.url, "/health/wire-component")[0] == 200
+    finally:
+        probe.close()
+    head = server.requests[0].decode("latin-1").lower()
+    assert "\r\nx-tenant: acme" in head and "\r\nauthorization: bearer t1" in head

@@ -389,10 +389,22 @@ def run_baseline(revision: str, cases: list[str], rounds: int) -> None:
         print(line)
 
 
+def peers_script() -> Path:
+    """The shared peers harness: $SERVICEWIRE_PEERS, else ../shared beside the checkout, or one level up.
+
+    (A worktree in a folder of worktrees has it one level up; a tree elsewhere names it.)
+    """
+    given = os.environ.get("SERVICEWIRE_PEERS")
+    if given:
+        return Path(given)
+    candidates = [
+        base / "shared" / "bench" / "peers" / "run.sh" for base in (ROOT.parent, ROOT.parent.parent)
+    ]
+    return next((path for path in candidates if path.exists()), candidates[0])
+
+
 def run_peers() -> dict[str, dict[str, Any]]:
-    # ../shared beside the checkout; a worktree in a folder of worktrees has it one level up
-    candidates = [folder / "shared" / "bench" / "peers" / "run.sh" for folder in (ROOT.parent, ROOT.parent.parent)]
-    script = next((candidate for candidate in candidates if candidate.exists()), candidates[0])
+    script = peers_script()
     if not script.exists():
         print(f"peers harness not found at {script}", file=sys.stderr)
         return {}

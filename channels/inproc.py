@@ -50,7 +50,7 @@ class LocalTransport(InProcessTransport):
         dispatcher = self._lookup(url)
         if dispatcher is None:
             raise ServiceUnavailableException(f"nothing in this runtime listens at {url}", url)
-        return dispatcher.call_local(invocation)
+        return dispatcher.call_local(invocation, url)
 
 
 class LocalListener(Listener):

@@ -16,7 +16,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .call._context import CallContext, Identity, call_context, call_options
+from .call._context import (
+    CallContext,
+    Identity,
+    LastResponse,
+    call_context,
+    call_options,
+    last_response,
+    set_response_metadata,
+)
 from .client._channel import Channel, channel_of
 from .declarations._component import AbstractComponent, Component, ComponentStatus, Service
 from .declarations._decorators import (
@@ -98,6 +106,7 @@ __all__ = [
     "HealthStatus",
     "Identity",
     "InvalidResponseException",
+    "LastResponse",
     "ListenerlessServer",
     "ListingNotSupportedException",
     "LocalServiceException",
@@ -139,7 +148,9 @@ __all__ = [
     "health_checks",
     "idempotent",
     "implementation",
+    "last_response",
     "service",
+    "set_response_metadata",
     "token_digest",
 ]
 

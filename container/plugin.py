@@ -25,9 +25,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .call._calls import Call, CallNext, Interceptor, InterceptorLike, Invocation, ServerCall
-from .call._context import RESERVED_METADATA, TIMEOUT_KEY, check_metadata, deadline_from_metadata
+from .call._context import (
+    RESERVED_METADATA,
+    RESERVED_RESPONSE_METADATA,
+    TIMEOUT_KEY,
+    check_metadata,
+    deadline_from_metadata,
+)
 from .call._dispatcher import CallRejected, Dispatcher
-from .call._messages import Request, Response
+from .call._messages import Request, Response, ServerRequest
 from .call._pool import IdlePool, socket_is_stale
 from .call._transport import InProcessTransport, Listener, Transport
 from .codec import CODECS, JSON_CODEC, MSGPACK_CODEC, Codec, codec_for
@@ -53,6 +59,7 @@ __all__ = [
     "REGISTRIES",
     "REGISTRY_GROUP",
     "RESERVED_METADATA",
+    "RESERVED_RESPONSE_METADATA",
     "SECTIONS",
     "SELECTORS",
     "SETTINGS_GROUP",
@@ -77,6 +84,7 @@ __all__ = [
     "Request",
     "Response",
     "ServerCall",
+    "ServerRequest",
     "Settings",
     "Status",
     "Transport",

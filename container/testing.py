@@ -53,7 +53,7 @@ import attrs
 import pytest
 from dependency_injector import containers, providers
 
-from .call._context import call_context, call_options
+from .call._context import call_context, call_options, last_response, set_response_metadata
 from .client._channel import Channel, channel_of
 from .client._first_contract import uses_first_contract, uses_first_contract_server
 from .declarations._component import AbstractComponent, Component, Service
@@ -184,6 +184,14 @@ class ConformanceService(Service):
         """Return the metadata the call arrived with, and ``remaining-ms``: the deadline's time left."""
 
     @abstractmethod
+    def echo_metadata(self, text: str, fail: bool = False) -> str:
+        """Answer with the call's ``x-echo-*`` metadata pairs as the answer's metadata.
+
+        Returns ``text``, or with ``fail`` raises :class:`ConformanceError` after setting the
+        metadata (the gRPC interoperability case "custom_metadata").
+        """
+
+    @abstractmethod
     def sleep(self, seconds: float) -> float:
         """Sleep, then return ``seconds``."""
 
@@ -256,6 +264,16 @@ class ConformanceServiceImpl(ConformanceService):
             **current.metadata,
             "remaining-ms": "none" if remaining is None else str(int(remaining * 1000)),
         }
+
+    def echo_metadata(self, text: str, fail: bool = False) -> str:
+        """Set the ``x-echo-*`` pairs the call arrived with as the answer's metadata."""
+        current = call_context()
+        received = current.metadata if current is not None else {}
+        set_response_metadata({key: value for key, value in received.items() if key.startswith("x-echo-")})
+        set_response_metadata({"x-echo-count": str(sum(key.startswith("x-echo-") for key in received))})
+        if fail:
+            raise ConformanceError(text)
+        return text
 
     def sleep(self, seconds: float) -> float:
         """Sleep, then return the seconds slept."""
@@ -513,6 +531,34 @@ class ChannelConformance:
         with call_options(metadata={"tenant": "acme", "request-id": "r-42"}):
             seen = proxy.context()
         assert seen["tenant"] == "acme" and seen["request-id"] == "r-42"
+
+    def test_response_metadata_reaches_the_caller(
+        self, servers: list[Server], proxy: ConformanceService
+    ) -> None:
+        """What the implementation sets on its answer is what the caller's last_response() holds.
+
+        The gRPC interoperability case "custom_metadata": the server echoes the call's metadata
+        in its answer's metadata.
+        """
+        self._needs_the_pipeline()
+        sent = {"x-echo-initial": "test_initial_metadata_value", "x-echo-trailing": "test-trailing-value"}
+        with call_options(metadata=sent), last_response() as response:
+            assert proxy.echo_metadata("hi") == "hi"
+        assert {key: response.metadata.get(key) for key in sent} == sent
+        assert response.metadata.get("x-echo-count") == "2", "pairs set twice by the server add up"
+        assert response.url in self.urls_of(servers[0]), "the URL of the instance that answered"
+        assert response.calls == 1
+
+    def test_response_metadata_comes_with_an_error_answer(self, proxy: ConformanceService) -> None:
+        """Metadata set before the implementation raised reaches the caller with the error."""
+        self._needs_the_pipeline()
+        with call_options(metadata={"x-echo-why": "refused"}), last_response() as response:
+            with pytest.raises(ConformanceError, match="nope"):
+                proxy.echo_metadata("nope", fail=True)
+        assert response.metadata.get("x-echo-why") == "refused"
+        with last_response() as plain:
+            assert proxy.echo_text("no metadata") == "no metadata"
+        assert "x-echo-why" not in plain.metadata and plain.calls == 1
 
     def test_deadline_reaches_the_implementation(self, proxy: ConformanceService) -> None:
         """The implementation sees the caller's deadline: less time left than the caller gave."""

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import sys
+import types
 from pathlib import Path
 
 import pytest
+import yaml
 from dependency_injector import providers
 
 from container import ChannelAddress, ConfigurationException, ServiceContainer
-from container.plugin import CHANNELS, REGISTRIES, SECTIONS, create_registry
+from container.plugin import CHANNELS, REGISTRIES, SECTIONS, Settings, create_registry
 from container.testing import ChannelConformance, RegistryConformance
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -85,3 +88,45 @@ def test_the_runtime_examples_run():
     """The runtime's examples in concepts.md and the channel guide run, their asserts included."""
     load_example(CONCEPTS, "runtime.py")
     load_example(CHANNEL_GUIDE, "runtime_addresses.py")
+
+
+# every code block of the pages that explain calls runs
+
+RUNNABLE = ["calls.md", "concepts.md", "writing-a-channel-plugin.md"]
+"""Pages whose every code block runs: Python in order in one namespace per page, YAML as a
+servicewire configuration, TOML and JSON parsed. A block without a language is a diagram."""
+
+_FENCE = re.compile(r"^(?P<indent>[ ]*)```(?P<lang>[a-z]*)\n(?P<body>.*?)^(?P=indent)```[ ]*$", re.S | re.M)
+
+
+def code_blocks(page: Path) -> list[tuple[str, str, int]]:
+    """The fenced blocks of a page: (language, code without the list indentation, line)."""
+    text = page.read_text()
+    found = []
+    for match in _FENCE.finditer(text):
+        indent = len(match.group("indent"))
+        body = "".join(line[indent:] for line in match.group("body").splitlines(keepends=True))
+        found.append((match.group("lang"), body, text.count("\n", 0, match.start()) + 1))
+    return found
+
+
+@pytest.mark.parametrize("page", RUNNABLE)
+def test_every_code_block_of_the_page_runs(page: str) -> None:
+    """The page's Python runs top to bottom, its configuration validates, its TOML and JSON parse."""
+    blocks = code_blocks(DOCS / page)
+    assert any(lang == "python" for lang, _, _ in blocks), f"{page} has no Python block"
+    module = types.ModuleType("docs_page_" + page.removesuffix(".md").replace("-", "_"))
+    sys.modules[module.__name__] = module  # what dataclasses and typing look names up in
+    for lang, code, line in blocks:
+        where = f"{page}:{line}"
+        if lang == "python":
+            exec(compile(code, where, "exec"), module.__dict__)
+        elif lang == "yaml":
+            Settings(yaml.safe_load(code))
+        elif lang == "toml":
+            tomllib = pytest.importorskip("tomllib", reason="TOML is parsed with Python 3.11+ tomllib")
+            tomllib.loads(code)
+        elif lang == "json":
+            json.loads(code)
+        else:
+            assert lang == "", f"{where}: a block in {lang!r}, which this test cannot run"

@@ -1,9 +1,10 @@
 """What an HTTP request means, and the answer to it: shared by the embedded server and WSGI.
 
 A request is routed strictly (see :mod:`._routes`); a call goes to the dispatcher with the
-request's headers as its metadata (HTTP framing headers left out), health documents and the
-report are answered here, and every error is the dispatcher's envelope. This module is the one
-place where the HTTP channels talk to the :class:`~container.plugin.Dispatcher`.
+request's headers as its metadata (HTTP framing headers left out), and the answer's metadata
+goes back as headers; health documents and the report are answered here, and every error is
+the dispatcher's envelope. This module is the one place where the HTTP channels talk to the
+:class:`~container.plugin.Dispatcher`.
 
 Checked here, so that every server answers alike: an HTTP/1.1 request names exactly one Host
 (RFC 9112, 3.2; 400 otherwise), and ``sw-timeout-ms`` is given at most once (400: two
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from container.plugin import RESERVED_METADATA, TIMEOUT_KEY, Dispatcher, Response
+from container.plugin import RESERVED_METADATA, TIMEOUT_KEY, Dispatcher, Response, ServerRequest
 
 from ._describe import describe_component
 from ._protocol import HttpAnswer, HttpRequest
@@ -89,13 +90,15 @@ class HttpFrontend:
         found = route(request.target)
         if found.kind == "invoke" and request.method == "POST":
             headers = request.headers
-            response = self.dispatcher.check(
+            head = ServerRequest(
                 found.path,
+                b"",  # not read yet: the client waits for 100 Continue to send it
                 headers.get("content-type", ""),
                 metadata_from_headers(headers),
                 request.peer,
                 request.peer_certificate,
             )
+            response = self.dispatcher.check(head)
             return None if response is None else _from(response)
         return self.answer(request)  # no other route reads a body
 
@@ -109,7 +112,7 @@ class HttpFrontend:
         dispatcher = self.dispatcher
         if found.kind == "invoke":
             if method == "POST":
-                response = dispatcher.dispatch(
+                call = ServerRequest(
                     found.path,
                     request.body,
                     headers.get("content-type", ""),
@@ -117,7 +120,7 @@ class HttpFrontend:
                     request.peer,
                     request.peer_certificate,
                 )
-                return _from(response)
+                return _from(dispatcher.handle(call))
             if method == "OPTIONS":
                 return HttpAnswer(204, headers=_INVOKE_ALLOW)
             if dispatcher.has_route(found.path):
@@ -179,4 +182,6 @@ class HttpFrontend:
 
 
 def _from(response: Response, headers: tuple[tuple[str, str], ...] = ()) -> HttpAnswer:
+    if response.metadata:  # the answer's metadata travels as headers, as the call's did
+        headers = (*headers, *response.metadata.items())
     return HttpAnswer(response.status, response.body, response.content_type, headers)

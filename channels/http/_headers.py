@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-from container.plugin import RESERVED_METADATA, TIMEOUT_KEY
+from container.plugin import RESERVED_METADATA, RESERVED_RESPONSE_METADATA, TIMEOUT_KEY
 
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _VALUE = re.compile(r"^[\x20-\x7e\t]{0,8192}$")
@@ -19,27 +19,7 @@ _VALUE = re.compile(r"^[\x20-\x7e\t]{0,8192}$")
 NOT_CONFIGURABLE = (RESERVED_METADATA - {"user-agent"}) | {TIMEOUT_KEY}
 """Header names ``http.headers`` may not set: the transport writes them for every call."""
 
-ANSWER_NOT_METADATA = RESERVED_METADATA | frozenset(
-    {
-        "accept-ranges",
-        "age",
-        "allow",
-        "alt-svc",
-        "cache-control",
-        "content-range",
-        "date",
-        "etag",
-        "expires",
-        "last-modified",
-        "location",
-        "retry-after",
-        "server",
-        "set-cookie",
-        "vary",
-        "via",
-        "www-authenticate",
-    }
-)
+ANSWER_NOT_METADATA = RESERVED_RESPONSE_METADATA
 """Answer header names that are HTTP's, not the answer's metadata (lowercase)."""
 
 

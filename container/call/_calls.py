@@ -1,23 +1,29 @@
 """Calls as interceptors see them, and the interceptor contract shared by both sides.
 
 An :class:`Interceptor` wraps a continuation, as gRPC's interceptors and Dubbo's filters do: it
-gets the call and ``call_next``, and may read or add metadata, time the call, short-circuit it
-by returning or raising without calling ``call_next``, or change what ``call_next`` returns.
+gets the call and ``call_next``, and may read the call, time it, short-circuit it by returning
+or raising without calling ``call_next``, or change what ``call_next`` returns. Calls are
+frozen, as gRPC's call details are: an interceptor that adds metadata or sets the caller's
+identity passes a new call on, ``call_next(call.replace(...))`` or
+``call_next(call.with_metadata({...}))``, so no two interceptors can race on shared state.
+
 The same contract serves the client side (the call is an :class:`Invocation`, before URL
 selection and encoding) and the server side (a :class:`ServerCall`, after routing and the
-deadline check, before the arguments are decoded and the implementation runs).
+deadline check, before the arguments are decoded and the implementation runs). A chain is
+composed once per method (:func:`compose`), when a channel compiles its plan or a dispatcher
+its routes; an empty chain is the terminal itself and costs nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import msgspec
 
 from ..values._errors import ConfigurationException
 from ..values._loading import load_object
-from ._context import CallContext
+from ._context import CallContext, FrozenCallError
 
 if TYPE_CHECKING:
     from ..declarations._descriptors import MethodDescriptor, ServiceDescriptor
@@ -25,9 +31,11 @@ if TYPE_CHECKING:
 CallNext = Callable[["Call"], Any]
 """The continuation an interceptor calls to go on with the call."""
 
+_CONTEXT_FIELDS = frozenset({"metadata", "deadline", "identity", "peer", "peer_certificate"})
+
 
 class Call(msgspec.Struct):
-    """One call of a service method, as an interceptor sees it.
+    """One call of a service method, as an interceptor sees it; frozen.
 
     (Calls are msgspec Structs because one is made for every call: a Struct is made in a
     third of the time of a slotted class.)
@@ -40,6 +48,12 @@ class Call(msgspec.Struct):
     """
 
     side: ClassVar[str] = ""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenCallError(
+            f"a {type(self).__name__} is frozen: pass call_next(call.replace({name}=...)) on "
+            "instead of assigning (docs/calls.md)"
+        )
 
     @property
     def service(self) -> ServiceDescriptor[Any]:
@@ -57,6 +71,11 @@ class Call(msgspec.Struct):
         return self.method.service.component_descriptor.name  # type: ignore[attr-defined, no-any-return]
 
     @property
+    def metadata(self) -> Mapping[str, str]:
+        """The call's metadata (read-only): ``call.context.metadata``."""
+        return self.context.metadata  # type: ignore[attr-defined, no-any-return]
+
+    @property
     def args(self) -> Sequence[Any]:
         """The positional arguments."""
         raise NotImplementedError
@@ -66,22 +85,48 @@ class Call(msgspec.Struct):
         """The keyword arguments."""
         raise NotImplementedError
 
+    def replace(self, **changes: Any) -> Any:
+        """Return a copy of the call with ``changes``: pass it to ``call_next``.
+
+        Besides the call's own fields (``args``, ``kwargs``, ``context``), the context's are
+        accepted directly: ``metadata`` (a mapping, replacing the metadata; checked like
+        :func:`~container.call_options`' metadata), ``deadline``, ``identity``, ``peer``.
+
+        Raises:
+            ConfigurationException: new metadata is not allowed.
+            TypeError: a name that is neither the call's nor its context's.
+        """
+        context_changes = {name: changes.pop(name) for name in list(changes) if name in _CONTEXT_FIELDS}
+        if context_changes:
+            context: CallContext = changes["context"] if "context" in changes else self.context  # type: ignore[attr-defined]
+            changes["context"] = context.replace(**context_changes)
+        return msgspec.structs.replace(self, **self._fields(changes))
+
+    def with_metadata(self, metadata: Mapping[str, str]) -> Any:
+        """Return a copy of the call whose metadata also holds ``metadata`` (its pairs win).
+
+        Raises:
+            ConfigurationException: a key or value is not allowed.
+        """
+        return self.replace(metadata={**self.context.metadata, **metadata})  # type: ignore[attr-defined]
+
+    def _fields(self, changes: dict[str, Any]) -> dict[str, Any]:
+        return changes
+
 
 class Invocation(Call):
     """A call on the client side: made through a proxy, not yet sent.
 
-    Attributes:
-        url: the URL of the last attempt, set by the pipeline once it chose one ("" before).
-        started: when the call started (:func:`time.monotonic`), set with the context.
+    It is made with its context (the deadline and metadata decided for this call); where the
+    call went and what its answer carried are facts of the attempt, read with
+    :func:`~container.last_response`.
     """
 
     side = "client"
     method: MethodDescriptor
     _args: tuple[Any, ...]
     _kwargs: dict[str, Any]
-    context: CallContext = None  # type: ignore[assignment]  # set by the channel before interceptors run
-    url: str = ""
-    started: float = 0.0
+    context: CallContext
 
     @property
     def args(self) -> tuple[Any, ...]:
@@ -93,8 +138,49 @@ class Invocation(Call):
         """The keyword arguments the caller passed."""
         return self._kwargs
 
+    def _fields(self, changes: dict[str, Any]) -> dict[str, Any]:
+        if "args" in changes:
+            changes["_args"] = tuple(changes.pop("args"))
+        if "kwargs" in changes:
+            changes["_kwargs"] = dict(changes.pop("kwargs"))
+        return changes
+
     def __repr__(self) -> str:
         return f"<Invocation {self.method.path} args={self._args!r} kwargs={self._kwargs!r}>"
+
+
+class Arguments:
+    """A server call's arguments, decoded when first read (once, whoever reads them).
+
+    Args:
+        decode: returns ``(args, kwargs)`` from the body; None when they are known already.
+        args: the positional arguments, when known.
+        kwargs: the keyword arguments, when known.
+    """
+
+    __slots__ = ("_args", "_decode", "_kwargs")
+
+    def __init__(
+        self,
+        decode: Callable[[], tuple[Sequence[Any], dict[str, Any]]] | None = None,
+        args: Sequence[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        self._decode = decode
+        self._args = args
+        self._kwargs = kwargs if kwargs is not None else {}
+
+    def get(self) -> tuple[Sequence[Any], dict[str, Any]]:
+        """Return ``(args, kwargs)``, decoding the body on the first call.
+
+        Raises:
+            CallRejected: the body does not decode (a 400 answer).
+        """
+        decode = self._decode
+        if decode is not None:
+            self._args, self._kwargs = decode()
+            self._decode = None
+        return self._args, self._kwargs
 
 
 class ServerCall(Call):
@@ -111,30 +197,29 @@ class ServerCall(Call):
     side = "server"
     method: MethodDescriptor
     context: CallContext
-    _decode: Callable[[], tuple[Sequence[Any], dict[str, Any]]] | None = None
-    _args: Sequence[Any] = ()
-    _kwargs: dict[str, Any] = msgspec.field(default_factory=dict)
+    arguments: Arguments
     content_type: str = ""
-
-    def _decoded(self) -> None:
-        decode = self._decode
-        if decode is not None:
-            self._args, self._kwargs = decode()
-            self._decode = None
 
     @property
     def args(self) -> Sequence[Any]:
         """The positional arguments, decoded by the parameter types."""
-        if self._decode is not None:
-            self._decoded()
-        return self._args
+        return self.arguments.get()[0]
 
     @property
     def kwargs(self) -> dict[str, Any]:
         """The keyword arguments, decoded by the parameter types."""
-        if self._decode is not None:
-            self._decoded()
-        return self._kwargs
+        return self.arguments.get()[1]
+
+    def _fields(self, changes: dict[str, Any]) -> dict[str, Any]:
+        if "args" in changes or "kwargs" in changes:
+            args = changes.pop("args", None)
+            kwargs = changes.pop("kwargs", None)
+            changes["arguments"] = Arguments(
+                None,
+                tuple(self.args if args is None else args),
+                dict(self.kwargs if kwargs is None else kwargs),
+            )
+        return changes
 
     def __repr__(self) -> str:
         return f"<ServerCall {self.method.path}>"
@@ -148,13 +233,9 @@ class Interceptor:
     ``server_interceptors`` (or name it in config, ``interceptors.client``/``.server``); the
     same object may serve both sides (``call.side`` tells which). Example::
 
-        class Timing(Interceptor):
+        class Tenant(Interceptor):
             def intercept(self, call, call_next):
-                started = time.perf_counter()
-                try:
-                    return call_next(call)
-                finally:
-                    log.info("%s took %.3fs", call.method.path, time.perf_counter() - started)
+                return call_next(call.with_metadata({"tenant": current_tenant()}))
 
     Attributes:
         components: the names of the components whose calls the interceptor wraps; None (the
@@ -167,7 +248,8 @@ class Interceptor:
         """Run the call: do something around ``call_next(call)`` and return its result.
 
         Args:
-            call: the :class:`Invocation` (client side) or :class:`ServerCall` (server side).
+            call: the :class:`Invocation` (client side) or :class:`ServerCall` (server side);
+                frozen: pass ``call.replace(...)`` on to change it.
             call_next: the rest of the chain; call it at most once.
 
         Returns:

@@ -1,7 +1,10 @@
 """The dispatcher: the server side of every call, whatever listener received it.
 
-A listener hands each request to :meth:`Dispatcher.dispatch` (bytes in, :class:`Response` out)
-or, in process, :meth:`Dispatcher.call_local` (objects in and out). The dispatcher:
+A listener hands each request to :meth:`Dispatcher.handle` (one :class:`ServerRequest` in, a
+:class:`Response` out) or, in process, :meth:`Dispatcher.call_local` (objects in and out). The
+routes are compiled once, when the dispatcher is made: per method, its codec per content type,
+the server interceptors composed around the implementation function. For each call the
+dispatcher:
 
 1. routes ``component/service/method`` to a hosted implementation method (404 otherwise: only
    public methods declared by the service interface are routes);
@@ -12,8 +15,12 @@ or, in process, :meth:`Dispatcher.call_local` (objects in and out). The dispatch
 5. decodes the arguments when they are first needed (400 with the field path when they do
    not fit the signature) and runs the implementation, with the call's context current so
    that nested calls inherit its deadline;
-6. encodes the result, or the error envelope (500) for what the implementation raised;
-7. counts the calls in flight, so that every listener can drain.
+6. encodes the result, or the error envelope for what the implementation raised: a failure
+   of a call the implementation made (a deadline, an unreachable or refusing dependency) is
+   relayed with its status and message; anything unexpected is hidden behind an error id;
+7. answers with the metadata the implementation or an interceptor set
+   (:func:`~container.set_response_metadata`);
+8. counts the calls in flight, so that every listener can drain.
 """
 
 from __future__ import annotations
@@ -26,12 +33,14 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..values._errors import (
+    DEPENDENCY_FAILED,
     RemoteError,
     RemoteServiceException,
     ServiceTimeoutException,
     ServiceUnavailableException,
     is_application_exception,
     public_type_name,
+    relayed_status,
 )
 from ..values._status import Status, error_type_of
 from ..wire._codec import (
@@ -45,15 +54,25 @@ from ..wire._codec import (
     encode_exception,
     error_for_status,
 )
-from ._calls import CallNext, Interceptor, InterceptorLike, Invocation, ServerCall, compose
-from ._context import TIMEOUT_KEY, CallContext, Identity, deadline_from_metadata, serving_variable
-from ._messages import Response
+from ._calls import Arguments, CallNext, Interceptor, InterceptorLike, Invocation, ServerCall, compose
+from ._context import (
+    NO_METADATA,
+    TIMEOUT_KEY,
+    CallContext,
+    Identity,
+    Metadata,
+    Serving,
+    hand_back,
+    serving_variable,
+)
+from ._messages import Response, ServerRequest
 
 if TYPE_CHECKING:
     from ..declarations._descriptors import ComponentDescriptor, MethodDescriptor
 
 logger = logging.getLogger("servicewire.server")
 
+_serving_get = serving_variable.get
 _serving_set = serving_variable.set
 _serving_reset = serving_variable.reset
 _monotonic = time.monotonic
@@ -110,25 +129,28 @@ class CallerCheck(Protocol):
 
 
 class _Route:
+    """What the dispatcher compiled for one hosted method: run it, decode and encode for it."""
+
     __slots__ = ("chain", "codecs", "function", "method")
 
     def __init__(
         self,
         method: MethodDescriptor,
         function: Callable[..., Any],
-        chain: CallNext | None,
+        interceptors: Sequence[InterceptorLike],
         codecs: dict[str, MethodCodec],
     ) -> None:
         self.method = method
         self.function = function
-        self.chain = chain  # None: no server interceptors, call the function directly
+        # None: no server interceptors, the function is called directly.
+        self.chain: CallNext | None = compose(interceptors, _terminal(function)) if interceptors else None
         self.codecs = codecs
 
 
 class Dispatcher:
     """Routes, checks, runs and answers the calls of one server's hosted components.
 
-    Created by the core when a server boots; listeners only call :meth:`dispatch` (or
+    Created by the core when a server boots; listeners only call :meth:`handle` (or
     :meth:`call_local`), :meth:`error_response`, :meth:`health` and :meth:`wait_idle`.
 
     Args:
@@ -191,13 +213,8 @@ class Dispatcher:
                 if instance is None:
                     continue
                 for method in service.methods.values():
-                    function = getattr(instance, method.name)
-                    route = _Route(
-                        method,
-                        function,
-                        compose(chain_of, _terminal(function)) if chain_of else None,
-                        {ct: MethodCodec(method, codec) for ct, codec in self.codecs.items()},
-                    )
+                    codecs_of = {ct: MethodCodec(method, codec) for ct, codec in self.codecs.items()}
+                    route = _Route(method, getattr(instance, method.name), chain_of, codecs_of)
                     self._routes[method.path] = route
                     self._by_method[method] = route
         # The routes in-process calls may take: emptied when the server stops taking calls, so
@@ -205,6 +222,39 @@ class Dispatcher:
         self._local_routes = dict(self._by_method)
 
     # the call path
+
+    def handle(self, request: ServerRequest) -> Response:
+        """Answer one request: route, check, run the interceptors and the implementation, encode.
+
+        Returns:
+            The answer: 200 with the result, or an error status with the error envelope; with
+            the metadata the implementation or an interceptor set for it.
+        """
+        codec = codec_for(request.content_type)
+        if codec is None or codec.content_type not in self.codecs:
+            known = ", ".join(self.codecs)
+            return self.error_response(
+                UNSUPPORTED_MEDIA_TYPE,
+                f"content type {request.content_type!r} is not supported; use one of {known}",
+            )
+        route = self._routes.get(request.path)
+        if route is None:
+            return self.error_response(NOT_FOUND, f"no service method at {request.path}", codec)
+        if not self._accepting:
+            return self.error_response(
+                UNAVAILABLE, "the server is shutting down; the call did not run", codec
+            )
+        metadata, budget = _received(request.metadata)
+        deadline = None
+        if budget is not None:
+            if budget <= 0:
+                return self.error_response(
+                    DEADLINE_EXCEEDED, "the deadline passed before the call ran", codec
+                )
+            deadline = _monotonic() + budget
+        context = CallContext(metadata, deadline, None, request.peer, request.peer_certificate, budget)
+        serving = Serving(context)
+        return self._run(route, codec, serving, request.body)
 
     def dispatch(
         self,
@@ -215,124 +265,87 @@ class Dispatcher:
         peer: str = "",
         peer_certificate: dict[str, Any] | None = None,
     ) -> Response:
-        """Answer one request.
+        """Answer one request given field by field: :meth:`handle` of a :class:`ServerRequest`.
 
-        Args:
-            path: ``component/service/method``.
-            body: the encoded call.
-            content_type: the request's content type (selects the codec; 415 if unknown).
-            metadata: what the caller sent besides the body (lowercase keys), including
-                ``sw-timeout-ms`` when the call has a deadline. A dict is kept as the call's
-                context metadata: pass one of your own making, not one you reuse.
-            peer: the caller's address as the listener saw it, for logs.
-            peer_certificate: the caller's verified TLS client certificate, as
-                :meth:`ssl.SSLSocket.getpeercert` returns it (mTLS), or None.
-
-        Returns:
-            The answer: 200 with the result, or an error status with the error envelope.
+        The form of earlier releases, kept for listeners written to it; new listeners call
+        :meth:`handle`.
         """
-        codec = codec_for(content_type)
-        if codec is None or codec.content_type not in self.codecs:
-            known = ", ".join(self.codecs)
-            return self.error_response(
-                UNSUPPORTED_MEDIA_TYPE, f"content type {content_type!r} is not supported; use one of {known}"
-            )
-        route = self._routes.get(path)
-        if route is None:
-            return self.error_response(NOT_FOUND, f"no service method at {path}", codec)
-        if not self._accepting:
-            return self.error_response(
-                UNAVAILABLE, "the server is shutting down; the call did not run", codec
-            )
-        # The listener hands over a metadata dict of its own making: it becomes the context's.
-        incoming = metadata if type(metadata) is dict else dict(metadata)
-        deadline = deadline_from_metadata(incoming.pop(TIMEOUT_KEY, None))
-        if deadline is not None and _monotonic() >= deadline:
-            return self.error_response(DEADLINE_EXCEEDED, "the deadline passed before the call ran", codec)
-        context = CallContext(incoming, deadline, None, peer, peer_certificate)
+        return self.handle(ServerRequest(path, body, content_type, metadata, peer, peer_certificate))
+
+    def _run(self, route: _Route, codec: Codec, serving: Serving, body: bytes) -> Response:
         method_codec = route.codecs[codec.content_type]
         active = self._active
         active.append(None)
-        token = _serving_set(context)
+        token = _serving_set(serving)
         try:
             chain = route.chain
             if chain is None:
-                try:
-                    args, kwargs = method_codec.decode_call(body)
-                except CodecError as exc:
-                    raise CallRejected(BAD_REQUEST, str(exc), kind=exc.kind.value) from None
+                args, kwargs = _decoded(method_codec, body)
                 result = route.function(*args, **kwargs)
             else:
-                result = chain(
-                    ServerCall(
-                        route.method, context, _decoder(method_codec, body), content_type=codec.content_type
-                    )
-                )
+                arguments = Arguments(lambda: _decoded(method_codec, body))
+                result = chain(ServerCall(route.method, serving.context, arguments, codec.content_type))
             out = method_codec.encode_result(result)
         except CallRejected as exc:
-            return self.error_response(exc.status, exc.message, codec, exc.error_type, kind=exc.kind)
+            return self.error_response(
+                exc.status, exc.message, codec, exc.error_type, kind=exc.kind, metadata=serving.answer
+            )
         except Exception as exc:
-            return self._failure(route, codec, exc)
+            return self._failure(route, codec, exc, serving.answer)
         finally:
             _serving_reset(token)
             active.pop()
-        return Response(OK, out, codec.content_type)
+        return Response(OK, out, codec.content_type, serving.answer)
 
-    def check(
-        self,
-        path: str,
-        content_type: str,
-        metadata: Mapping[str, str],
-        peer: str = "",
-        peer_certificate: dict[str, Any] | None = None,
-    ) -> Response | None:
+    def check(self, request: ServerRequest) -> Response | None:
         """Route a call and authenticate its caller without running it or reading its body.
 
         For listeners that answer ``Expect: 100-continue``: the client sends the body only
-        once this returns None. The call itself still goes through :meth:`dispatch`.
-
-        Args:
-            path: ``component/service/method``.
-            content_type: the request's content type (the codec of the answer).
-            metadata: what the caller sent besides the body (lowercase keys).
-            peer: the caller's address as the listener saw it.
-            peer_certificate: the caller's verified TLS client certificate, or None.
+        once this returns None (``request.body`` is not read: pass ``b""``). The call itself
+        still goes through :meth:`handle`.
 
         Returns:
             None when the call would run; else the answer to give at once: 404 (no such
             method), 503 (shutting down), 504 (the deadline passed), 401 or 403 (the caller's
             credential or the method's rule).
         """
-        codec = codec_for(content_type)
-        route = self._routes.get(path)
+        codec = codec_for(request.content_type)
+        route = self._routes.get(request.path)
         if route is None:
-            return self.error_response(NOT_FOUND, f"no service method at {path}", codec)
+            return self.error_response(NOT_FOUND, f"no service method at {request.path}", codec)
         if not self._accepting:
             return self.error_response(
                 UNAVAILABLE, "the server is shutting down; the call did not run", codec
             )
-        incoming = dict(metadata)
-        deadline = deadline_from_metadata(incoming.pop(TIMEOUT_KEY, None))
-        if deadline is not None and _monotonic() >= deadline:
+        metadata, budget = _received(request.metadata)
+        if budget is not None and budget <= 0:
             return self.error_response(DEADLINE_EXCEEDED, "the deadline passed before the call ran", codec)
         guard = self.guard
         if not isinstance(guard, Interceptor):  # none, or one that only identifies callers
             return None
-        context = CallContext(incoming, deadline, None, peer, peer_certificate)
+        deadline = None if budget is None else _monotonic() + budget
+        context = CallContext(metadata, deadline, None, request.peer, request.peer_certificate, budget)
         try:
             # The guard's own decision (credential, then the method's rule), with nothing after it.
-            guard.intercept(ServerCall(route.method, context, None), lambda call: None)
+            guard.intercept(ServerCall(route.method, context, Arguments()), lambda call: None)
         except CallRejected as exc:
             return self.error_response(exc.status, exc.message, codec, exc.error_type)
         return None
 
-    def call_local(self, invocation: Invocation) -> Any:
+    def call_local(self, invocation: Invocation, url: str = "") -> Any:
         """Run a call made in this process, without encoding anything.
 
         The same rules as for a remote call apply: the deadline is checked, the server
         interceptors run, and what the implementation raises reaches the caller as it would
-        over the wire: an application exception as itself, anything else as
-        :class:`~container.RemoteServiceException` (chained to the original, ``from``).
+        over the wire: an application exception as itself, a dependency's failure relayed as
+        :class:`~container.RemoteServiceException` with its status, anything else as
+        :class:`~container.RemoteServiceException` hiding its message (chained to the original,
+        ``from``). The answer's metadata is handed back to the caller, which runs on this
+        thread.
+
+        Args:
+            invocation: the call, as the caller's chain passed it on.
+            url: the URL the caller reached this dispatcher by, for messages.
 
         Raises:
             ServiceUnavailableException: this dispatcher does not host the service, or the
@@ -347,16 +360,17 @@ class Dispatcher:
                 else "does not host"
             )
             raise ServiceUnavailableException(
-                f"this process's dispatcher {what} {invocation.method.path}", invocation.url, sent=False
+                f"this process's dispatcher {what} {invocation.method.path}", url, sent=False
             )
         context = invocation.context
         deadline = context.deadline
         if deadline is not None and _monotonic() >= deadline:
-            raise ServiceTimeoutException(invocation.url, "deadline", 0.0, sent=False)
+            raise ServiceTimeoutException(url, "deadline", 0.0, sent=False)
         # In process, the caller's context object is the served one: no copy on this path.
+        serving = Serving(context)
         active = self._active
         active.append(None)
-        token = _serving_set(context)
+        token = _serving_set(serving)
         try:
             chain = route.chain
             if chain is None:
@@ -364,45 +378,80 @@ class Dispatcher:
                 if kwargs:
                     return route.function(*invocation._args, **kwargs)
                 return route.function(*invocation._args)
-            return chain(ServerCall(route.method, context, None, invocation._args, invocation._kwargs))
+            arguments = Arguments(None, invocation._args, invocation._kwargs)
+            return chain(ServerCall(route.method, context, arguments))
         except CallRejected as exc:
             raise error_for_status(
                 JSON_CODEC,
                 exc.status,
                 encode_error(JSON_CODEC, exc.error_type, exc.message, kind=exc.kind),
-                invocation.url,
+                url,
                 route.method.path,
             ) from None
         except Exception as exc:
             if is_application_exception(type(exc)):
                 raise
-            error_id, message = self._hide(route.method.path, exc)
-            raise _as_remote(exc, route.method.path, error_id, message) from exc
+            raise self._local_failure(route.method.path, exc) from exc
         finally:
             _serving_reset(token)
             active.pop()
+            if serving.answer:
+                hand_back(invocation, serving.answer)
 
-    def _failure(self, route: _Route, codec: Codec, exc: Exception) -> Response:
+    # failures
+
+    def _failure(self, route: _Route, codec: Codec, exc: Exception, metadata: Metadata) -> Response:
+        """The answer to what an implementation (or an interceptor) raised."""
         if is_application_exception(type(exc)):
             # Part of the interface: its message and fields go to the caller as they are.
-            return Response(INTERNAL_ERROR, encode_exception(codec, exc), codec.content_type)
+            return Response(INTERNAL_ERROR, encode_exception(codec, exc), codec.content_type, metadata)
+        status = relayed_status(exc)
+        if status is not None:
+            error_id = self._relay(route.method.path, exc)
+            body = encode_exception(codec, exc, error_id, _public_message(exc), kind=DEPENDENCY_FAILED)
+            return Response(status, body, codec.content_type, metadata)
         error_id, message = self._hide(route.method.path, exc)
         body = encode_exception(codec, exc, error_id=error_id, message=message)
-        return Response(INTERNAL_ERROR, body, codec.content_type)
+        return Response(INTERNAL_ERROR, body, codec.content_type, metadata)
+
+    def _local_failure(self, path: str, exc: Exception) -> RemoteServiceException:
+        """What an in-process caller gets for what an implementation raised (no application exception)."""
+        chain: tuple[RemoteError, ...] = ()
+        if isinstance(exc, RemoteServiceException):
+            chain = (RemoteError(exc.remote_type, exc.remote_message, exc.path), *exc.chain)
+        status = relayed_status(exc)
+        if status is not None:
+            error_id = self._relay(path, exc)
+            message, kind = _public_message(exc), DEPENDENCY_FAILED
+        else:
+            error_id, message = self._hide(path, exc)
+            status, kind = INTERNAL_ERROR, ""
+        return RemoteServiceException(
+            public_type_name(type(exc)), message, status, chain, error_id, path, kind=kind
+        )
+
+    def _relay(self, path: str, exc: Exception) -> str:
+        """Log a dependency's failure once, at WARNING and without a traceback; return its error id."""
+        error_id = uuid.uuid4().hex[:16]
+        logger.warning(
+            "%s failed because a call it made failed (error id %s): %s: %s",
+            path,
+            error_id,
+            public_type_name(type(exc)),
+            _public_message(exc),
+        )
+        return error_id
 
     def _hide(self, path: str, exc: BaseException) -> tuple[str, str]:
         """Log an unexpected exception with its traceback; return (error id, what the caller reads).
 
         The caller learns the exception's public type name and the error id, never its message
-        (which may hold paths, passwords, data) unless the server runs in debug mode. A failure
-        relayed from a further hop (a RemoteServiceException) keeps its already-public text.
+        (which may hold paths, passwords, data) unless the server runs in debug mode.
         """
         error_id = uuid.uuid4().hex[:16]
         logger.error("%s failed (error id %s)", path, error_id, exc_info=exc)
         if self.debug:
             return error_id, f"{exc}\n{''.join(traceback.format_exception(exc))}"
-        if isinstance(exc, RemoteServiceException):
-            return error_id, exc.remote_message
         return error_id, f"internal error; the server logged it with error id {error_id}"
 
     # answers listeners give themselves
@@ -415,16 +464,17 @@ class Dispatcher:
         error_type: str = "",
         *,
         kind: str = "",
+        metadata: Mapping[str, str] = NO_METADATA,
     ) -> Response:
         """Return an error answer in the envelope (JSON when no codec is known yet).
 
         Listeners use it for what they refuse before dispatching (413, 405, a malformed
         request line), so that every error has the same shape. ``kind``, when given, is sent
-        as the envelope's machine-readable ``kind``.
+        as the envelope's machine-readable ``kind``; ``metadata`` goes with the answer.
         """
         codec = codec or JSON_CODEC
         body = encode_error(codec, error_type or error_type_of(status), message, kind=kind)
-        return Response(status, body, codec.content_type)
+        return Response(status, body, codec.content_type, metadata)
 
     def admit(
         self, endpoint: str, metadata: Mapping[str, str], peer_certificate: dict[str, Any] | None = None
@@ -517,27 +567,51 @@ class Dispatcher:
         return True
 
 
-def _decoder(method_codec: MethodCodec, body: bytes) -> Callable[[], tuple[list[Any], dict[str, Any]]]:
-    """The lazy decoding of a ServerCall's arguments: a body that does not decode is a 400."""
+def _received(metadata: Mapping[str, str]) -> tuple[Metadata, float | None]:
+    """Split what a caller sent into the call's metadata and the seconds its deadline left.
 
-    def decode() -> tuple[list[Any], dict[str, Any]]:
-        try:
-            return method_codec.decode_call(body)
-        except CodecError as exc:
-            raise CallRejected(BAD_REQUEST, str(exc), kind=exc.kind.value) from None
+    The seconds are None without a deadline, or with an ``sw-timeout-ms`` that is not a
+    number of milliseconds from 0 to 10**10 (as :func:`~container.plugin.deadline_from_metadata`
+    reads it).
+    """
+    if type(metadata) is Metadata and TIMEOUT_KEY not in metadata:
+        return metadata, None
+    received = Metadata(metadata)  # one copy, read-only from here on
+    value = dict.pop(received, TIMEOUT_KEY, None)  # our own copy: dict's pop, before anyone reads it
+    if value is None:
+        return received, None
+    try:
+        milliseconds = int(value)
+    except ValueError:
+        return received, None
+    if milliseconds < 0 or milliseconds > 10**10:
+        return received, None
+    return received, milliseconds / 1000
 
-    return decode
+
+def _decoded(method_codec: MethodCodec, body: bytes) -> tuple[list[Any], dict[str, Any]]:
+    """A call's arguments from its body: a body that does not decode is a 400."""
+    try:
+        return method_codec.decode_call(body)
+    except CodecError as exc:
+        raise CallRejected(BAD_REQUEST, str(exc), kind=exc.kind.value) from None
 
 
 def _terminal(function: Callable[..., Any]) -> CallNext:
+    """The end of a server chain: the implementation, with the call's context as the served one."""
+
     def run(call: Any) -> Any:
-        return function(*call.args, **call.kwargs)
+        serving = _serving_get()
+        if serving is not None:
+            serving.context = call.context  # an interceptor may have passed a new one (an identity)
+        args, kwargs = call.arguments.get()
+        return function(*args, **kwargs)
 
     return run
 
 
-def _as_remote(exc: BaseException, path: str, error_id: str, message: str) -> RemoteServiceException:
-    chain: tuple[RemoteError, ...] = ()
+def _public_message(exc: Exception) -> str:
+    """What a relayed failure says: servicewire's own message, or the dependency's."""
     if isinstance(exc, RemoteServiceException):
-        chain = (RemoteError(exc.remote_type, exc.remote_message, exc.path), *exc.chain)
-    return RemoteServiceException(public_type_name(type(exc)), message, INTERNAL_ERROR, chain, error_id, path)
+        return exc.remote_message
+    return str(exc)

@@ -2,18 +2,20 @@
 
 A :class:`Request` is what the pipeline hands a transport (the encoded call, its metadata and
 deadline); a :class:`Response` is what comes back, and what the dispatcher answers a listener
-with.
+with. A :class:`ServerRequest` is what a listener hands the dispatcher: one request as it
+arrived.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from typing import Any
 
 import msgspec
 
 from ..values._errors import ServiceTimeoutException
-from ._context import timeout_metadata
+from ._context import NO_METADATA, timeout_metadata
 
 
 class Request(msgspec.Struct, gc=False):
@@ -75,18 +77,50 @@ class Request(msgspec.Struct, gc=False):
 class Response(msgspec.Struct, gc=False):
     """The answer to one call.
 
+    A transport returns the metadata it read with the answer (HTTP headers that are not the
+    transport's own, a frame field); a listener sends the dispatcher's back the same way.
+
     Attributes:
         status: 200 for a result; otherwise the error's status (400, 401, 403, 404, 413, 415,
             500, 503, 504), the body holding the error envelope.
         body: the encoded result or error.
         content_type: the codec's content type.
-        metadata: str->str pairs the server sent back (may be empty).
+        metadata: str->str pairs the server sent back with the answer (empty when none): what
+            the implementation or a server interceptor set with
+            :func:`~container.set_response_metadata`.
     """
 
     status: int
     body: bytes
     content_type: str
-    metadata: Mapping[str, str] = msgspec.field(default_factory=dict)
+    metadata: Mapping[str, str] = NO_METADATA
 
     def __repr__(self) -> str:
         return f"<Response {self.status} {len(self.body)} bytes {self.content_type}>"
+
+
+class ServerRequest(msgspec.Struct, gc=False):
+    """One request as a listener received it: what it hands :meth:`Dispatcher.handle`.
+
+    (Untracked by the garbage collector: it holds bytes, strings and plain mappings.)
+
+    Attributes:
+        path: ``component/service/method``.
+        body: the encoded call.
+        content_type: the request's content type (selects the codec; 415 if unknown).
+        metadata: what the caller sent besides the body (lowercase keys), including
+            ``sw-timeout-ms`` when the call has a deadline.
+        peer: the caller's address as the listener saw it, for logs ("" when unknown).
+        peer_certificate: the caller's verified TLS client certificate, as
+            :meth:`ssl.SSLSocket.getpeercert` returns it (mTLS), or None.
+    """
+
+    path: str
+    body: bytes
+    content_type: str
+    metadata: Mapping[str, str] = NO_METADATA
+    peer: str = ""
+    peer_certificate: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"<ServerRequest {self.path} {len(self.body)} bytes {self.content_type}>"

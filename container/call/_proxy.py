@@ -2,20 +2,32 @@
 
 A proxy class subclasses the interface and defines every public method with the interface's
 own signature, docstring and annotations, so ``isinstance``, ``inspect.signature``, ``help()``
-and editors see the interface. Each method hands an :class:`Invocation` to the channel.
+and editors see the interface. Each method runs its method's compiled plan on the proxy's
+target: ``plans[method].call(args, kwargs)``.
 """
 
 from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._calls import Invocation
+from ._context import new_client_context
 
 if TYPE_CHECKING:
     from ..declarations._descriptors import MethodDescriptor, ServiceDescriptor
+
+
+class MethodRunner(Protocol):
+    """Runs the calls of one method: what a proxy needs of a compiled plan."""
+
+    def call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Run one call with these arguments and return its result."""
+
+    def chain(self, invocation: Invocation) -> Any:
+        """Run one call whose Invocation (with its context) is made."""
 
 
 class CallTarget(Protocol):
@@ -28,8 +40,10 @@ class CallTarget(Protocol):
     def name(self) -> str:
         """The channel name, for the proxy's repr."""
 
-    def call(self, invocation: Invocation) -> Any:
-        """Run one call made through a proxy and return its result."""
+    @property
+    def plans(self) -> Mapping[Any, MethodRunner]:
+        """The compiled plan of each method."""
+
 
 _classes: dict[type, type] = {}
 _lock = threading.Lock()
@@ -50,53 +64,86 @@ def proxy_class(descriptor: ServiceDescriptor[Any]) -> type:
 class Binding:
     """Where a proxy's calls go: a channel chosen on the first call.
 
+    Its :attr:`plans` are the chosen channel's once a call chose it; until then, asking for a
+    method's plan gives one that chooses the channel first (waiting, up to the call's deadline,
+    for an address to appear).
+
     Args:
-        resolve: returns the channel; called with the first invocation (which it may delay
-            until an address appears, up to the call's deadline), or with None when the
-            channel is asked for outside a call.
+        resolve: returns the channel; called with the first call's deadline (None: without
+            waiting, when the channel is asked for outside a call).
+        timeout_of: a method's default timeout, for the first call's context.
     """
 
-    __slots__ = ("_channel", "_lock", "_proxies", "_resolve")
+    __slots__ = ("_channel", "_lock", "_resolve", "_timeout_of", "plans")
 
-    def __init__(self, resolve: Callable[[Invocation | None], CallTarget]) -> None:
+    def __init__(
+        self,
+        resolve: Callable[[float | None], CallTarget],
+        timeout_of: Callable[[MethodDescriptor], float | None],
+    ) -> None:
         self._resolve = resolve
+        self._timeout_of = timeout_of
         self._channel: CallTarget | None = None
         self._lock = threading.Lock()
-        self._proxies: list[Any] = []
+        self.plans: dict[Any, MethodRunner] = _Unresolved(self)
 
     @property
     def resolved(self) -> CallTarget | None:
         """The channel once chosen, else None."""
         return self._channel
 
-    def channel(self, invocation: Invocation | None = None) -> CallTarget:
+    def channel(self, deadline: float | None = None) -> CallTarget:
         """Return the channel, choosing it now if no call did yet."""
         channel = self._channel
         if channel is None:
-            channel = self._resolve(invocation)
+            channel = self._resolve(deadline)
             with self._lock:
                 self._channel = channel
-                for proxy in self._proxies:  # from now on, calls go to the channel directly
-                    proxy._servicewire_call = channel.call
+                self.plans.update(channel.plans)  # from now on, calls find the channel's plans
         return channel
 
-    def call(self, invocation: Invocation) -> Any:
-        """Send a proxy's call through the channel."""
-        channel = self._channel
-        if channel is None:
-            channel = self.channel(invocation)
-        return channel.call(invocation)
+
+class _Unresolved(dict):  # type: ignore[type-arg]
+    """The plans of a binding: a method not found yet is run by choosing the channel first."""
+
+    __slots__ = ("_binding",)
+
+    def __init__(self, binding: Binding) -> None:
+        super().__init__()
+        self._binding = binding
+
+    def __missing__(self, method: Any) -> MethodRunner:
+        return _FirstCall(self._binding, method)
+
+
+class _FirstCall:
+    """The first call of a method through a binding: choose the channel, then run its plan."""
+
+    __slots__ = ("_binding", "_method")
+
+    def __init__(self, binding: Binding, method: MethodDescriptor) -> None:
+        self._binding = binding
+        self._method = method
+
+    def call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return self.chain(
+            Invocation(
+                self._method, args, kwargs, new_client_context(self._binding._timeout_of(self._method))
+            )
+        )
+
+    def chain(self, invocation: Invocation) -> Any:
+        channel = self._binding.channel(invocation.context.deadline)
+        return channel.plans[self._method].chain(invocation)
 
 
 def make_proxy(descriptor: ServiceDescriptor[Any], target: CallTarget | Binding) -> Any:
     """Return a proxy of the service whose calls go through ``target``."""
     proxy: Any = object.__new__(proxy_class(descriptor))
+    proxy._servicewire_plans = target.plans
     if isinstance(target, Binding):
-        proxy._servicewire_call = target.call
         proxy._servicewire_binding = target
-        target._proxies.append(proxy)
     else:
-        proxy._servicewire_call = target.call
         proxy._servicewire_channel = target
     return proxy
 
@@ -147,7 +194,7 @@ def _method(method: MethodDescriptor) -> Any:
     original = getattr(method.service.type, method.name)
 
     def call(self: Any, *args: Any, **kwargs: Any) -> Any:
-        return self._servicewire_call(Invocation(method, args, kwargs))
+        return self._servicewire_plans[method].call(args, kwargs)
 
     functools.update_wrapper(call, original)
     # update_wrapper copies __isabstractmethod__ from the interface's abstract method.

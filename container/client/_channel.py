@@ -10,31 +10,25 @@ A channel plugin declares what it is made of; the core does the rest::
         transport = TcpTransport      # moves the bytes (client side)
         listener = TcpListener        # accepts them (server side), when it serves
 
-For each call a proxy makes, :meth:`Channel.call` builds the :class:`~container.CallContext`
-(metadata and deadline), runs the client interceptors, then :meth:`Channel.invoke`: encodes
-the arguments once, chooses a URL, sends through the transport, fails over when that is safe,
-and decodes the answer or raises the error it carries.
+When it is set up, a channel compiles one plan per method
+(:class:`~container.client._plan.MethodPlan`: timeouts, idempotency, codec, the client
+interceptors composed around the terminal, the channel's attempts); a proxy's call runs its
+method's plan: the context, the Invocation, the interceptors, then encoding, choosing a URL,
+sending through the transport, failing over when that is safe, and decoding the answer or
+raising the error it carries.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
-from ..call._calls import InterceptorLike, Invocation, compose
-from ..call._context import (
-    CallContext,
-    check_metadata,
-    new_client_context,
-    options_variable,
-    serving_variable,
-)
-from ..call._messages import Request, Response
+from ..call._calls import InterceptorLike, Invocation
 from ..call._proxy import target_of
 from ..call._transport import InProcessTransport, Listener, Transport
 from ..config._settings import DEFAULT_COOLDOWN, Settings
+from ..policies._attempts import Attempts
 from ..policies._events import NO_EVENTS, ChannelEvents
 from ..policies._selectors import (
     FirstURLSelector,
@@ -45,27 +39,13 @@ from ..policies._selectors import (
     selector_by_name,
 )
 from ..policies._urls import ALL_SHAPES, URLShape, url_problem, usable_urls
-from ..values._errors import (
-    NoAddressException,
-    PluginException,
-    ServiceCommunicationException,
-    ServiceTimeoutException,
-)
-from ..values._status import Status
 from ..values._values import ChannelInstances
-from ..wire._codec import Codec, CodecError, MethodCodec, bad_answer, codec_for
-from ..wire._codec import error_for_status as _error_for_status
-from ._first_contract import FirstContract, uses_first_contract
+from ..wire._codec import Codec
+from ._first_contract import FirstContract, overrides_invoke, uses_first_contract
+from ._plan import MethodPlan
 
 _R = TypeVar("_R")
-_monotonic = time.monotonic
-_serving_get = serving_variable.get
-_options_get = options_variable.get
-
-# Plain ints on the call path: comparing with an int is a little cheaper than with an IntEnum.
-OK = int(Status.OK)
-UNAVAILABLE = int(Status.UNAVAILABLE)
-DEADLINE_EXCEEDED = int(Status.DEADLINE_EXCEEDED)
+_Selector = URLSelector  # the class attribute Channel.URLSelector shadows the name inside the class
 
 if TYPE_CHECKING:
     from ..declarations._descriptors import ComponentDescriptor, MethodDescriptor
@@ -90,31 +70,6 @@ class ChannelHost(Protocol):
 
     def client_interceptors(self, component: str) -> list[InterceptorLike]:
         """Return the interceptors of calls to ``component``, outermost first."""
-
-
-class _Plan:
-    """What a channel precomputes per method."""
-
-    __slots__ = ("codec", "connect_timeout", "idempotent", "path", "timeout")
-
-    def __init__(
-        self, codec: MethodCodec | None, path: str, timeout: float, connect_timeout: float, idempotent: bool
-    ) -> None:
-        self.codec = codec
-        self.path = path
-        self.timeout = timeout
-        self.connect_timeout = connect_timeout
-        self.idempotent = idempotent
-
-
-def _instance_failed(exc: ServiceCommunicationException) -> bool:
-    # A URL goes into the cool-down when connecting failed or the connection broke; a slow
-    # answer (deadline) or a missing address says nothing about the instance.
-    if isinstance(exc, NoAddressException):
-        return False
-    if isinstance(exc, ServiceTimeoutException):
-        return exc.limit == "connect"
-    return True
 
 
 class Channel(FirstContract):
@@ -159,7 +114,7 @@ class Channel(FirstContract):
     DEFAULT_COOLDOWN = DEFAULT_COOLDOWN
     """Seconds a URL that failed is skipped while other URLs are left."""
 
-    __servicewire_core__ = True  # its invoke() is the pipeline's (see _first_contract)
+    __servicewire_core__ = True  # its invoke() and call_with_failover() are the pipeline's
     __servicewire_channel_class__ = True  # what @channel checks
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -190,17 +145,17 @@ class Channel(FirstContract):
         self.address: ChannelInstances | None = None
         self.manager: ChannelHost | None = None
         self.settings = Settings()
-        self.url_selector: URLSelector = RoundRobinURLSelector()
-        self.cooldown = self.DEFAULT_COOLDOWN
-        self._cooling: dict[str, float] = {}
-        self._plans: dict[MethodDescriptor, _Plan] = {}
-        self._timeouts: dict[MethodDescriptor, float] = {}  # the plans' default deadlines, for call()
-        self._transport: Transport | InProcessTransport | None = None
-        self._in_process: Callable[[str, Invocation], Any] | None = None
-        self._owns_transport = False
-        self._entry: Callable[[Invocation], Any] = self.invoke
-        self._address_lock = threading.Lock()
         self.events: ChannelEvents = NO_EVENTS
+        self.attempts = Attempts(
+            self, f"no URL known on channel {self.name!r}", cooldown=self.DEFAULT_COOLDOWN
+        )
+        """Where this channel's calls go: its URLs, its selector, the URLs cooling down."""
+        self.plans: dict[MethodDescriptor, MethodPlan] = {}
+        """The compiled plan of each method of the component (made by :meth:`setup`)."""
+        self._transport: Transport | InProcessTransport | None = None
+        self._interceptors: list[InterceptorLike] = []
+        self._owns_transport = False
+        self._address_lock = threading.Lock()
 
     # configuration
 
@@ -210,25 +165,29 @@ class Channel(FirstContract):
         address: ChannelInstances,
         manager: ChannelHost | None = None,
     ) -> None:
-        """Bind the channel to a component and its first known URLs.
+        """Bind the channel to a component and its first known URLs, and compile its plans.
 
         Reads the component's settings (selector, cool-down, timeouts), takes the manager's
-        transport for this channel and its client interceptors. Subclasses that read more
-        settings override this and call ``super().setup(...)`` first.
+        transport for this channel and its client interceptors, and compiles one plan per
+        method. Subclasses that read more settings override this and call
+        ``super().setup(...)`` first.
 
         Raises:
-            ConfigurationException: a setting of the component is wrong (the key is named).
+            ConfigurationException: a setting of the component is wrong (the key is named), or
+                a method's types cannot be carried by the codec.
         """
         self.component_descriptor = component_descriptor
-        self.address = self._checked(address)
         self.manager = manager
         if manager is not None:
             self.settings = manager.settings
-            self.events = manager.channel_events
+            self.events = self.attempts.events = manager.channel_events
         settings = self.settings.component(component_descriptor.name)
-        self.cooldown = settings.cooldown
+        self.attempts.no_address = (
+            f"no URL known for component {component_descriptor.name!r} on channel {self.name!r}"
+        )
+        self.attempts.cooldown = settings.cooldown
         if settings.selector is not None:
-            self.url_selector = selector_by_name(
+            self.attempts.selector = selector_by_name(
                 settings.selector, f"components.{component_descriptor.name}.selector"
             )
         transport = type(self).transport
@@ -238,31 +197,29 @@ class Channel(FirstContract):
             else:
                 self._transport = transport(self.settings)
                 self._owns_transport = True
-        if isinstance(self._transport, InProcessTransport):
-            self._in_process = self._transport.call
-        interceptors = manager.client_interceptors(component_descriptor.name) if manager is not None else []
-        self._entry = compose(interceptors, self.invoke)
-        if self._in_process is not None and not interceptors and type(self).invoke is Channel.invoke:
-            self.call = self._call_in_process  # type: ignore[method-assign]
+        if manager is not None:
+            self._interceptors = manager.client_interceptors(component_descriptor.name)
         for service in component_descriptor.services:
             for method in service.methods.values():
-                self._plan(method)  # builds codecs now: a bad type hint shows at get_service
-        self.events.addresses_changed(self, self.address)
+                self.plan_of(method)  # builds codecs now: a bad type hint shows at get_service
+        self._use(self._checked(address))
 
-    def _plan(self, method: MethodDescriptor) -> _Plan:
-        plan = self._plans.get(method)
+    def plan_of(self, method: MethodDescriptor) -> MethodPlan:
+        """Return the compiled plan of a method (compiled now when :meth:`setup` did not)."""
+        plan = self.plans.get(method)
         if plan is None:
-            component, service = method.service.component_descriptor.name, method.service.name
-            settings = self.settings
-            plan = _Plan(
-                MethodCodec(method, self.codec) if self.codec is not None else None,
-                method.path,
-                settings.timeout(component, service, method.name),
-                settings.connect_timeout(component),
-                method.idempotent or settings.idempotent(component, service, method.name),
+            own_invoke = overrides_invoke(type(self))
+            plan = MethodPlan(
+                method,
+                self.settings,
+                self.attempts,
+                self._interceptors,
+                self._transport,
+                self.codec,
+                self.invoke if own_invoke else None,
+                f"channel {self.name!r} ({type(self).__qualname__})",
             )
-            self._plans[method] = plan
-            self._timeouts[method] = plan.timeout
+            self.plans[method] = plan
         return plan
 
     def is_idempotent(self, method: MethodDescriptor) -> bool:
@@ -272,7 +229,7 @@ class Channel(FirstContract):
         ``components.<component>.idempotent: true`` (every method) or
         ``components.<component>.methods.<service>.<method>.idempotent`` (or ``<method>``).
         """
-        return self._plan(method).idempotent
+        return self.plan_of(method).idempotent
 
     @classmethod
     def check_url(cls, url: object) -> str | None:
@@ -289,11 +246,15 @@ class Channel(FirstContract):
         """Replace the component's URLs; registries call this when instances come and go.
 
         URLs this channel cannot use (see :meth:`check_url`: another scheme, another shape,
-        credentials in the URL) are left out and logged once.
+        credentials in the URL) are left out and logged once. The candidates of the next calls
+        are computed here, once per change.
         """
-        address = self._checked(address)
+        self._use(self._checked(address))
+
+    def _use(self, address: ChannelInstances | None) -> None:
         with self._address_lock:
             self.address = address
+            self.attempts.set_urls(address.urls if address is not None else ())
         self.events.addresses_changed(self, address)
 
     def _checked(self, address: ChannelInstances | None) -> ChannelInstances | None:
@@ -305,6 +266,24 @@ class Channel(FirstContract):
             return address
         return ChannelInstances(address.component, address.channel, usable)
 
+    @property
+    def url_selector(self) -> _Selector:
+        """Chooses the URL of each call (round robin unless config or code chose another)."""
+        return self.attempts.selector
+
+    @url_selector.setter
+    def url_selector(self, selector: _Selector) -> None:
+        self.attempts.selector = selector
+
+    @property
+    def cooldown(self) -> float:
+        """Seconds a URL that failed is skipped while other URLs are left."""
+        return self.attempts.cooldown
+
+    @cooldown.setter
+    def cooldown(self, seconds: float) -> None:
+        self.attempts.cooldown = seconds
+
     def select_first_url(self) -> None:
         """Send every call to the first URL."""
         self.url_selector = FirstURLSelector()
@@ -313,78 +292,25 @@ class Channel(FirstContract):
         """Spread calls over every URL in turn (the default)."""
         self.url_selector = RoundRobinURLSelector()
 
-    @property
-    def _tracks(self) -> bool:
-        return self.url_selector.tracks_calls
-
     def get_url(self) -> str:
         """Return the URL of the next call.
 
         Raises:
             NoAddressException: no URL is known for the component.
         """
-        return self.url_selector.get(self._urls())
-
-    def _urls(self) -> list[str]:
-        address = self.address
-        if address is None or not address.urls:
-            component = self.component_descriptor.name if self.component_descriptor else "?"
-            raise NoAddressException(f"no URL known for component {component!r} on channel {self.name!r}")
-        return address.urls
+        return self.attempts.pick()
 
     # calls
 
     def call(self, invocation: Invocation) -> Any:
-        """Run one call made through a proxy: context, client interceptors, then :meth:`invoke`."""
-        if invocation.context is None:
-            timeout = self._timeouts.get(invocation.method)
-            if timeout is None:
-                timeout = self._plan(invocation.method).timeout
-            # new_client_context(timeout), inlined for the common case: this runs on every call.
-            invocation.started = now = _monotonic()
-            deadline = now + timeout
-            serving = _serving_get()
-            if serving is not None:
-                inherited = serving.deadline
-                if inherited is not None and inherited < deadline:
-                    deadline = inherited
-            if _options_get() is None:
-                invocation.context = CallContext({}, deadline)
-            else:
-                invocation.context = new_client_context(timeout)
-        return self._entry(invocation)
-
-    def _call_in_process(self, invocation: Invocation) -> Any:
-        """:meth:`call` for an in-process channel without client interceptors, in one frame.
-
-        Proxies of the ``local`` channel run this on every call; it does what :meth:`call`
-        and :meth:`invoke` do for one URL, and hands anything else to them.
-        """
-        method = invocation.method
-        timeout = self._timeouts.get(method)
-        serving = _serving_get()
-        if timeout is None or _options_get() is not None or self._cooling:
-            return Channel.call(self, invocation)
-        invocation.started = now = _monotonic()
-        deadline = now + timeout
-        if serving is not None:
-            inherited = serving.deadline
-            if inherited is not None and inherited < deadline:
-                deadline = inherited
-        invocation.context = CallContext({}, deadline)
-        address = self.address
-        if address is None or len(address.urls) != 1:
-            return self.invoke(invocation)
-        url = invocation.url = address.urls[0]
-        try:
-            return self._in_process(url, invocation)  # type: ignore[misc]
-        except ServiceCommunicationException as exc:
-            if _instance_failed(exc):
-                self._mark_failed(url)
-            raise
+        """Run one call whose Invocation is made (with its context): the method's chain."""
+        return self.plan_of(invocation.method).chain(invocation)
 
     def invoke(self, invocation: Invocation) -> Any:
         """Carry out a call after the interceptors: encode, choose a URL, send, decode.
+
+        The end of each method's chain. (A channel of the first plugin contract overrides it
+        and sends by itself, see :meth:`call_with_failover`.)
 
         Raises:
             ServiceCommunicationException: the exchange could not be completed (no URL, no
@@ -394,138 +320,17 @@ class Channel(FirstContract):
             ServiceException: an application exception the server raised, as itself.
             SerializationException: an argument cannot be encoded (nothing was sent).
         """
-        in_process = self._in_process
-        if in_process is not None:
-            address = self.address
-            if address is not None and len(address.urls) == 1 and not self._cooling:
-                # The common in-process case: one URL, nothing failing; no failover loop.
-                url = invocation.url = address.urls[0]
-                try:
-                    return in_process(url, invocation)
-                except ServiceCommunicationException as exc:
-                    if _instance_failed(exc):
-                        self._mark_failed(url)
-                    raise
-            plan = self._plans.get(invocation.method) or self._plan(invocation.method)
-            return self._attempts(invocation, plan, lambda url: in_process(url, invocation))
-        plan = self._plans.get(invocation.method) or self._plan(invocation.method)
-        transport = self._transport
-        if transport is None:
-            raise PluginException(
-                f"channel {self.name!r} ({type(self).__qualname__}) declares no transport: set "
-                "`transport = YourTransport` on the class (see docs/writing-a-channel-plugin.md)"
-            )
-        context = invocation.context
-        if context.metadata:
-            check_metadata(context.metadata)
-        codec = self.codec
-        assert plan.codec is not None and codec is not None
-        deadline = context.deadline
-        request = Request(
-            plan.path,
-            plan.codec.encode_call(invocation.args, invocation.kwargs),
-            codec.content_type,
-            context.metadata,
-            deadline,
-            plan.connect_timeout,
-            0.0 if deadline is None else deadline - invocation.started,
-        )
-        send = transport.send  # type: ignore[union-attr]  # byte transport: in-process ones returned above
-        address = self.address
-        if address is not None and len(address.urls) == 1 and not self._cooling and not self._tracks:
-            # The common case: one instance, nothing failing; no failover loop, no closure.
-            url = invocation.url = address.urls[0]
-            try:
-                response = send(url, request)
-            except ServiceCommunicationException as exc:
-                if _instance_failed(exc):
-                    self._mark_failed(url)
-                raise
-        else:
+        plan = self.plan_of(invocation.method)
+        return plan.terminal(invocation)
 
-            def exchange(url: str) -> Response:
-                answer = send(url, request)
-                if answer.status == UNAVAILABLE or answer.status == DEADLINE_EXCEEDED:  # it did not run
-                    raise _error_for_status(
-                        self._codec_of(answer), answer.status, answer.body, url, plan.path
-                    )
-                return answer
+    def call_with_failover(self, method: MethodDescriptor, send: Callable[[str], _R]) -> _R:
+        """Call ``send(url)`` on the selected URL with the pipeline's failover rules.
 
-            response = self._attempts(invocation, plan, exchange)
-        if response.status == OK:
-            try:
-                return plan.codec.decode_result(response.body)
-            except CodecError as exc:
-                raise bad_answer(invocation.url, exc) from exc
-        error = _error_for_status(
-            self._codec_of(response), response.status, response.body, invocation.url, plan.path
-        )
-        if response.status == UNAVAILABLE:  # a single instance that did not run the call: cool it down
-            self._mark_failed(invocation.url)
-        raise error
-
-    def _codec_of(self, response: Response) -> Codec:
-        return codec_for(response.content_type) or self.codec or codec_for("application/json")  # type: ignore[return-value]
-
-    def _attempts(self, invocation: Invocation, plan: _Plan, send: Callable[[str], _R]) -> _R:
-        """Send to the selected URL, failing over to the others while that is safe.
-
-        A failure that sent nothing (``exc.sent`` False: no connection, a connect timeout, a
-        server that refused to run the call) moves on to the next URL. One that may have run
-        the call moves on only for idempotent methods. Never past the deadline; a URL that
-        failed to connect or broke is skipped for :attr:`cooldown` seconds while others are left.
+        For channels of the first contract, whose ``invoke`` sends by itself: a failure that
+        sent nothing moves on to the next URL, one that may have run the call only for an
+        idempotent method; failed URLs cool down.
         """
-        urls = self._urls()
-        selector = self.url_selector
-        tracks = selector.tracks_calls
-        if len(urls) == 1 and not self._cooling and not tracks:
-            url = invocation.url = urls[0]
-            try:
-                return send(url)
-            except ServiceCommunicationException as exc:
-                if _instance_failed(exc):
-                    self._mark_failed(url)
-                raise
-        cooling = self._cooling
-        tried: set[str] | None = None
-        deadline = invocation.context.deadline if invocation.context is not None else None
-        while True:
-            candidates = urls if tried is None else [u for u in urls if u not in tried]
-            if cooling:
-                now = time.monotonic()
-                candidates = [u for u in candidates if cooling.get(u, 0.0) <= now] or candidates
-            url = candidates[0] if len(candidates) == 1 else selector.get(candidates)
-            invocation.url = url
-            if tracks:
-                selector.started(url)
-            try:
-                result = send(url)
-            except ServiceCommunicationException as exc:
-                if _instance_failed(exc):
-                    self._mark_failed(url)
-                if exc.sent and not plan.idempotent:
-                    raise
-                if isinstance(exc, ServiceTimeoutException) and exc.limit == "deadline":
-                    raise
-                tried = tried or set()
-                tried.add(url)
-                if len(tried) >= len(urls):
-                    raise
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise ServiceTimeoutException(url, "deadline", plan.timeout) from exc
-                self.events.failed_over(self, url, exc)
-                continue
-            finally:
-                if tracks:
-                    selector.finished(url)
-            if cooling:
-                cooling.pop(url, None)
-            return result
-
-    def _mark_failed(self, url: str) -> None:
-        if self.cooldown > 0:
-            self._cooling[url] = time.monotonic() + self.cooldown
-            self.events.cooled_down(self, url)
+        return self.plan_of(method).attempt(lambda url, _: send(url), None, None, None)[1]  # type: ignore[no-any-return]
 
     def close(self) -> None:
         """Release what the channel owns; the channel is not used afterwards."""

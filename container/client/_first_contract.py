@@ -4,8 +4,9 @@ A channel written to the first plugin guide overrides :meth:`Channel.invoke` (it
 sends through :meth:`FirstContract.call_with_failover` and decodes by itself) and, when it
 serves, the classmethods ``prepare_server`` and ``stop_server``. Such a channel keeps working:
 
-- client side, the pipeline runs the client interceptors around its own ``invoke``, and
-  ``call_with_failover`` applies the pipeline's URL selection and failover rules;
+- client side, the pipeline compiles each method's plan with its own ``invoke`` as the end of
+  the chain (the client interceptors run around it), and ``call_with_failover`` is the
+  pipeline's loop over the attempts (URL selection, failover, cool-downs);
 - server side, :class:`FirstContractListener` makes its hooks a listener of the server:
   ``prepare_server`` for each advertised address, ``stop_server`` when the server closes its
   listeners;
@@ -18,45 +19,29 @@ Nothing else in the core knows about the first contract; a channel written to th
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from ..call._calls import Invocation
-from ..call._context import CallContext
 from ..call._transport import Listener
 
 if TYPE_CHECKING:
     from ..call._dispatcher import Dispatcher
     from ..config._settings import Settings
-    from ..declarations._descriptors import ComponentDescriptor, MethodDescriptor
+    from ..declarations._descriptors import ComponentDescriptor
     from ..values._values import ChannelAddress
-
-_R = TypeVar("_R")
 
 CORE_ATTRIBUTE = "__servicewire_core__"
 """Set (in their own namespace) on the core's classes whose methods a first-contract channel overrides."""
 
 
 class FirstContract:
-    """The methods of the first plugin contract, which every :class:`~container.Channel` keeps.
+    """The server-side hooks of the first plugin contract, which every :class:`~container.Channel` keeps.
 
-    A channel of the current contract never uses them: the core starts its listener and runs
-    the whole call itself.
+    (``call_with_failover``, the client side's, is the pipeline's loop over the attempts, on
+    :class:`~container.Channel`.) A channel of the current contract never uses them: the core
+    starts its listener and runs the whole call itself.
     """
 
     __servicewire_core__ = True
-
-    def call_with_failover(self, method: MethodDescriptor, send: Callable[[str], _R]) -> _R:
-        """Call ``send(url)`` on the selected URL with the pipeline's failover rules.
-
-        For channels of the first contract, whose ``invoke`` sends by itself: a failure that
-        sent nothing moves on to the next URL, one that may have run the call only for an
-        idempotent method, never past the deadline; failed URLs cool down.
-        """
-        channel: Any = self  # a Channel: the pipeline's attempts over its URLs
-        return channel._attempts(  # type: ignore[no-any-return]
-            Invocation(method, (), {}, CallContext()), channel._plan(method), send
-        )
 
     @classmethod
     def prepare_server(
@@ -85,6 +70,11 @@ def _overrides(cls: type, name: str) -> bool:
 def uses_first_contract_server(cls: type) -> bool:
     """Return True when a channel class overrides ``prepare_server`` (the first contract's server side)."""
     return _overrides(cls, "prepare_server")
+
+
+def overrides_invoke(cls: type) -> bool:
+    """Return True when a channel class overrides ``invoke()``: it sends by itself (first contract)."""
+    return _overrides(cls, "invoke")
 
 
 def uses_first_contract(cls: type) -> bool:

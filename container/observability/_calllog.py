@@ -8,8 +8,21 @@ import time
 from typing import Any
 
 from ..call._calls import Call, CallNext, Interceptor
+from ..call._context import call_context, last_response
+from ..values._errors import public_type_name
 
 logger = logging.getLogger("servicewire.calls")
+
+def error_type(exc: BaseException) -> str:
+    """The name an error is known by in spans, metrics and logs."""
+    status_name = getattr(exc, "error_type", None)  # CallRejected: BadRequest, PermissionDenied, ...
+    if isinstance(status_name, str) and status_name:
+        return status_name
+    remote_type = getattr(exc, "remote_type", None)  # RemoteServiceException
+    if isinstance(remote_type, str) and remote_type:
+        return remote_type
+    return public_type_name(type(exc))
+
 
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
 
@@ -37,21 +50,23 @@ class CallLog(Interceptor):
         if not logger.isEnabledFor(self.level):
             return call_next(call)
         started = time.perf_counter()
-        try:
-            result = call_next(call)
-        except BaseException as exc:
-            from ._tracing import error_type
-
-            self._log(call, error_type(exc), started, max(self.level, logging.WARNING))
-            raise
+        with last_response() as answered:
+            try:
+                result = call_next(call)
+            except BaseException as exc:
+                self._log(call, error_type(exc), started, max(self.level, logging.WARNING), answered.url)
+                raise
         if self.sample >= 1.0 or random.random() < self.sample:  # noqa: S311 - sampling, not security
-            self._log(call, "ok", started, self.level)
+            self._log(call, "ok", started, self.level, answered.url)
         return result
 
-    def _log(self, call: Any, status: str, started: float, level: int) -> None:
+    def _log(self, call: Any, status: str, started: float, level: int, url: str) -> None:
         duration_ms = (time.perf_counter() - started) * 1000
         method = call.method
         context = call.context
+        if call.side == "server":
+            served = call_context()  # as the implementation saw it: with the caller's identity
+            context = served if served is not None else context
         identity = context.identity
         caller = identity.subject if identity is not None else ""
         traceparent = context.metadata.get("traceparent", "")
@@ -69,7 +84,7 @@ class CallLog(Interceptor):
         if call.side == "server":
             fields["peer"] = context.peer
         else:
-            fields["url"] = call.url
+            fields["url"] = url
         verb = "served" if call.side == "server" else "called"
         logger.log(
             level,

@@ -10,28 +10,19 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from ..call._calls import Call, CallNext, Interceptor
-from ..values._errors import RemoteServiceException, public_type_name
+from ..call._context import call_context, last_response
 from ..values._version import __version__
+from ._calllog import error_type
 
 RPC_SYSTEM = "servicewire"
-
-
-def error_type(exc: BaseException) -> str:
-    """The name an error is known by in spans, metrics and logs."""
-    status_name = getattr(exc, "error_type", None)  # CallRejected: BadRequest, PermissionDenied, ...
-    if isinstance(status_name, str) and status_name:
-        return status_name
-    if isinstance(exc, RemoteServiceException):
-        return exc.remote_type
-    return public_type_name(type(exc))
 
 
 class Tracing(Interceptor):
     """Interceptor for both sides: one span per call, following the RPC semantic conventions.
 
-    Client side: a ``CLIENT`` span named ``<service>/<method>`` whose context is injected into
-    the call's metadata (``traceparent``, ``tracestate``) by the process's propagator (W3C by
-    default). Server side: the context is extracted from the metadata and a ``SERVER`` span
+    Client side: a ``CLIENT`` span named ``<service>/<method>``; the call is passed on with the
+    span's context in its metadata (``traceparent``, ``tracestate``, injected by the process's
+    propagator, W3C by default). Server side: the context is extracted from the metadata and a ``SERVER`` span
     started as its child, current while the implementation runs, so the calls it makes are
     its children. Attributes: ``rpc.system`` = ``servicewire``, ``rpc.service``
     (``<component>.<service>``), ``rpc.method``, ``server.address``/``server.port`` (client),
@@ -72,15 +63,18 @@ class Tracing(Interceptor):
         span = self._tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
         # The span is not made current: nothing on this thread runs inside it but the sending,
         # and injecting from an explicit context saves an attach and a detach per call.
-        propagate.inject(call.context.metadata, context=trace.set_span_in_context(span))
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier, context=trace.set_span_in_context(span))
+        answered = None
         try:
-            return call_next(call)
+            with last_response() as answered:
+                return call_next(call.with_metadata(carrier) if carrier else call)
         except BaseException as exc:
             _failed(span, exc)
             raise
         finally:
-            if call.url:
-                span.set_attributes(self._server_of(call.url))
+            if answered is not None and answered.url:
+                span.set_attributes(self._server_of(answered.url))
             span.end()
 
     def _serve(self, call: Any, call_next: CallNext) -> Any:
@@ -97,8 +91,10 @@ class Tracing(Interceptor):
             _failed(span, exc)
             raise
         finally:
-            if context.identity is not None:
-                span.set_attribute("enduser.id", context.identity.subject)
+            served = call_context()  # as the implementation saw it: with the caller's identity
+            identity = served.identity if served is not None else None
+            if identity is not None:
+                span.set_attribute("enduser.id", identity.subject)
             span.end()
             otel_context.detach(token)
 

@@ -9,8 +9,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
-from ..call._calls import InterceptorLike, Invocation, applies_to, load_interceptor
-from ..call._context import new_client_context
+from ..call._calls import InterceptorLike, applies_to, load_interceptor
 from ..call._dispatcher import Dispatcher
 from ..call._proxy import Binding, make_proxy
 from ..call._transport import InProcessTransport, Listener, Transport
@@ -387,7 +386,13 @@ class ServiceManager:
             else:
                 component = descriptor.component_descriptor
                 result = make_proxy(
-                    descriptor, Binding(lambda invocation: self._resolve(component, wanted, invocation))
+                    descriptor,
+                    Binding(
+                        lambda deadline: self._resolve(component, wanted, deadline),
+                        lambda method: self.settings.timeout(
+                            component.name, method.service.name, method.name
+                        ),
+                    ),
                 )
             self._services[(service_type, preferred_channel)] = result
             return cast(T, result)
@@ -423,18 +428,8 @@ class ServiceManager:
             )
         return cast(ServiceDescriptor[Any], descriptor)
 
-    def _resolve(
-        self, component: ComponentDescriptor[Any], wanted: str, invocation: Invocation | None
-    ) -> Channel:
+    def _resolve(self, component: ComponentDescriptor[Any], wanted: str, deadline: float | None) -> Channel:
         """Return the channel of a proxy's first call, waiting up to its deadline for an address."""
-        deadline = None
-        if invocation is not None:
-            if invocation.context is None:
-                method = invocation.method
-                timeout = self.settings.timeout(component.name, method.service.name, method.name)
-                invocation.started = time.monotonic()
-                invocation.context = new_client_context(timeout)
-            deadline = invocation.context.deadline
         failure: ServiceCommunicationException | None = None
         while True:
             try:

@@ -2,9 +2,10 @@
 
 On the server side a :class:`Guard` is the outermost server interceptor of every hosted
 component when authentication is configured: it asks each :class:`Authenticator` in turn who
-the caller is (a bearer token, a JWT, the client certificate of an mTLS connection), puts the
-:class:`~container.Identity` in the call context, and checks the method's rule. A credential
-that is present but wrong answers 401, a caller the rule does not admit 403; the caller gets
+the caller is (a bearer token, a JWT, the client certificate of an mTLS connection), checks
+the method's rule, and passes on a call whose context holds the :class:`~container.Identity`
+(calls are frozen: ``call.replace(identity=...)``). A credential that is present but wrong
+answers 401, a caller the rule does not admit 403; the caller gets
 :class:`~container.UnauthenticatedException` or :class:`~container.PermissionDeniedException`
 on every channel, ``local`` included.
 
@@ -13,9 +14,9 @@ Rules are lists of grants, any of which admits the caller: ``"anyone"``, ``"auth
 wins: a method's in config, then the method's :func:`allow` decorator, then the component's in
 config, then the implementation class's decorator, then ``auth.allow``.
 
-On the client side a :class:`BearerCredentials` interceptor adds ``authorization: Bearer ...``
-to the metadata of every call, from a fixed token or a function called per call (so it can
-refresh).
+On the client side a :class:`BearerCredentials` interceptor passes on every call with
+``authorization: Bearer ...`` added to its metadata, from a fixed token or a function called
+per call (so it can refresh).
 """
 
 from __future__ import annotations
@@ -134,7 +135,7 @@ class Guard(Interceptor):
         self.default = default
 
     def identify(self, context: CallContext) -> Identity | None:
-        """Authenticate the caller of ``context`` and record it there; None when anonymous.
+        """Authenticate the caller of ``context``; None when anonymous.
 
         Raises:
             AuthenticationFailed: a credential was presented and is not valid.
@@ -151,7 +152,6 @@ class Guard(Interceptor):
                 failure = failure or exc
                 continue
             if identity is not None:
-                context.identity = identity
                 return identity
         if failure is not None:
             raise failure
@@ -169,9 +169,10 @@ class Guard(Interceptor):
             raise CallRejected(UNAUTHENTICATED, str(exc) or "the credential is not valid") from None
 
     def intercept(self, call: Call, call_next: CallNext) -> Any:
-        """Refuse the call with 401 or 403, or go on with the caller's identity in the context."""
+        """Refuse the call with 401 or 403, or pass it on with the caller's identity in its context."""
+        context: CallContext = call.context  # type: ignore[attr-defined]
         try:
-            identity = self.identify(call.context)  # type: ignore[attr-defined]
+            identity = self.identify(context)
         except AuthenticationFailed as exc:
             raise CallRejected(UNAUTHENTICATED, str(exc) or "the credential is not valid") from None
         path = call.method.path  # type: ignore[attr-defined]
@@ -180,6 +181,8 @@ class Guard(Interceptor):
             if identity is None:
                 raise CallRejected(UNAUTHENTICATED, f"{path} needs an authenticated caller")
             raise CallRejected(PERMISSION_DENIED, f"{identity.subject} may not call {path}")
+        if identity is not None and identity is not context.identity:
+            call = call.replace(identity=identity)
         return call_next(call)
 
 
@@ -242,8 +245,7 @@ class BearerCredentials(Interceptor):
                 f"the credential provider for {call.component} gave {type(token).__name__} "
                 f"{token!r:.20}; it must return a non-empty token string"
             )
-        call.context.metadata[AUTHORIZATION] = f"Bearer {token}"  # type: ignore[attr-defined]
-        return call_next(call)
+        return call_next(call.with_metadata({AUTHORIZATION: f"Bearer {token}"}))
 
 
 def identity_of(subject: str, roles: Iterable[str] = (), scheme: str = "bearer") -> Identity:

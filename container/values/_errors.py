@@ -306,6 +306,11 @@ REMOTE_EXCEPTIONS: dict[int, type[RemoteServiceException]] = {
 others raise :class:`RemoteServiceException` itself, with the status)."""
 
 
+DEPENDENCY_FAILED = "dependency"
+"""The envelope's ``kind`` (and :attr:`RemoteServiceException.kind`) of a relayed failure: the
+implementation ran, and a call it made failed (see :func:`relayed_status`)."""
+
+
 def remote_exception(
     status: int,
     remote_type: str,
@@ -319,10 +324,47 @@ def remote_exception(
     """Return the exception for an error the server answered with: by its status.
 
     401 is an :class:`UnauthenticatedException`, 403 a :class:`PermissionDeniedException`, any
-    other status a :class:`RemoteServiceException` carrying it (and the refusal's ``kind``).
+    other status a :class:`RemoteServiceException` carrying it (and the refusal's ``kind``). A
+    relayed failure (``kind`` :data:`DEPENDENCY_FAILED`: the server's own call to a dependency
+    was refused) is a plain :class:`RemoteServiceException` whatever its status: the caller's
+    own credentials were not what failed.
     """
-    cls = REMOTE_EXCEPTIONS.get(status, RemoteServiceException)
+    cls = (
+        RemoteServiceException
+        if kind == DEPENDENCY_FAILED
+        else REMOTE_EXCEPTIONS.get(status, RemoteServiceException)
+    )
     return cls(remote_type, message, status, chain, error_id, path, kind=kind)
+
+
+def relayed_status(exc: BaseException) -> int | None:
+    """Return the status that relays a dependency's failure, or None for any other exception.
+
+    A servicewire exception that an implementation's own call raised is a dependency's
+    failure, not a secret: the server answers it with its status and its message (the
+    dispatcher logs it once at WARNING). Its deadline passed: 504. No instance could be
+    reached, none was known, or the connection broke: 503. The dependency refused the call
+    (401, 403) or relayed one of these statuses itself: that status. Any other error answer
+    of the dependency, or an answer that could not be read: 500. Everything else (a bug, a
+    configuration error, an argument that cannot be encoded) returns None: the dispatcher
+    hides it behind an error id and logs it at ERROR with its traceback.
+    """
+    if isinstance(exc, ServiceTimeoutException):
+        return int(Status.DEADLINE_EXCEEDED)
+    if isinstance(exc, InvalidResponseException):
+        return int(Status.INTERNAL_ERROR)
+    if isinstance(exc, ServiceCommunicationException):
+        return int(Status.UNAVAILABLE)
+    if isinstance(exc, RemoteServiceException):
+        if exc.status in _RELAYED_STATUSES:
+            return int(exc.status)
+        return int(Status.INTERNAL_ERROR)
+    return None
+
+
+_RELAYED_STATUSES = frozenset(
+    {Status.UNAUTHENTICATED, Status.PERMISSION_DENIED, Status.UNAVAILABLE, Status.DEADLINE_EXCEEDED}
+)
 
 
 def not_run_exception(status: int, message: str, url: str) -> ServiceCommunicationException | None:
@@ -330,7 +372,8 @@ def not_run_exception(status: int, message: str, url: str) -> ServiceCommunicati
 
     503 (the server did not run it) is a :class:`ServiceUnavailableException` and 504 (its
     deadline passed before it ran) a :class:`ServiceTimeoutException`, both with ``sent`` False:
-    nothing ran, so the call may go to another instance.
+    nothing ran, so the call may go to another instance. (A 503 or 504 that relays a
+    dependency's failure is not such an answer: the call ran; see :func:`relayed_status`.)
     """
     if status == Status.UNAVAILABLE:
         return ServiceUnavailableException(f"{url} did not run the call: {message}", url, sent=False)

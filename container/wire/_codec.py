@@ -38,6 +38,7 @@ from typing import Any, Protocol
 import msgspec
 
 from ..values._errors import (
+    DEPENDENCY_FAILED,
     InvalidResponseException,
     RemoteError,
     RemoteServiceException,
@@ -432,7 +433,7 @@ def encode_error(
 
 
 def encode_exception(
-    codec: Codec, exc: BaseException, error_id: str = "", message: str | None = None
+    codec: Codec, exc: BaseException, error_id: str = "", message: str | None = None, *, kind: str = ""
 ) -> bytes:
     """Encode the error body that tells a caller what an implementation raised.
 
@@ -441,7 +442,8 @@ def encode_exception(
     public attributes, so the caller can raise it again as itself. A
     :class:`~container.RemoteServiceException` (a further hop failed) carries that hop's
     error, and its chain, in ``chain``. ``message`` replaces the exception's text (debug
-    mode appends the traceback this way).
+    mode appends the traceback this way); ``kind``, when given, is the envelope's
+    machine-readable reason (``"dependency"`` for a relayed failure).
     """
     cls = type(exc)
     chain: list[_Link] = []
@@ -458,7 +460,7 @@ def encode_exception(
             except _ENCODE_FAILURES:
                 continue  # an attribute the codec cannot carry stays behind
     text = str(exc) if message is None else message
-    detail = _ErrorDetail(public_type_name(cls), text, args, fields, chain, error_id)
+    detail = _ErrorDetail(public_type_name(cls), text, args, fields, chain, error_id, kind)
     return codec.encode(_ErrorBody(detail))
 
 
@@ -505,17 +507,19 @@ def error_for_status(codec: Codec, status: int, body: bytes, url: str, path: str
     503 (the server did not run the call) is a :class:`~container.ServiceUnavailableException`
     with ``sent=False``, so the call may go to another instance; 504 (the deadline passed
     before the server ran it) is a :class:`~container.ServiceTimeoutException`; every other
-    status is decoded by :func:`decode_error` (the status -> exception mapping lives beside the
+    status, and a 503 or 504 relaying a dependency's failure (``kind`` ``"dependency"``: the
+    call ran), is decoded by :func:`decode_error` (the status -> exception mapping lives beside the
     exceptions: :func:`container.values._errors.remote_exception`).
     """
     if status == Status.UNAVAILABLE or status == Status.DEADLINE_EXCEEDED:
         try:
-            message = codec.decoder(_ErrorBody).decode(body).error.message
+            detail = codec.decoder(_ErrorBody).decode(body).error
         except _DECODE_FAILURES:
-            message = body[:200].decode("utf-8", "replace")
-        not_run = not_run_exception(status, message, url)
-        assert not_run is not None
-        return not_run
+            detail = _ErrorDetail(message=body[:200].decode("utf-8", "replace"))
+        if detail.kind != DEPENDENCY_FAILED:
+            not_run = not_run_exception(status, detail.message, url)
+            assert not_run is not None
+            return not_run
     return decode_error(codec, body, status, path)
 
 

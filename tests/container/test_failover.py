@@ -75,7 +75,7 @@ def test_read_timeout_retried_only_when_idempotent_and_no_cool_down():
     target = channel("inproc://a", "inproc://b")
     with pytest.raises(ServiceTimeoutException):
         target.call_with_failover(ADD, Transport(slow))
-    assert target._cooling == {}
+    assert target.attempts.cooling == {}
     assert target.call_with_failover(COUNT, Transport(slow)) == "inproc://b"
 
 

@@ -11,7 +11,9 @@ from dependency_injector import containers, providers
 
 from channels.http import HttpServer
 from container import (
+    CallContext,
     ConfigurationException,
+    Identity,
     RemoteServiceException,
     ServiceContainer,
     ServiceManager,
@@ -39,11 +41,10 @@ class Named(Interceptor):
 
 
 class Stamp(Interceptor):
-    """Adds the metadata pair ``stamp: <side>`` on the client side."""
+    """Passes the call on with the metadata pair ``stamp: from-the-client`` (client side)."""
 
     def intercept(self, call: Any, call_next: Any) -> Any:
-        call.context.metadata["stamp"] = "from-the-client"
-        return call_next(call)
+        return call_next(call.with_metadata({"stamp": "from-the-client"}))
 
 
 class ConfiguredFromText(Named):
@@ -241,3 +242,108 @@ def test_metadata_travels_as_headers_over_http():
         manager.close()
         server.shutdown()
     assert EVENTS == ["from-the-client True"]
+
+
+# frozen calls
+
+
+class AssignsTheOldWay(Interceptor):
+    """An interceptor written before calls were frozen: it assigns into the call's metadata."""
+
+    def intercept(self, call: Any, call_next: Any) -> Any:
+        call.context.metadata["stamp"] = "in place"
+        return call_next(call)
+
+
+def test_changing_a_call_in_place_is_refused_with_what_to_do_instead():
+    """Assigning into metadata, a context or a call raises an error that names the replacement."""
+    manager = manager_with(client_interceptors=[AssignsTheOldWay()])
+    try:
+        with pytest.raises(TypeError, match=r"read-only: pass call_next\(call.with_metadata"):
+            manager.proxy(CalculatorService, "local").add(1)
+    finally:
+        manager.close()
+    context = CallContext()
+    with pytest.raises(AttributeError, match=r"frozen: use context.replace\(identity=...\)"):
+        context.identity = Identity("mallory")  # type: ignore[misc]
+
+
+def test_replace_gives_a_new_call_and_leaves_the_old_one_as_it_was():
+    """call.replace and with_metadata return new calls; the metadata is checked like call_options'."""
+    seen: list[Any] = []
+
+    def capture(call: Any, call_next: Any) -> Any:
+        seen.append(call)
+        changed = call.with_metadata({"tenant": "acme"}).replace(args=(40, 2))
+        seen.append(changed)
+        return call_next(changed)
+
+    manager = manager_with(client_interceptors=[capture])
+    try:
+        assert manager.proxy(CalculatorService, "local").add(1, 1) == 42
+    finally:
+        manager.close()
+    original, changed = seen
+    assert dict(original.metadata) == {} and original.args == (1, 1)
+    assert dict(changed.metadata) == {"tenant": "acme"} and changed.args == (40, 2)
+    assert changed.context.deadline == original.context.deadline
+    with pytest.raises(ConfigurationException, match="'content-type' is reserved"):
+        original.with_metadata({"content-type": "text/html"})
+
+
+class Impersonate(Interceptor):
+    """A server interceptor that passes the call on with an identity of its choosing."""
+
+    def intercept(self, call: Any, call_next: Any) -> Any:
+        return call_next(call.replace(identity=Identity("svc-batch", "test", frozenset({"batch"}))))
+
+
+def who_is_calling(call: Any, call_next: Any) -> Any:
+    """Records the identity the next interceptor and the implementation see."""
+    EVENTS.append(f"interceptor sees {call.context.identity.subject}")
+    result = call_next(call)
+    served = call_context()
+    EVENTS.append(f"after the call, call_context() holds {served.identity.subject}")
+    return result
+
+
+def test_an_identity_passed_on_is_what_the_implementation_sees():
+    """A server interceptor's call.replace(identity=...) reaches later interceptors and call_context()."""
+
+    class Observed(CalculatorServiceImpl):
+        def add(self, a: int, b: int = 1) -> int:
+            served = call_context()
+            assert served is not None and served.identity is not None
+            EVENTS.append(f"implementation sees {served.identity.subject}")
+            return super().add(a, b)
+
+    container = CalculatorHost(
+        server_interceptors=providers.List(providers.Object(Impersonate()), providers.Object(who_is_calling))
+    )
+    container.calculator.override(providers.Singleton(Observed))
+    container.config.from_dict({"registry": {"type": "static"}})
+    manager = container.services.service_manager()
+    try:
+        assert manager.proxy(CalculatorService, "local").add(1) == 2
+    finally:
+        manager.close()
+    assert EVENTS == [
+        "interceptor sees svc-batch",
+        "implementation sees svc-batch",
+        "after the call, call_context() holds svc-batch",
+    ]
+
+
+def test_the_dispatcher_of_earlier_releases_still_answers_field_by_field():
+    """Dispatcher.dispatch(path, body, content type, metadata, peer) is handle() of one ServerRequest."""
+    from container.plugin import ServerRequest
+
+    manager = manager_with()
+    try:
+        dispatcher = manager.create_dispatcher()
+        path, body = "ct-calculator/calculator-service/add", b'{"args": [2, 3]}'
+        old = dispatcher.dispatch(path, body, "application/json", {}, "peer")
+        new = dispatcher.handle(ServerRequest(path, body, "application/json", {}, "peer"))
+    finally:
+        manager.close()
+    assert (old.status, old.body) == (new.status, new.body) == (200, b'{"result":5}')

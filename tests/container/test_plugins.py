@@ -119,3 +119,23 @@ def test_unknown_registry_type_lists_known():
     """An unknown registry type lists the known types."""
     with pytest.raises(UnknownRegistryException, match=r"'etcetera'.*known registry types:.*static"):
         create_registry({"registry": {"type": "etcetera"}})
+
+
+def test_a_channel_without_a_transport_says_what_to_set():
+    """A current-contract channel class that names no transport fails its calls with what to do."""
+    from container import Channel, ChannelInstances, descriptor_of
+    from container.plugin import URLShape
+
+    from .services import CalculatorService
+
+    class Mute(Channel):
+        name = "mute"
+        schemes = ("mute",)
+        url_shapes = (URLShape.OPAQUE,)
+
+    mute = Mute()
+    component = descriptor_of(CalculatorService).component_descriptor
+    mute.setup(component, ChannelInstances("c", "mute", ["mute://x"]))
+    add = descriptor_of(CalculatorService).methods["add"]
+    with pytest.raises(PluginException, match=r"channel .mute. \(.*Mute\) declares no transport"):
+        mute.plan_of(add).call((1, 2), {})

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from channels.http._routes import route
 from container import ListenerlessServer, ServiceException, descriptor_of
 from container.codec import CODECS, CodecError, CodecErrorKind, MethodCodec, decode_error, error_for_status
-from container.plugin import Dispatcher
+from container.plugin import Dispatcher, ServerRequest
 from tests.channels.conftest import ServerContainer
 from tests.channels.services import WireService
 
@@ -82,7 +82,7 @@ def encode(content_type: str, value: Any) -> bytes:
     meta=metadata,
 )
 def test_random_bytes_are_refused_with_400_never_500(dispatcher, path, content_type, body, meta):
-    response = dispatcher.dispatch(path, body, content_type, meta)
+    response = dispatcher.handle(ServerRequest(path, body, content_type, meta))
     assert response.status in (200, 400, 504), (response.status, response.body[:200])
 
 
@@ -97,7 +97,7 @@ def test_well_formed_bodies_of_the_wrong_shape_are_refused_with_400(
     dispatcher, path, content_type, args, kwargs, extra
 ):
     body = encode(content_type, {"args": args, "kwargs": kwargs, **extra})
-    response = dispatcher.dispatch(path, body, content_type, {})
+    response = dispatcher.handle(ServerRequest(path, body, content_type, {}))
     if response.status == 500:  # withdraw() refuses what it cannot pay: its own exception, not ours
         error = CODECS[content_type].decode(response.body)["error"]
         assert error["type"] == "tests.channels.services.InsufficientFunds", error

@@ -5,10 +5,10 @@ its entry point in the ``servicewire.channels`` group. It uses only servicewire'
 API (``container`` and ``container.plugin``): a transport that moves bytes and a listener that
 hands them to the dispatcher; servicewire's core does the rest of every call.
 
-Frames (integers big-endian; see ``_frames.py``)::
+Frames (a big-endian length, then a MessagePack array; see ``_frames.py``)::
 
-    request:  u32 length | u16 path length | path | u32 metadata length | metadata | body
-    response: u32 length | u16 status | body
+    request:  u32 length | [path, metadata, body]
+    response: u32 length | [status, body]  or  [status, body, metadata]  (the answer's metadata)
 
 Addresses look like ``tcp://127.0.0.1:9000``; a component may advertise port 0 and the listener
 reports the port it bound.

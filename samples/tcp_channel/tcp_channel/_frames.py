@@ -9,8 +9,18 @@ from typing import Any
 import msgspec
 
 MAX_FRAME = 8 * 1024 * 1024
+
+
+class Answer(msgspec.Struct, array_like=True):
+    """An answer frame's fields: ``[status, body]``, or ``[status, body, metadata]``."""
+
+    status: int
+    body: bytes
+    metadata: dict[str, str] = {}
+
+
 requests = msgspec.msgpack.Decoder(tuple[str, dict[str, str], bytes])  # (path, metadata, body)
-answers = msgspec.msgpack.Decoder(tuple[int, bytes])  # (status, body)
+answers = msgspec.msgpack.Decoder(Answer)
 
 
 class FrameTooLarge(ValueError):

@@ -9,7 +9,7 @@ import threading
 import msgspec
 
 from container import ChannelAddress
-from container.plugin import MSGPACK_CODEC, Listener
+from container.plugin import MSGPACK_CODEC, Listener, ServerRequest
 
 from ._frames import FrameTooLarge, frame, read_frame, requests
 
@@ -30,8 +30,12 @@ class _Handler(socketserver.BaseRequestHandler):
                     status = 413 if isinstance(exc, FrameTooLarge) else 400
                     conn.sendall(frame(status, dispatcher.error_response(status, str(exc)).body))
                     return
-                answer = dispatcher.dispatch(path, body, MSGPACK_CODEC.content_type, metadata, peer)
-                conn.sendall(frame(answer.status, answer.body))
+                answer = dispatcher.handle(
+                    ServerRequest(path, body, MSGPACK_CODEC.content_type, metadata, peer)
+                )
+                # The answer's metadata, when it has some, is a third field.
+                extra = (dict(answer.metadata),) if answer.metadata else ()
+                conn.sendall(frame(answer.status, answer.body, *extra))
         except OSError:  # the peer left, or close() shut the connection down
             return
         finally:

@@ -45,7 +45,7 @@ class TcpTransport(Transport):
                 sock.sendall(data)
             except OSError as exc:
                 raise _Unwritten() from exc
-            status, body = answers.decode(read_frame(sock, lambda: request.time_left(url)))
+            answer = answers.decode(read_frame(sock, lambda: request.time_left(url)))
         except TimeoutError as exc:
             sock.close()
             raise ServiceTimeoutException(url, "deadline", request.timeout) from exc
@@ -56,7 +56,7 @@ class TcpTransport(Transport):
             sock.close()
             raise
         self._idle.put(url, sock)
-        return Response(status, body, MSGPACK_CODEC.content_type)
+        return Response(answer.status, answer.body, MSGPACK_CODEC.content_type, answer.metadata)
 
     def _connect(self, url: str, request: Request) -> socket.socket:
         parts, limit = urlsplit(url), request.connect_time(url)

@@ -1,0 +1,232 @@
+"""The plan of one method on one channel: compiled once, run for every call.
+
+A channel compiles a :class:`MethodPlan` per method when it is set up, holding every decision
+known then: the method's codec, its default timeout, the connect timeout, whether it is
+idempotent, the client interceptors composed around the terminal, and the channel's attempts
+(:class:`~container.policies._attempts.Attempts`). A call is then::
+
+    new_client_context(timeout) -> Invocation -> chain(invocation) -> terminal:
+        encode -> attempts (choose a URL, send, fail over) -> decode, or raise the error
+
+with one terminal per kind of transport (bytes, in process) and one loop over the attempts,
+shared by both. The async runner of a later release runs the same plan: the same context
+builder, decisions and codec; only the waiting differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..call._calls import InterceptorLike, Invocation, compose
+from ..call._context import (
+    new_client_context,
+    record_response,
+    responses_get,
+    take_local_answer,
+)
+from ..call._messages import Request, Response
+from ..call._transport import InProcessTransport, Transport
+from ..policies._attempts import Attempts
+from ..values._errors import PluginException, ServiceCommunicationException
+from ..values._status import Status
+from ..wire._codec import Codec, CodecError, MethodCodec, bad_answer, codec_for, error_for_status
+
+if TYPE_CHECKING:
+    from ..config._settings import Settings
+    from ..declarations._descriptors import MethodDescriptor
+
+# Plain ints on the call path: comparing with an int is a little cheaper than with an IntEnum.
+OK = int(Status.OK)
+UNAVAILABLE = int(Status.UNAVAILABLE)
+DEADLINE_EXCEEDED = int(Status.DEADLINE_EXCEEDED)
+
+_JSON = codec_for("application/json")
+
+
+class MethodPlan:
+    """Everything a channel decided at setup about the calls of one method.
+
+    Args:
+        method: the method.
+        settings: the validated configuration (timeouts, idempotency).
+        attempts: the channel's URLs, selector and cool-downs.
+        interceptors: the client interceptors of the method's component, outermost first.
+        transport: the channel's transport (bytes or in process), None for a channel that
+            sends by itself (the first plugin contract: ``terminal`` is its ``invoke``).
+        codec: the channel's codec (bytes transports).
+        terminal: the end of the chain for a channel that sends by itself.
+        owner: the channel, for messages.
+
+    Attributes:
+        method: the method.
+        path: ``component/service/method``.
+        timeout: seconds a call may take unless something shortens it.
+        connect_timeout: seconds one connection attempt may take.
+        idempotent: whether a call that may have run may be sent again elsewhere.
+        terminal: the end of the chain: encode, attempts, decode (or the channel's own invoke).
+        chain: the client interceptors composed around the terminal; takes an Invocation.
+        policy: the method's resilience policy (retries, hedging, breakers): None for now,
+            the place where the next release's policies plug in.
+    """
+
+    __slots__ = (
+        "_codec",
+        "_content_type",
+        "_send",
+        "_transport_send",
+        "attempts",
+        "chain",
+        "connect_timeout",
+        "idempotent",
+        "method",
+        "path",
+        "policy",
+        "terminal",
+        "timeout",
+    )
+
+    def __init__(
+        self,
+        method: MethodDescriptor,
+        settings: Settings,
+        attempts: Attempts,
+        interceptors: Sequence[InterceptorLike],
+        transport: Transport | InProcessTransport | None,
+        codec: Codec | None,
+        terminal: Callable[[Invocation], Any] | None = None,
+        owner: str = "the channel",
+    ) -> None:
+        component, service = method.service.component_descriptor.name, method.service.name
+        self.method = method
+        self.path = method.path
+        self.timeout = settings.timeout(component, service, method.name)
+        self.connect_timeout = settings.connect_timeout(component)
+        self.idempotent = method.idempotent or settings.idempotent(component, service, method.name)
+        self.attempts = attempts
+        self.policy: Any = None
+        self._codec = MethodCodec(method, codec) if codec is not None else None
+        self._content_type = codec.content_type if codec is not None else ""
+        self._transport_send: Callable[[str, Request], Response] | None = None
+        self._send: Callable[[str, Any], Any]
+        if terminal is None:
+            if isinstance(transport, InProcessTransport):
+                self._send = transport.call
+                terminal = self._in_process
+            elif isinstance(transport, Transport):
+                self._transport_send = transport.send
+                self._send = self._send_bytes
+                terminal = self._bytes
+            else:
+                terminal = _NoTransport(owner).refuse
+        self.terminal: Callable[[Invocation], Any] = terminal
+        self.chain: Callable[[Invocation], Any] = compose(interceptors, terminal)
+
+    # the runner
+
+    def call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Run one call of the method with these arguments: context, Invocation, chain."""
+        return self.chain(Invocation(self.method, args, kwargs, new_client_context(self.timeout)))
+
+    def attempt(
+        self, send: Callable[[str, Any], Any], payload: Any, deadline: float | None, budget: float | None
+    ) -> tuple[str, Any]:
+        """Send ``payload`` to the chosen URL, failing over while that is safe; return (URL, answer).
+
+        The one loop over the attempts of a call (see
+        :mod:`~container.policies._attempts` for the decisions it follows).
+        """
+        attempts = self.attempts
+        choice = attempts.choice
+        url = choice.only or choice.pick()
+        tracks = choice.tracks
+        failover = None
+        while True:
+            if tracks:
+                choice.selector.started(url)
+            try:
+                answer = send(url, payload)
+            except ServiceCommunicationException as exc:
+                if tracks:
+                    choice.selector.finished(url)
+                if failover is None:
+                    failover = attempts.failover(choice, url, self.idempotent, deadline, budget)
+                url = failover.next_url(url, exc)  # raises when the call may not go elsewhere
+                continue
+            if tracks:
+                choice.selector.finished(url)
+            if choice.cooling:
+                attempts.succeeded(url)
+            return url, answer
+
+    # terminals: the end of the chain, one per kind of transport
+
+    def _bytes(self, invocation: Invocation) -> Any:
+        """Encode, send with failover, and decode the answer or raise the error it carries."""
+        context = invocation.context
+        deadline = context.deadline
+        codec = self._codec
+        assert codec is not None
+        request = Request(
+            self.path,
+            codec.encode_call(invocation.args, invocation.kwargs),
+            self._content_type,
+            context.metadata,
+            deadline,
+            self.connect_timeout,
+            context.budget or 0.0,
+        )
+        url, response = self.attempt(self._send, request, deadline, context.budget)
+        record = responses_get()
+        if record is not None:
+            record_response(record, url, response.metadata)
+        if response.status == OK:
+            try:
+                return codec.decode_result(response.body)
+            except CodecError as exc:
+                raise bad_answer(url, exc) from exc
+        raise error_for_status(self._codec_of(response), response.status, response.body, url, self.path)
+
+    def _send_bytes(self, url: str, request: Request) -> Response:
+        """Send through the transport; an answer saying the call did not run is a failure to send."""
+        response = self._transport_send(url, request)  # type: ignore[misc]
+        status = response.status
+        if status == UNAVAILABLE or status == DEADLINE_EXCEEDED:
+            error = error_for_status(self._codec_of(response), status, response.body, url, self.path)
+            if isinstance(error, ServiceCommunicationException):  # not a relayed dependency failure
+                raise error
+        return response
+
+    def _in_process(self, invocation: Invocation) -> Any:
+        """Hand the Invocation to the dispatcher at the chosen URL, with failover."""
+        try:
+            context = invocation.context
+            url, result = self.attempt(self._send, invocation, context.deadline, context.budget)
+        except BaseException:
+            record = responses_get()
+            if record is not None:
+                record_response(record, "", take_local_answer(invocation))
+            raise
+        record = responses_get()
+        if record is not None:
+            record_response(record, url, take_local_answer(invocation))
+        return result
+
+    def _codec_of(self, response: Response) -> Codec:
+        found = codec_for(response.content_type)
+        if found is not None:
+            return found
+        return self._codec.codec if self._codec is not None else _JSON  # type: ignore[return-value]
+
+
+class _NoTransport:
+    """The end of the chain of a channel class that declares no transport: it says what to do."""
+
+    def __init__(self, owner: str) -> None:
+        self.owner = owner
+
+    def refuse(self, invocation: Invocation) -> Any:
+        raise PluginException(
+            f"{self.owner} declares no transport, so it cannot call {invocation.method.path}: set "
+            "`transport = YourTransport` on the class (see docs/writing-a-channel-plugin.md)"
+        )

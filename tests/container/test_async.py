@@ -605,3 +605,34 @@ def test_a_runtimes_workers_start_on_first_use_and_stop_with_it():
     assert not workers.background.running
     assert workers.run(asyncio.sleep(0, "again")) == "again", "it starts again when used after"
     runtime.close()
+
+
+def test_the_deadlines_of_a_loop_share_one_timer_and_each_expires_in_time():
+    """Many finished deadlines, then tasks whose deadlines differ: each times out at its own."""
+    from container.call._aio import Deadline
+
+    async def bounded(seconds: float, sleep: float) -> str:
+        try:
+            with Deadline(time.monotonic() + seconds, ServiceTimeoutException, "u", "deadline", seconds):
+                await asyncio.sleep(sleep)
+        except ServiceTimeoutException:
+            return f"timed out after {seconds}"
+        return "in time"
+
+    async def many() -> tuple[list[str], list[tuple[float, float]]]:
+        assert [await bounded(30, 0) for _ in range(600)] == ["in time"] * 600  # the heap is rebuilt
+        started = time.monotonic()
+        finished: list[tuple[float, float]] = []
+
+        async def timed(seconds: float) -> str:
+            outcome = await bounded(seconds, 5)
+            finished.append((seconds, time.monotonic() - started))
+            return outcome
+
+        outcomes = await asyncio.gather(timed(0.3), timed(0.1), timed(0.2))
+        return list(outcomes), finished
+
+    outcomes, finished = run(many())
+    assert outcomes == ["timed out after 0.3", "timed out after 0.1", "timed out after 0.2"]
+    assert [seconds for seconds, _ in finished] == [0.1, 0.2, 0.3], "each at its own deadline, in order"
+    assert all(seconds <= spent < seconds + 1.0 for seconds, spent in finished)

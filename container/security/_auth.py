@@ -138,7 +138,9 @@ class Guard(Interceptor):
         """Authenticate the caller of ``context``; None when anonymous.
 
         Raises:
-            AuthenticationFailed: a credential was presented and is not valid.
+            AuthenticationFailed: a credential was presented and no authenticator accepts it:
+                the first refusal of an authenticator that recognised it as its kind, else the
+                first refusal.
         """
         identity = context.identity
         if identity is not None:
@@ -148,8 +150,10 @@ class Guard(Interceptor):
             try:
                 identity = authenticator.authenticate(context)
             except AuthenticationFailed as exc:
-                # Another authenticator may know this credential (a JWT is a bearer token too).
-                failure = failure or exc
+                # Another authenticator may know this credential (a JWT is a bearer token too);
+                # if none does, the first that recognised it as its kind says why.
+                if failure is None or (_recognised(exc) and not _recognised(failure)):
+                    failure = exc
                 continue
             if identity is not None:
                 return identity
@@ -290,6 +294,8 @@ def authenticators_from(settings: Settings) -> list[Authenticator]:
                 auth.jwt.leeway,
                 auth.jwt.subject_claim,
                 auth.jwt.roles_claim,
+                verify_audience=auth.jwt.verify_audience,
+                key_source=f"config key 'auth.jwt.{'key_file' if auth.jwt.key_file else 'key'}'",
             )
         )
     if auth.mtls.enabled:
@@ -303,6 +309,11 @@ def authenticators_from(settings: Settings) -> list[Authenticator]:
     for value in settings.extensions.get("auth.authenticators", ()):
         found.append(_checked_authenticator(value, "the extension 'auth.authenticators'"))
     return found
+
+
+def _recognised(failure: AuthenticationFailed) -> bool:
+    # A subclass written before ``recognised`` existed may not set it: it meant "recognised".
+    return getattr(failure, "recognised", True) is not False
 
 
 def _checked_authenticator(value: Any, where: str) -> Authenticator:

@@ -371,7 +371,7 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerPr
                     }
                 },
                 "auth": {
-                    "jwt": {"key": secret, "algorithms": ["HS256"]},
+                    "jwt": {"key": secret, "algorithms": ["HS256"], "audience": "ops"},
                     "mtls": {"enabled": True},
                 },
             }
@@ -380,7 +380,8 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerPr
     server = ServerProcess([*SERVE, "--config", str(config)], env={"OPS_SCHEME": "https"})
     expires = int(time.time()) + 600
     signed = {
-        name: jwt.encode({"sub": name, "exp": expires}, secret, algorithm="HS256") for name in ("ann", "joe")
+        name: jwt.encode({"sub": name, "aud": "ops", "exp": expires}, secret, algorithm="HS256")
+        for name in ("ann", "joe")
     }
     try:
         yield server, files, signed

@@ -230,7 +230,8 @@ def test_a_rule_that_nobody_could_pass_without_an_authenticator_is_refused_at_bo
         ({"allow": "anyone"}, "auth.allow"),
         ({"credentials": {"token": "a", "provider": "x:y"}}, "exactly one of token and provider"),
         ({"expose": {"report": "public"}}, "auth.expose"),
-        ({"jwt": {"key": "k", "algorithms": ["none"]}}, "auth.jwt.algorithms"),
+        ({"jwt": {"key": "k", "algorithms": ["none"], "audience": "ledger"}}, "auth.jwt.algorithms"),
+        ({"jwt": {"key": "k", "algorithms": ["HS256"]}}, "auth.jwt.audience"),
     ],
 )
 def test_bad_auth_config_is_refused_with_the_key_named(auth, fragment):

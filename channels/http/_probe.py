@@ -36,6 +36,12 @@ UNREACHABLE = "UNREACHABLE"
 UNKNOWN = "UNKNOWN"
 """The status of an instance whose health cannot be read (not HTTP, the route refused)."""
 
+HIDDEN_DETAILS = (
+    "no details: the server shows them to authenticated callers only (auth.expose.health_details; "
+    "send credentials: auth.credentials, --token), and logs them"
+)
+"""The detail of an instance that answered its health without the checks (a caller it does not know)."""
+
 
 @attrs.frozen
 class Instance:
@@ -194,6 +200,8 @@ class HttpProbe:
                 for check in checks
                 if check.get("status") != "OK"
             ]
+            if found != "OK" and "checks" not in document:
+                failing = [HIDDEN_DETAILS]
             return InstanceHealth(url, str(found), "; ".join(failing), checks)
         return InstanceHealth(url, UNKNOWN, f"/health/{component} answered {status}: {error_message(body)}")
 

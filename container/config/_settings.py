@@ -233,7 +233,10 @@ class ExposeSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Who may read the server's own endpoints: ``auth.expose``; each ``open``, ``authenticated`` or ``off``.
 
     Attributes:
-        health: ``/health/<component>`` and ``@health`` endpoints.
+        health: ``/health/<component>`` and ``@health`` endpoints (their overall status).
+        health_details: who reads a health document's details (each check, its details, the
+            component's lifecycle status); the others read the overall status only. Without
+            an authenticator, ``authenticated`` admits nobody: the details are in the log.
         report: ``/report`` and ``/describe/<component>`` (what is hosted, with method
             signatures and types).
         metrics: ``/metrics`` (Prometheus).
@@ -241,12 +244,13 @@ class ExposeSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """
 
     health: str = "open"
+    health_details: str = "authenticated"
     report: str = "authenticated"
     metrics: str = "authenticated"
     dashboard: str = "off"
 
     def __post_init__(self) -> None:
-        for name in ("health", "report", "metrics", "dashboard"):
+        for name in ("health", "health_details", "report", "metrics", "dashboard"):
             if getattr(self, name) not in EXPOSURES:
                 raise ValueError(f"{name} is {getattr(self, name)!r}; use one of {', '.join(EXPOSURES)}")
 

@@ -20,7 +20,7 @@ import attrs
 import requests
 
 from container import ChannelInstances
-from container.plugin import Settings, load_object
+from container.plugin import Settings, load_object, redact_credentials, url_problem
 
 from ._settings import HttpSettings
 
@@ -101,9 +101,14 @@ class InstanceHealth:
 
 
 def probe_problem(url: str) -> str | None:
-    """Return why ``url`` cannot be probed over HTTP, or None when it can."""
+    """Return why ``url`` cannot be probed over HTTP, or None when it can.
+
+    A URL the HTTP channels refuse (credentials, a query, no host) is not probed either: a
+    probe sends the operator's credentials, and a registry is no place to say where to.
+    """
     if url.startswith(("http://", "https://")):
-        return None
+        problem = url_problem(url, ("http", "https"))
+        return None if problem is None else f"not probed: the HTTP channels refuse this URL: {problem}"
     if url.startswith("inproc://"):
         return "an in-process URL (local channel): only its own process can reach it"
     return f"not an HTTP URL ({url.split(':', 1)[0]}): its channel has no health route"
@@ -168,6 +173,7 @@ class HttpProbe:
             ProbeFailed: no answer: the connection failed, timed out, or TLS was refused.
         """
         target = url.rstrip("/") + path
+        url = redact_credentials(url)  # for messages only
         try:
             answer = self._session().get(target, timeout=self.timeout, allow_redirects=False)
         except requests.exceptions.SSLError as exc:

@@ -245,9 +245,13 @@ class BearerCredentials(Interceptor):
         """Add the credential to the call's metadata and go on."""
         token = self._token() if callable(self._token) else self._token
         if not isinstance(token, str) or not token or any(c in token for c in "\r\n"):
-            raise ConfigurationException(
-                f"the credential provider for {call.component} gave {type(token).__name__} "
-                f"{token!r:.20}; it must return a non-empty token string"
+            if not isinstance(token, str):
+                what = f"a {type(token).__name__}"
+            else:
+                what = "a token with a line break" if token else "an empty string"
+            raise ConfigurationException(  # never the token itself: it is a secret even when broken
+                f"the credential provider for {call.component} gave {what}; it must return a "
+                "non-empty token string without line breaks"
             )
         return call_next(call.with_metadata({AUTHORIZATION: f"Bearer {token}"}))
 

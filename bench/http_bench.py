@@ -5,10 +5,19 @@ Run (from the repository root, with the project's venv):
     .venv/bin/python bench/http_bench.py            # our cases and the floors (about 1 minute)
     .venv/bin/python bench/http_bench.py --peers    # plus aspyx-service, gRPC and Pyro5 from
                                               # ../shared/bench/peers in the same run (+4 min)
+    .venv/bin/python bench/http_bench.py --baseline main --rounds 3
+                                              # the client side of this tree against the code
+                                              # of a git revision, in one run (below)
 
 Each server runs in its own process; each case's client runs in a fresh interpreter. Method
 of ../shared/bench/peers: 300 warm-up calls, then 3000 hello and 1000 echo calls timed one by one
 (median and p99 in microseconds), then 8 threads calling echo for 2 s (calls/s).
+
+With ``--baseline REV``, each client case (sw-json, sw-msgpack, sw-msgpack-tls unless --only says
+otherwise) runs against one server of this tree, alternately with the client code of this tree
+and of REV (``git archive REV``, put first on the client's ``sys.path``), ``--rounds`` times
+each (in the order REV, this tree, then this tree, REV, ...); the best figures of each are
+compared as ratios, this tree over REV.
 """
 
 from __future__ import annotations
@@ -27,11 +36,14 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
+if os.environ.get("BENCH_CODE_ROOT"):  # --baseline: the client imports container/channels from there
+    sys.path.insert(0, os.environ["BENCH_CODE_ROOT"])
 
 CASES = {
     "sw-json": ("servicewire", "servicewire dispatch-json (embedded server)"),
     "sw-msgpack": ("servicewire", "servicewire dispatch-msgpack (embedded server)"),
     "sw-msgpack-tls": ("servicewire", "servicewire dispatch-msgpack over TLS 1.3 (embedded server)"),
+    "sw-msgpack-requests": ("servicewire", "servicewire dispatch-msgpack, the requests client transport"),
     "sw-msgpack-slow": (
         "servicewire",
         "servicewire dispatch-msgpack; calls/s beside 8 clients that never read",
@@ -134,6 +146,8 @@ def make_client(case: str, port: int) -> tuple[Any, bool]:
             from workload import observed_config
 
             config.update(observed_config(case == "sw-msgpack-sampled"))
+        if case == "sw-msgpack-requests":
+            config["http"] = {"client": "requests"}
         if case == "sw-msgpack-tls":
             url = f"https://127.0.0.1:{port}"
             config["registry"]["components"]["bench-component"][channel] = [url]
@@ -189,6 +203,12 @@ def start_slow_readers(port: int, payload: Any) -> list[socket.socket]:
 
 def run_client(case: str, port: int, server_pid: int) -> dict[str, Any]:
     import workload
+
+    code_root = os.environ.get("BENCH_CODE_ROOT")
+    if code_root:
+        import channels.http
+
+        assert channels.http.__file__.startswith(code_root), f"{channels.http.__file__} is not from {code_root}"
 
     client, shared = make_client(case, port)
     payload = workload.make_payload()
@@ -260,7 +280,12 @@ def make_certificates(folder: str) -> None:
     issued.private_key_pem.write_to_path(os.path.join(folder, "server.key"))
 
 
-def run_case(case: str) -> dict[str, Any]:
+def run_case(case: str, code_roots: list[str] | None = None, rounds: int = 1) -> Any:
+    """Run one case: its server, then its client (one result).
+
+    With ``code_roots``, the client runs ``rounds`` times with each code root in turn (None:
+    this tree) against the same server; the result is a list of results per root.
+    """
     import tempfile
 
     kind, _ = CASES[case]
@@ -285,22 +310,83 @@ def run_case(case: str) -> dict[str, Any]:
         assert ready and ready[0] == "ready", ready
         if case == "sw-tcp" and ready[1:] == ["-"]:
             raise RuntimeError("sw-tcp needs the plugin: pip install -e samples/tcp_channel")
-        out = subprocess.run(
-            [sys.executable, str(HERE / "http_bench.py"), "--client", case, str(port), str(server.pid)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            cwd=ROOT,
-            check=False,
-            env={**env, "BENCH_TCP_URL": ready[1] if len(ready) > 1 else "-"},
-        )
-        if out.returncode != 0:
-            raise RuntimeError(f"client {case} failed:\n{out.stderr}")
-        return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+        client_env = {**env, "BENCH_TCP_URL": ready[1] if len(ready) > 1 else "-"}
+        if code_roots is None:
+            return run_client_process(case, port, server.pid, client_env)
+        results: list[list[dict[str, Any]]] = [[] for _ in code_roots]
+        for round_number in range(rounds):
+            order = list(enumerate(code_roots))
+            if round_number % 2:  # ABBA: neither code always runs first against the server
+                order.reverse()
+            for index, code_root in order:
+                root_env = {**client_env, "BENCH_CODE_ROOT": code_root} if code_root else client_env
+                results[index].append(run_client_process(case, port, server.pid, root_env))
+        return results
     finally:
         assert server.stdin is not None
         server.stdin.close()
         server.wait(timeout=30)
+
+
+def run_client_process(case: str, port: int, server_pid: int, env: dict[str, str]) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, str(HERE / "http_bench.py"), "--client", case, str(port), str(server_pid)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        check=False,
+        env=env,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"client {case} failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def best(results: list[dict[str, Any]]) -> dict[str, float]:
+    """The best of several rounds: lowest medians and CPU, highest throughput."""
+    lowest = ("hello_median", "echo_median", "cpu_client_us")
+    found = {key: min(r[key] for r in results) for key in lowest}
+    found["echo_rate"] = max(r["echo_rate"] for r in results)
+    return found
+
+
+def run_baseline(revision: str, cases: list[str], rounds: int) -> None:
+    """Compare the client side of this tree with that of ``revision``, in one run (see the docstring)."""
+    import io
+    import tarfile
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="sw-bench-baseline-")
+    archive = subprocess.run(["git", "archive", revision], cwd=ROOT, capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", revision], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    print(f"client code: this tree against {revision} ({commit}); best of {rounds} rounds each, alternating")
+    print()
+    print("| case | code | hello median µs | echo median µs | echo calls/s, 8 threads | client CPU µs/call |")
+    print("|---|---|---:|---:|---:|---:|")
+    ratios = []
+    for case in cases:
+        baseline_runs, ours_runs = run_case(case, [folder, ""], rounds)
+        base, ours = best(baseline_runs), best(ours_runs)
+        for label, row in ((revision, base), ("this tree", ours)):
+            print(
+                f"| {case} | {label} | {row['hello_median']:.0f} | {row['echo_median']:.0f} | "
+                f"{row['echo_rate']:.0f} | {row['cpu_client_us']:.0f} |"
+            )
+        ratios.append(
+            f"{case} client, this tree / {revision}: hello median {ours['hello_median'] / base['hello_median']:.2f}x, "
+            f"echo median {ours['echo_median'] / base['echo_median']:.2f}x, "
+            f"8-thread echo throughput {ours['echo_rate'] / base['echo_rate']:.2f}x, "
+            f"client CPU {ours['cpu_client_us'] / base['cpu_client_us']:.2f}x"
+        )
+    print()
+    print("Targets: medians and client CPU <= 1.0x (no slower), throughput >= 1.0x, within the noise.")
+    for line in ratios:
+        print(line)
 
 
 def peers_script() -> Path:
@@ -357,6 +443,13 @@ def print_targets(results: dict[str, Any], peers: dict[str, Any]) -> None:
         lines.append(
             f"sw-msgpack plain / sw-msgpack TLS: 8-thread echo throughput {plain['echo_rate'] / tls['echo_rate']:.2f}x"
         )
+    via_requests = results.get("sw-msgpack-requests")
+    if plain and via_requests:
+        lines.append(
+            f"sw-msgpack requests client / pool: echo median {via_requests['echo_median'] / plain['echo_median']:.2f}x, "
+            f"client CPU {via_requests['cpu_client_us'] / plain['cpu_client_us']:.2f}x, "
+            f"8-thread echo throughput {via_requests['echo_rate'] / plain['echo_rate']:.2f}x"
+        )
     slow = results.get("sw-msgpack-slow")
     if slow:
         ratio = slow["echo_rate"] / slow["echo_rate_without"]
@@ -382,10 +475,16 @@ def main() -> None:
     parser.add_argument("--peers", action="store_true", help="also run the shared peers harness")
     parser.add_argument("--only", help="comma-separated case keys")
     parser.add_argument("--json", help="write raw results here")
+    parser.add_argument("--baseline", metavar="REV", help="compare the client code with a git revision's")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per code with --baseline")
     arguments = parser.parse_args()
     if arguments.client:
         case, port, pid = arguments.client
         print(json.dumps(run_client(case, int(port), int(pid))))
+        return
+    if arguments.baseline:
+        cases = arguments.only.split(",") if arguments.only else ["sw-json", "sw-msgpack", "sw-msgpack-tls"]
+        run_baseline(arguments.baseline, cases, arguments.rounds)
         return
     cases = arguments.only.split(",") if arguments.only else list(CASES)
     results = {case: run_case(case) for case in cases}

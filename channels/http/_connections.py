@@ -15,13 +15,16 @@ from __future__ import annotations
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 import httptools
 
 from container import ConfigurationException
-from container.plugin import RESERVED_RESPONSE_METADATA, IdlePool, socket_is_stale
+from container.plugin import IdlePool, socket_is_stale
+
+from ._headers import ANSWER_NOT_METADATA
 
 EARLY_ANSWER_WAIT = 1.0
 """Seconds to wait for the answer a server sent before it stopped reading the request."""
@@ -49,6 +52,16 @@ class DeadlineExceeded(Exception):
 
 class ResponseTooLarge(Exception):
     """The answer is larger than the transport accepts."""
+
+
+def too_large_declared(declared: int, limit: int) -> str:
+    """Say that an answer declares more bytes than the limit (both client transports say it so)."""
+    return f"it declares {declared} bytes, more than http.max_response_size ({limit})"
+
+
+def too_large_read(limit: int) -> str:
+    """Say that an answer passed the limit as it was read."""
+    return f"it passed http.max_response_size ({limit} bytes)"
 
 
 def tls_failure(exc: BaseException) -> str:
@@ -86,8 +99,11 @@ class _Unwritten(Exception):
     """Writing the request failed: the server cannot have read a whole request."""
 
 
-_NOT_METADATA = frozenset(name.encode() for name in RESERVED_RESPONSE_METADATA)
-"""Answer header names that are the transport's, not the answer's metadata (lowercase bytes)."""
+_NOT_METADATA = frozenset(name.encode() for name in ANSWER_NOT_METADATA)
+"""Answer header names that are HTTP's, not the answer's metadata (lowercase bytes)."""
+
+Answer = tuple[int, bytes, str, dict[str, str]]
+"""An answer as the pool returns it: (status, body, content type, metadata)."""
 
 
 class _Answer:
@@ -126,14 +142,17 @@ class _Answer:
             except ValueError:
                 return  # the parser refuses a malformed length itself
             if declared > self.limit:
-                raise ResponseTooLarge(f"the answer declares {declared} bytes; the limit is {self.limit}")
+                raise ResponseTooLarge(too_large_declared(declared, self.limit))
         elif lower not in _NOT_METADATA:
-            self.metadata[lower.decode("latin-1")] = value.decode("latin-1")
+            key, text = lower.decode("latin-1"), value.decode("latin-1")
+            found = self.metadata.get(key)
+            # A field given twice is one value, joined as urllib3 (the requests transport) joins it.
+            self.metadata[key] = text if found is None else f"{found}, {text}"
 
     def on_body(self, body: bytes) -> None:
         self.size += len(body)
         if self.size > self.limit:
-            raise ResponseTooLarge(f"the answer is larger than the limit of {self.limit} bytes")
+            raise ResponseTooLarge(too_large_read(self.limit))
         self.body.append(body)
 
     def on_message_complete(self) -> None:
@@ -240,10 +259,13 @@ class Pool:
 
     Args:
         max_idle: the most idle connections kept per base URL.
-        tls: the TLS context for ``https`` URLs (None: a verifying default).
+        tls: the TLS context for ``https`` URLs, or a function returning it, called at the first
+            ``https`` connection (None: a verifying default).
     """
 
-    def __init__(self, max_idle: int = 10, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self, max_idle: int = 10, tls: ssl.SSLContext | Callable[[], ssl.SSLContext] | None = None
+    ) -> None:
         self._tls = tls
         self._idle: IdlePool[Connection] = IdlePool(
             max_idle, Connection.close, lambda c: socket_is_stale(c.sock)
@@ -259,10 +281,10 @@ class Pool:
         connect_timeout: float,
         deadline: float | None,
         max_response: int,
-    ) -> tuple[int, bytes, str, dict[str, str]]:
+    ) -> Answer:
         """POST ``body`` to ``base + path``; return (status, body, content type, metadata).
 
-        The metadata are the answer's header fields that are not the transport's own.
+        The metadata are the answer's header fields that are not HTTP's own (lowercase names).
 
         Args:
             base: the instance's base URL.
@@ -305,7 +327,7 @@ class Pool:
 
     def _exchange(
         self, base: str, connection: Connection, data: bytes, deadline: float | None, max_response: int
-    ) -> tuple[int, bytes, str, dict[str, str]]:
+    ) -> Answer:
         try:
             status, body, content_type, metadata, reusable = connection.exchange(data, deadline, max_response)
         except _Unwritten:
@@ -381,9 +403,11 @@ class Pool:
         return Connection(sock)
 
     def _tls_context(self) -> ssl.SSLContext:
-        if self._tls is None:
-            self._tls = ssl.create_default_context()
-        return self._tls
+        tls = self._tls
+        if isinstance(tls, ssl.SSLContext):
+            return tls
+        self._tls = tls = ssl.create_default_context() if tls is None else tls()
+        return tls
 
     def idle_count(self) -> int:
         """Return the number of idle connections held now (all URLs)."""

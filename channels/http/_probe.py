@@ -135,7 +135,7 @@ class HttpProbe:
     Thread-safe: each thread uses its own ``requests.Session``.
 
     Args:
-        settings: the validated configuration (``http.tls`` and ``auth.credentials`` are used).
+        settings: the validated configuration (``http.tls`` and ``http.headers`` are used).
         headers: extra request headers (credentials: see :func:`credential_headers`).
         timeout: seconds each GET may take (connecting and reading).
     """
@@ -143,8 +143,9 @@ class HttpProbe:
     def __init__(
         self, settings: Settings, headers: Mapping[str, str] | None = None, timeout: float = 2.0
     ) -> None:
-        self.tls = settings.section("http", HttpSettings).tls
-        self.headers = dict(headers or {})
+        http = settings.section("http", HttpSettings)
+        self.tls = http.tls
+        self.headers = {**http.headers, **(headers or {})}  # the configured fields, as calls send them
         self.timeout = timeout
         self._local = threading.local()
         self._sessions: list[requests.Session] = []

@@ -14,16 +14,19 @@ connect limit as ``connect_timeout`` (see ``container.plugin.Settings``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import attrs
 import msgspec
 
 from container.plugin import Settings
 
+from ._headers import check_header_fields
+
 Seconds = Annotated[float, msgspec.Meta(gt=0)]
 Bytes = Annotated[int, msgspec.Meta(gt=0)]
 Count = Annotated[int, msgspec.Meta(gt=0)]
+ClientName = Literal["pool", "requests"]
 
 
 class TlsSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -62,6 +65,19 @@ class TlsSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             raise ValueError("client_certificates needs client_ca, the CA that signs client certificates")
 
 
+class HttpComponentSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """How the HTTP channels call one component: ``http.components.<name>``.
+
+    Attributes:
+        client: the client transport for this component (None: ``http.client``).
+        headers: header fields sent with every call to this component, besides (and over)
+            ``http.headers``.
+    """
+
+    client: ClientName | None = None
+    headers: dict[str, str] = {}
+
+
 class HttpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Settings of the HTTP channels and the HTTP server: ``http``.
 
@@ -69,12 +85,18 @@ class HttpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         connect_timeout: older spelling of ``calls.connect_timeout``.
         timeout: older spelling of ``calls.timeout``.
         read_timeout: older spelling of ``calls.timeout``.
-        trust_env: honour proxy and netrc settings from the environment (client).
+        client: the client transport: ``"pool"`` (the default: servicewire's keep-alive pool)
+            or ``"requests"`` (a ``requests.Session`` per component, for adapters, proxies,
+            hooks and auth objects; see docs/http.md).
+        headers: header fields sent with every call (client; not ``Authorization``: credentials
+            go through ``auth.credentials``).
+        components: per-component client settings (``client``, ``headers``), by component name.
+        trust_env: honour proxy and netrc settings from the environment (the requests client).
         pool_size: idle keep-alive connections the client keeps per instance URL.
         max_response_size: the largest answer the client accepts, bytes.
         max_body_size: the largest request body the server accepts, bytes (413).
         session_customizers: functions ``f(session, component)`` that adjust the
-            ``requests.Session`` of each component, by import path.
+            ``requests.Session`` of each component on the requests client, by import path.
         workers: threads of the embedded server answering requests.
         max_connections: open connections the server keeps at most: at the cap it closes the
             oldest idle one, or refuses the new one (503) when none is idle.
@@ -92,6 +114,9 @@ class HttpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     connect_timeout: Seconds | None = None
     timeout: Seconds | None = None
     read_timeout: Seconds | None = None
+    client: ClientName = "pool"
+    headers: dict[str, str] = {}
+    components: dict[str, HttpComponentSettings] = {}
     trust_env: bool = False
     pool_size: Count = 10
     max_response_size: Bytes = 64 * 1024 * 1024
@@ -107,6 +132,50 @@ class HttpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_header_count: Count = 100
     tls: TlsSettings = msgspec.field(default_factory=TlsSettings)
 
+    def __post_init__(self) -> None:
+        # Checked here, not in the component's Struct, so that the message names the component.
+        check_header_fields(self.headers, "http.headers")
+        for name, component in self.components.items():
+            check_header_fields(component.headers, f"http.components.{name}.headers")
+        if not self.uses_requests():
+            if self.session_customizers:
+                raise ValueError(requests_not_chosen("http.session_customizers", "adjusts requests sessions"))
+            if self.trust_env:
+                raise ValueError(
+                    requests_not_chosen(
+                        "http.trust_env", "takes proxies and netrc from the environment as requests does"
+                    )
+                )
+
+    def client_of(self, component: str) -> ClientName:
+        """Return the client transport that calls to ``component`` go through."""
+        specific = self.components.get(component)
+        if specific is not None and specific.client is not None:
+            return specific.client
+        return self.client
+
+    def uses_requests(self) -> bool:
+        """Return True when the requests client is chosen, for every component or for some."""
+        return self.client == "requests" or any(c.client == "requests" for c in self.components.values())
+
+    def headers_of(self, component: str) -> dict[str, str]:
+        """Return the header fields sent with calls to ``component`` (its own over ``http.headers``)."""
+        specific = self.components.get(component)
+        if specific is None or not specific.headers:
+            return dict(self.headers)
+        own = {name.lower() for name in specific.headers}
+        merged = {name: value for name, value in self.headers.items() if name.lower() not in own}
+        merged.update(specific.headers)
+        return merged
+
+
+def requests_not_chosen(what: str, does: str = "adjusts requests sessions") -> str:
+    """The message for a requests-only customization given while every component uses the pool."""
+    return (
+        f"{what} {does}, but every component uses the pool client (http.client is 'pool'), which has "
+        "no session: set http.client: requests, or http.components.<name>.client: requests for the "
+        "components that need it (docs/http.md, 'Choosing the client transport')"
+    )
 
 
 @attrs.frozen

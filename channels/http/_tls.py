@@ -1,8 +1,8 @@
 """TLS contexts of the HTTP channels: the server's (with optional client certificates) and clients'.
 
 Clients verify servers as requests does by default: with certifi's CA bundle, or the CA file or
-folder given as ``verify``; the pooled ``http.client`` path and the ``requests`` path use the
-same context.
+folder given as ``verify``; both client transports (the pool and requests) verify with the same
+files.
 """
 
 from __future__ import annotations

@@ -1,8 +1,13 @@
-"""A real HttpServer on 127.0.0.1 hosting the wire-test component, shared by a module."""
+"""A real HttpServer on 127.0.0.1 hosting the wire-test component, shared by a module.
+
+The client tests run over both client transports of the HTTP channels: ``transport`` is
+``"pool"`` (the default) or ``"requests"`` (``http.client: requests``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from dependency_injector import containers, providers
@@ -53,7 +58,24 @@ def implementation(server: HttpServer) -> WireServiceImpl:
     return server.manager.get_instance(WireServiceImpl)
 
 
-def client_manager(base_url: str, **extra: object) -> ServiceManager:
+TRANSPORTS = ["pool", "requests"]
+"""The client transports of the HTTP channels (``http.client``)."""
+
+
+@pytest.fixture(params=TRANSPORTS)
+def transport(request: pytest.FixtureRequest) -> str:
+    """Each client transport in turn: the test id says which (``[pool]``, ``[requests]``)."""
+    return str(request.param)
+
+
+def with_transport(config: dict[str, Any], transport: str) -> dict[str, Any]:
+    """Return ``config`` with ``http.client`` set to ``transport`` (other ``http`` keys kept)."""
+    http = dict(config.get("http") or {})
+    http.setdefault("client", transport)
+    return {**config, "http": http}
+
+
+def client_manager(base_url: str, transport: str = "pool", **extra: Any) -> ServiceManager:
     """A separate client-side ServiceManager whose static registry points at the server."""
     config = {
         "registry": {
@@ -62,4 +84,4 @@ def client_manager(base_url: str, **extra: object) -> ServiceManager:
         },
         **extra,
     }
-    return ServiceContainer(config=providers.Object(config)).service_manager()
+    return ServiceContainer(config=providers.Object(with_transport(config, transport))).service_manager()

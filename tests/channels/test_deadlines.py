@@ -76,9 +76,9 @@ def dripping() -> Iterator[DrippingServer]:
 
 
 @pytest.mark.parametrize("channel", CODECS)
-def test_a_server_dripping_bytes_cannot_outlast_the_deadline(dripping, channel):
+def test_a_server_dripping_bytes_cannot_outlast_the_deadline(dripping, channel, transport):
     """Each byte arrives within any read timeout, yet the call ends at its 1 s deadline."""
-    manager = client_manager(f"http://127.0.0.1:{dripping.port}", calls={"timeout": 1.0})
+    manager = client_manager(f"http://127.0.0.1:{dripping.port}", transport, calls={"timeout": 1.0})
     proxy = manager.get_service(WireService, channel)
     started = time.monotonic()
     try:
@@ -113,14 +113,17 @@ class RelayContainer(containers.DeclarativeContainer):
     relay = providers.Singleton(RelayServiceImpl, downstream=downstream)
 
 
-def test_a_nested_call_inherits_the_deadline_and_never_extends_it(base_url):
+def test_a_nested_call_inherits_the_deadline_and_never_extends_it(base_url, transport):
     """A call made inside an implementation gets the caller's deadline, not its own 30 s default."""
     server = HttpServer()
     container = RelayContainer()
     container.config.from_dict({"registry": {"type": "static"}, "calls": {"timeout": 60}})
     server.boot(container)
     url = f"http://127.0.0.1:{server.port}"
-    config = {"registry": {"type": "static", "components": {"relay-component": {"dispatch-msgpack": [url]}}}}
+    config = {
+        "registry": {"type": "static", "components": {"relay-component": {"dispatch-msgpack": [url]}}},
+        "http": {"client": transport},
+    }
     manager = ServiceContainer(config=providers.Object(config)).service_manager()
     try:
         relay = manager.get_service(RelayService, "dispatch-msgpack")

@@ -1,4 +1,4 @@
-"""The seed's acceptance scenarios over both HTTP channels, against a real server."""
+"""The seed's acceptance scenarios over both HTTP channels and both client transports, on a real server."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from decimal import Decimal
 import pytest
 import requests
 
-from channels.http import customize_session, remove_session_customizer
+from channels.http import HttpTransport, customize_session, remove_session_customizer
 from container import (
+    ConfigurationException,
     RemoteServiceException,
     ServiceTimeoutException,
     ServiceUnavailableException,
@@ -24,8 +25,8 @@ CHANNELS = ["dispatch-json", "dispatch-msgpack"]
 
 
 @pytest.fixture(params=CHANNELS)
-def proxy(request, base_url):
-    manager = client_manager(base_url)
+def proxy(request, base_url, transport):
+    manager = client_manager(base_url, transport)
     yield manager.get_service(WireService, request.param)
     manager.close()
 
@@ -112,9 +113,9 @@ def test_eight_threads_share_one_proxy(proxy):
     assert errors == []
 
 
-def test_wrong_argument_type_is_refused_by_the_server(base_url):
+def test_wrong_argument_type_is_refused_by_the_server(base_url, transport):
     """A value that does not fit the declared type is refused with the field path."""
-    manager = client_manager(base_url)
+    manager = client_manager(base_url, transport)
     proxy = manager.get_service(WireService, "dispatch-json")
     payload = make_payload()
     payload.children[0].int_attr = "not an int"  # type: ignore[assignment]
@@ -127,10 +128,11 @@ def test_wrong_argument_type_is_refused_by_the_server(base_url):
     manager.close()
 
 
-def test_method_timeout_is_the_deadline_and_names_url(base_url):
+def test_method_timeout_is_the_deadline_and_names_url(base_url, transport):
     """A method's configured timeout bounds the call: ServiceTimeoutException names URL and limit."""
     manager = client_manager(
         base_url,
+        transport,
         components={"wire-component": {"methods": {"wire-test.sleep": {"read_timeout": 0.2}}}},
     )
     proxy = manager.get_service(WireService, "dispatch-msgpack")
@@ -142,18 +144,18 @@ def test_method_timeout_is_the_deadline_and_names_url(base_url):
     manager.close()
 
 
-def test_dead_server_is_service_unavailable():
-    """A URL where nothing listens raises ServiceUnavailableException naming it."""
+def test_dead_server_is_service_unavailable(transport):
+    """A URL where nothing listens raises ServiceUnavailableException naming it; nothing was sent."""
     import socket
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    manager = client_manager(f"http://127.0.0.1:{port}")
+    manager = client_manager(f"http://127.0.0.1:{port}", transport)
     proxy = manager.get_service(WireService, "dispatch-json")
     with pytest.raises(ServiceUnavailableException) as info:
         proxy.hello("anyone?")
-    assert f"127.0.0.1:{port}" in info.value.url
+    assert f"127.0.0.1:{port}" in info.value.url and info.value.sent is False
     manager.close()
 
 
@@ -171,8 +173,8 @@ def bearer(session: requests.Session, component: str) -> None:
 def test_session_customizers_belong_to_a_container(base_url):
     """A customizer named in one container's config adjusts its sessions, not another's."""
     SEEN_AUTHORIZATION.clear()
-    customized = client_manager(base_url, http={"session_customizers": [f"{__name__}:bearer"]})
-    plain = client_manager(base_url)
+    customized = client_manager(base_url, "requests", http={"session_customizers": [f"{__name__}:bearer"]})
+    plain = client_manager(base_url, "requests")
     try:
         assert customized.get_service(WireService, "dispatch-json").hello("with token") == "with token"
         assert plain.get_service(WireService, "dispatch-json").hello("without") == "without"
@@ -183,13 +185,16 @@ def test_session_customizers_belong_to_a_container(base_url):
 
 
 def test_session_customizers_given_in_code(base_url):
-    """The "http.session_customizers" extension takes functions given in code."""
+    """The "http.session_customizers" extension takes functions given in code (requests client)."""
     from dependency_injector import providers
 
     from container import ServiceContainer
 
     SEEN_AUTHORIZATION.clear()
-    config = {"registry": {"type": "static", "components": {"wire-component": {"dispatch-json": [base_url]}}}}
+    config = {
+        "registry": {"type": "static", "components": {"wire-component": {"dispatch-json": [base_url]}}},
+        "http": {"client": "requests"},
+    }
     container = ServiceContainer(
         config=providers.Object(config), extensions=providers.Dict({"http.session_customizers": [bearer]})
     )
@@ -201,18 +206,76 @@ def test_session_customizers_given_in_code(base_url):
     assert SEEN_AUTHORIZATION == ["Bearer token-for-wire-component"]
 
 
-def test_the_process_wide_customizer_still_works_and_warns(base_url):
-    """customize_session keeps working for code written to 0.1, with a warning saying what to use."""
-    SEEN_AUTHORIZATION.clear()
-    with pytest.warns(DeprecationWarning, match="http.session_customizers"):
-        customize_session(bearer)
+def test_session_customizers_while_the_pool_is_chosen_are_refused_at_boot(base_url, implementation):
+    """The pool has no session: customizing one is a ConfigurationException, never a silent switch.
+
+    From config, when the container's manager is made; given in code, at the channel's first
+    call, before anything is sent.
+    """
+    from dependency_injector import providers
+
+    from container import ServiceContainer
+
+    with pytest.raises(ConfigurationException, match=r"http\.session_customizers adjusts requests sessions"):
+        client_manager(base_url, http={"session_customizers": [f"{__name__}:bearer"]})
+    with pytest.raises(ConfigurationException, match="set http.client: requests"):
+        client_manager(base_url, http={"trust_env": True})
+    config = {"registry": {"type": "static", "components": {"wire-component": {"dispatch-json": [base_url]}}}}
+    container = ServiceContainer(
+        config=providers.Object(config), extensions=providers.Dict({"http.session_customizers": [bearer]})
+    )
+    manager = container.service_manager()
+    before = list(implementation.executed)
     try:
-        manager = client_manager(base_url)
-        assert manager.get_service(WireService, "dispatch-json").hello("global") == "global"
-        manager.close()
+        proxy = manager.get_service(WireService, "dispatch-json")
+        with pytest.raises(ConfigurationException, match='the extension "http.session_customizers" adjusts'):
+            proxy.hello("never sent")
     finally:
+        manager.close()
+    assert implementation.executed == before
+
+
+class SessionMaker(HttpTransport):
+    """A transport that makes its sessions itself (full control over the requests client)."""
+
+    def create_session(self, component: str) -> requests.Session:
+        session = super().create_session(component)
+        session.headers["Authorization"] = "Bearer made-by-subclass"
+        return session
+
+
+def test_a_transport_subclass_that_makes_sessions_needs_the_requests_client(base_url):
+    """Overriding create_session works with http.client: requests, and is refused with the pool."""
+    from container import ServiceManager
+
+    for transport in ("requests", "pool"):
+        manager: ServiceManager = client_manager(base_url, transport)
+        try:
+            if transport == "pool":
+                with pytest.raises(
+                    ConfigurationException, match=r"SessionMaker\.create_session \(overridden\)"
+                ):
+                    SessionMaker(manager.settings)
+            else:
+                made = SessionMaker(manager.settings)
+                assert (
+                    made.create_session("wire-component").headers["Authorization"]
+                    == "Bearer made-by-subclass"
+                )
+                made.close()
+        finally:
+            manager.close()
+
+
+def test_customize_session_is_removed_and_says_what_to_use():
+    """The process-wide customize_session of 0.1 raises, naming the per-container ways instead."""
+    with pytest.raises(ConfigurationException) as info:
+        customize_session(bearer)
+    message = str(info.value)
+    assert "removed" in message and "http.headers" in message and "auth.credentials" in message
+    assert "http.client: requests" in message and "http.session_customizers" in message
+    with pytest.raises(ConfigurationException, match="removed"):
         remove_session_customizer(bearer)
-    assert SEEN_AUTHORIZATION == ["Bearer token-for-wire-component"]
 
 
 def test_bad_timeout_config_is_refused(base_url):

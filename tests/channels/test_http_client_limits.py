@@ -1,7 +1,7 @@
-"""The HTTP client against many callers and hostile servers: a bounded pool, bounded answers.
+"""The HTTP client against many callers and hostile servers: bounded connections, bounded answers.
 
-Both client paths are exercised: the pooled ``http.client``-free fast path, and ``requests``
-(taken when a session needs something only requests provides, here a response hook).
+Every test runs over both client transports: the pool (the default) and requests
+(``http.client: requests``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import threading
 from collections.abc import Callable, Iterator
 
 import pytest
-import requests
 from dependency_injector import providers
 
 from container import InvalidResponseException, ServiceContainer, ServiceManager
@@ -34,8 +33,9 @@ def established_to(port: int) -> int:
     return count
 
 
-def test_a_thousand_short_lived_calling_threads_leave_at_most_the_pool_bound(server, base_url):
-    manager = client_manager(base_url, http={"pool_size": 4})
+def test_a_thousand_short_lived_calling_threads_leave_at_most_the_pool_bound(server, base_url, transport):
+    """1,000 threads, 50 at a time, share the transport's connections: at most pool_size stay open."""
+    manager = client_manager(base_url, transport, http={"pool_size": 4})
     proxy = manager.get_service(WireService, preferred_channel="dispatch-msgpack")
     failures: list[BaseException] = []
 
@@ -108,31 +108,14 @@ class HostileServer:
         self.listener.close()
 
 
-def record_hook(session: requests.Session, component: str) -> None:
-    """A session customizer that needs requests' path: a response hook."""
-    session.hooks["response"].append(lambda response, **_: None)
-
-
-PATHS = {"pooled": [], "requests": [record_hook]}
-
-
-def manager_for(port: int, path: str, **http: object) -> ServiceManager:
+def manager_for(port: int, transport: str, **http: object) -> ServiceManager:
     url = f"http://127.0.0.1:{port}"
     config = {
         "registry": {"type": "static", "components": {"wire-component": {"dispatch-msgpack": [url]}}},
         "calls": {"timeout": 10},
-        "http": http,
+        "http": {**http, "client": transport},
     }
-    container = ServiceContainer(
-        config=providers.Object(config),
-        extensions=providers.Dict({"http.session_customizers": PATHS[path]}),
-    )
-    return container.service_manager()
-
-
-@pytest.fixture(params=sorted(PATHS))
-def path(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+    return ServiceContainer(config=providers.Object(config)).service_manager()
 
 
 @pytest.fixture()
@@ -148,12 +131,12 @@ def hostile() -> Iterator[Callable[[bytes], HostileServer]]:
         server.close()
 
 
-def test_a_declared_3_gib_answer_is_refused_cleanly(hostile, path):
+def test_a_declared_3_gib_answer_is_refused_cleanly(hostile, transport):
     server = hostile(
         b"HTTP/1.1 200 OK\r\nContent-Type: application/msgpack\r\nContent-Length: 3221225472\r\n\r\n"
         + b"\0" * 65536
     )
-    manager = manager_for(server.port, path)
+    manager = manager_for(server.port, transport)
     try:
         proxy = manager.get_service(WireService, preferred_channel="dispatch-msgpack")
         with pytest.raises(InvalidResponseException, match="3221225472"):
@@ -162,30 +145,30 @@ def test_a_declared_3_gib_answer_is_refused_cleanly(hostile, path):
         manager.close()
 
 
-def test_a_gzip_bomb_is_refused_at_the_size_limit(hostile, path):
+def test_a_gzip_bomb_is_refused_at_the_size_limit(hostile, transport):
     bomb = gzip.compress(b"\0" * (256 * 1024 * 1024), compresslevel=9)  # 256 MiB from ~250 KiB
     server = hostile(
         b"HTTP/1.1 200 OK\r\nContent-Type: application/msgpack\r\nContent-Encoding: gzip\r\n"
         + f"Content-Length: {len(bomb)}\r\n\r\n".encode()
         + bomb
     )
-    manager = manager_for(server.port, path, max_response_size=4 * 1024 * 1024)
+    manager = manager_for(server.port, transport, max_response_size=4 * 1024 * 1024)
     try:
         proxy = manager.get_service(WireService, preferred_channel="dispatch-msgpack")
-        # The pooled path never decompresses (it asks for identity), so the codec refuses the
-        # bytes; requests decompresses, counted against the limit as it goes.
+        # The pool never decompresses (it asks for identity), so the codec refuses the bytes;
+        # requests decompresses, counted against the limit as it goes.
         with pytest.raises(InvalidResponseException):
             proxy.hello("x")
     finally:
         manager.close()
 
 
-def test_an_answer_over_the_limit_without_a_length_is_refused(hostile, path):
+def test_an_answer_over_the_limit_without_a_length_is_refused(hostile, transport):
     server = hostile(
         b"HTTP/1.1 200 OK\r\nContent-Type: application/msgpack\r\nConnection: close\r\n\r\n"
         + b"\xa1" * 300_000
     )
-    manager = manager_for(server.port, path, max_response_size=100_000)
+    manager = manager_for(server.port, transport, max_response_size=100_000)
     try:
         proxy = manager.get_service(WireService, preferred_channel="dispatch-msgpack")
         with pytest.raises(InvalidResponseException, match="100000"):

@@ -1,8 +1,8 @@
-"""TLS and mutual TLS with certificates made at test time (trustme), on both client paths.
+"""TLS and mutual TLS with certificates made at test time (trustme), on both client transports.
 
-The pooled fast path and the ``requests`` path (forced by a response hook) verify the server
-the same way: certifi's bundle by default, or a CA file or a folder given as ``http.tls.verify``;
-both present a client certificate from ``http.tls.cert`` (and ``key``).
+The pool (the default) and requests (``http.client: requests``) verify the server the same way:
+certifi's bundle by default, or a CA file or a folder given as ``http.tls.verify``; both present
+a client certificate from ``http.tls.cert`` (and ``key``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 import trustme
 from dependency_injector import providers
 
@@ -78,27 +77,14 @@ def mtls_server(certificates: Certificates) -> Iterator[HttpServer]:
     server.shutdown()
 
 
-def needs_requests(session: requests.Session, component: str) -> None:
-    session.hooks["response"].append(lambda response, **_: None)
-
-
-@pytest.fixture(params=["pooled", "requests"])
-def path(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-def client(port: int, path: str, **tls: object) -> ServiceManager:
+def client(port: int, transport: str, **tls: object) -> ServiceManager:
     url = f"https://127.0.0.1:{port}"
     config = {
         "registry": {"type": "static", "components": {"wire-component": {"dispatch-msgpack": [url]}}},
         "calls": {"timeout": 10},
-        "http": {"tls": tls},
+        "http": {"tls": tls, "client": transport},
     }
-    customizers = [needs_requests] if path == "requests" else []
-    container = ServiceContainer(
-        config=providers.Object(config), extensions=providers.Dict({"http.session_customizers": customizers})
-    )
-    return container.service_manager()
+    return ServiceContainer(config=providers.Object(config)).service_manager()
 
 
 def call(manager: ServiceManager, text: str = "over TLS") -> str:
@@ -112,11 +98,11 @@ def test_the_server_says_https(tls_server):
     assert tls_server.scheme == "https"
 
 
-def test_a_call_verified_with_the_ca_file(tls_server, certificates, path):
-    assert call(client(tls_server.port, path, verify=str(certificates.ca_file))) == "over TLS"
+def test_a_call_verified_with_the_ca_file(tls_server, certificates, transport):
+    assert call(client(tls_server.port, transport, verify=str(certificates.ca_file))) == "over TLS"
 
 
-def test_a_call_verified_with_a_ca_folder(tls_server, certificates, path, tmp_path):
+def test_a_call_verified_with_a_ca_folder(tls_server, certificates, transport, tmp_path):
     if shutil.which("openssl") is None:
         pytest.skip("naming a CA folder's files needs the openssl command (c_rehash layout)")
     subject_hash = subprocess.run(
@@ -126,33 +112,33 @@ def test_a_call_verified_with_a_ca_folder(tls_server, certificates, path, tmp_pa
         check=True,
     ).stdout.strip()
     shutil.copy(certificates.ca_file, tmp_path / f"{subject_hash}.0")
-    assert call(client(tls_server.port, path, verify=str(tmp_path))) == "over TLS"
+    assert call(client(tls_server.port, transport, verify=str(tmp_path))) == "over TLS"
 
 
-def test_by_default_a_server_the_public_cas_do_not_vouch_for_is_refused(tls_server, path):
+def test_by_default_a_server_the_public_cas_do_not_vouch_for_is_refused(tls_server, transport):
     with pytest.raises(ServiceUnavailableException) as info:
-        call(client(tls_server.port, path))
+        call(client(tls_server.port, transport))
     assert "the TLS handshake failed: the server's certificate is not trusted" in str(info.value)
 
 
-def test_mtls_accepts_the_right_client_certificate(mtls_server, certificates, path):
+def test_mtls_accepts_the_right_client_certificate(mtls_server, certificates, transport):
     manager = client(
-        mtls_server.port, path, verify=str(certificates.ca_file), cert=str(certificates.client_pem)
+        mtls_server.port, transport, verify=str(certificates.ca_file), cert=str(certificates.client_pem)
     )
     assert call(manager, "with my certificate") == "with my certificate"
 
 
 @pytest.mark.parametrize("who", ["nobody", "stranger"])
-def test_mtls_refuses_a_caller_without_a_trusted_certificate(mtls_server, certificates, path, who):
+def test_mtls_refuses_a_caller_without_a_trusted_certificate(mtls_server, certificates, transport, who):
     tls: dict[str, object] = {"verify": str(certificates.ca_file)}
     if who == "stranger":
         tls["cert"] = str(certificates.stranger_pem)
     refused = r"cannot reach https://\S+: the TLS handshake failed"
     with pytest.raises(ServiceUnavailableException, match=refused):
-        call(client(mtls_server.port, path, **tls))
+        call(client(mtls_server.port, transport, **tls))
     # The server keeps serving those it trusts.
     manager = client(
-        mtls_server.port, path, verify=str(certificates.ca_file), cert=str(certificates.client_pem)
+        mtls_server.port, transport, verify=str(certificates.ca_file), cert=str(certificates.client_pem)
     )
     assert call(manager, "still serving") == "still serving"
 
@@ -162,3 +148,13 @@ def test_a_server_certificate_that_cannot_be_read_is_a_configuration_error(tmp_p
 
     with pytest.raises(ConfigurationException, match="http.tls"):
         boot({"certfile": str(tmp_path / "missing.pem"), "keyfile": str(tmp_path / "missing.key")})
+
+
+def test_a_client_tls_file_that_cannot_be_read_is_a_configuration_error(tls_server, transport, tmp_path):
+    """A missing CA file fails the first call: ConfigurationException naming http.tls (both transports)."""
+    from container import ConfigurationException
+
+    with pytest.raises(
+        ConfigurationException, match=r"config key 'http\.tls': cannot load the client's TLS files"
+    ):
+        call(client(tls_server.port, transport, verify=str(tmp_path / "missing-ca.pem")))

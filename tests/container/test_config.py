@@ -88,9 +88,9 @@ def test_numbers_and_booleans_from_the_environment_are_converted(monkeypatch):
     monkeypatch.setenv("SW_TIMEOUT", "2.5")
     monkeypatch.setenv("SW_TRUST_ENV", "true")
     app = YamlApp()
-    app.config.from_dict({"registry": {"type": "static"}})
+    app.config.from_dict({"registry": {"type": "static"}, "http": {"client": "requests"}})
     app.config.calls.timeout.from_env("SW_TIMEOUT")
-    app.config.http.trust_env.from_env("SW_TRUST_ENV")
+    app.config.http.trust_env.from_env("SW_TRUST_ENV")  # honoured by the requests client
     settings = app.services.settings()
     assert settings.calls.timeout == 2.5
     assert settings.section("http", HttpSettings).trust_env is True

@@ -19,7 +19,7 @@ import click
 
 from ._common import client_manager, config_option, credential_options, timeout_option
 from ._exits import BAD_INPUT, Failure, failure_of
-from ._output import print_json, waiting
+from ._output import print_json, redact_credentials, waiting
 
 DISPATCH_CHANNELS = ("dispatch-json", "dispatch-msgpack")
 
@@ -255,7 +255,8 @@ def untyped_call(
     for url in urls:
         problem = channel_class.check_url(url)
         if problem is not None:
-            raise Failure(f"the registry's {channel} URL {url!r} is refused: {problem}", BAD_INPUT)
+            shown = redact_credentials(repr(url))
+            raise Failure(f"the registry's {channel} URL {shown} is refused: {problem}", BAD_INPUT)
     seconds = timeout or settings.timeout(component, service, name)
     path = f"{component}/{service}/{name}"
     sent = {**_credentials(settings, component, token), **metadata}

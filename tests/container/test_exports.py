@@ -124,6 +124,7 @@ PLUGIN_API = {
     "socket_is_stale",
     "URLShape",
     "url_problem",
+    "redact_credentials",
     # the codecs a channel names (from container.codec)
     "Codec",
     "CODECS",

@@ -636,3 +636,31 @@ def test_the_deadlines_of_a_loop_share_one_timer_and_each_expires_in_time():
     assert outcomes == ["timed out after 0.3", "timed out after 0.1", "timed out after 0.2"]
     assert [seconds for seconds, _ in finished] == [0.1, 0.2, 0.3], "each at its own deadline, in order"
     assert all(seconds <= spent < seconds + 1.0 for seconds, spent in finished)
+
+
+@pytest.mark.parametrize("authenticated", [False, True], ids=["open", "bearer"])
+def test_handle_async_answers_what_handle_answers_before_anything_runs(authenticated):
+    """The checks before a call runs are written twice (handle keeps them inline): they agree."""
+    config: dict[str, Any] = {"registry": {"type": "static"}}
+    if authenticated:
+        config["auth"] = {"bearer": {"tokens": {"t-1": {"subject": "ann"}}}}
+    server = ListenerlessServer()
+    server.boot(MixedApp(config=providers.Configuration(default=config)))
+    try:
+        dispatcher = server.dispatcher
+        assert dispatcher is not None
+        known = request("add", 1)
+        requests_ = [
+            ServerRequest(known.path, known.body, "text/plain", {}),  # 415
+            ServerRequest("as-mixed-component/as-mixed/nothing", known.body, known.content_type, {}),
+            request("double", 1, timeout_ms=0),  # 504
+            request("add", 1),  # 200, or 401 without the token
+        ]
+        for sent in requests_:
+            answered, awaited = dispatcher.handle(sent), run(dispatcher.handle_async(sent))
+            assert (awaited.status, awaited.body) == (answered.status, answered.body), sent
+        assert dispatcher.handle(requests_[1]).status == (401 if authenticated else 404)
+        dispatcher.stop_taking_calls()
+        assert run(dispatcher.handle_async(request("double", 1))).status == 503
+    finally:
+        server.shutdown(timeout=5)

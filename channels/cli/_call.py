@@ -182,7 +182,7 @@ def typed_call(
     metadata: Mapping[str, str],
 ) -> Any:
     """Check the arguments against the interface, call through a proxy, return the result as JSON values."""
-    from container import ServiceDescriptor, call_options, descriptor_of
+    from container import ServiceDescriptor, call_blocking, call_options, descriptor_of
     from container.codec import JSON_CODEC, CodecError, MethodCodec
     from container.plugin import load_object
 
@@ -211,7 +211,7 @@ def typed_call(
         ) from None
     proxy = manager.get_service(service_type, channel)
     with call_options(timeout=timeout, metadata=dict(metadata)):
-        result = getattr(proxy, name)(*typed_args, **typed_kwargs)
+        result = call_blocking(getattr(proxy, name), *typed_args, **typed_kwargs)  # awaited if async
     return json.loads(codec.encode_result(result))["result"]
 
 

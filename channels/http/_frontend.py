@@ -119,6 +119,7 @@ class HttpFrontend:
                     metadata_from_headers(headers),
                     request.peer,
                     request.peer_certificate,
+                    request.cancellation,  # the server cancels it when the caller goes away
                 )
                 return _from(dispatcher.handle(call))
             if method == "OPTIONS":

@@ -194,7 +194,7 @@ class MethodPlan:
         calls, nothing cooling down) and the transport has a runner for it. Decided once per
         choice: the choice is replaced whenever the URLs, the selector or a cool-down change.
         """
-        choice = self.attempts.choice
+        choice = self.attempts.settled()
         url = choice.only
         run = None
         if url and self._direct_runner is not None:

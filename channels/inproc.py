@@ -6,7 +6,9 @@ URL selection, failover, interceptors, deadlines and shutdown work as on a remot
 what an implementation raises arrives as it would over the wire (an application exception as
 itself, anything else as :class:`~container.RemoteServiceException`). An ``async def`` method's
 implementation runs on the caller's own event loop, in the caller's task: its deadline and
-cancellation reach the implementation directly.
+cancellation reach the implementation directly. While a channel has one such URL, the calls of
+its ``def`` methods take the direct route: the transport hands the core the dispatcher's
+runner of each method (``direct_runner``), which the core calls with each call's context.
 
 The URLs live in the runtime's address space (``settings.runtime.addresses``): a container's
 local listeners are reachable from the containers that share its runtime, and from no other.
@@ -73,10 +75,10 @@ class LocalTransport(InProcessTransport):
         The core calls it directly while ``url`` is its channel's only choice; the listener
         stops it when it stops being reachable (:meth:`LocalListener.stop_accepting`).
         """
-        dispatcher = self._lookup(url)
+        dispatcher: Dispatcher | None = self._lookup(url)
         if dispatcher is None:
             return None
-        return dispatcher.local_runner(method, url)  # type: ignore[no-any-return]
+        return dispatcher.local_runner(method, url)
 
 
 class LocalListener(Listener):

@@ -11,6 +11,16 @@ idempotent, the client interceptors composed around the terminal, and the channe
 with one terminal per kind of transport (bytes, in process) and one loop over the attempts,
 shared by both.
 
+The direct route: a plan of a ``def`` method without client interceptors, on an in-process
+transport that offers runners (``InProcessTransport.direct_runner``), decides once per choice
+of URLs whether its calls may skip the Invocation and the chain. While the channel has one URL
+with nothing cooling down, a call not watched by a ``last_response`` block goes::
+
+    new_client_context(timeout) -> the transport's runner(context, args, kwargs)
+
+which is what the chain would do with it, minus the objects nobody reads. Anything else (an
+interceptor, a block that reads the answer, several URLs, a cool-down) takes the whole path.
+
 An ``async def`` method runs the same plan asynchronously: the same context builder, the same
 Invocation, the same attempt decisions (:mod:`~container.policies._attempts`) and codec; its
 chain is composed of the interceptors' async sides around async terminals, which await the
@@ -173,18 +183,20 @@ class MethodPlan:
         no URL to choose): no Invocation is made. A failure to reach the runner is handled by
         the loop over the attempts (:meth:`fail_over`), as any failure to send.
         """
-        direct = self._direct
-        if direct.choice is not self.attempts.choice:  # a new address, a cool-down, a selector
-            direct = self._direct_route()
-        run = direct.run
-        if run is not None and responses_get() is None:
-            context = new_client_context(self.timeout)
-            budget = context.budget
-            if budget is None or budget > 0.0:  # else the chain says that the deadline passed
-                try:
-                    return run(context, args, kwargs)
-                except ServiceCommunicationException as exc:
-                    return self._direct_failed(direct, exc, Invocation(self.method, args, kwargs, context))
+        if self._direct_runner is not None:  # decided when the plan was compiled
+            direct = self._direct
+            if direct.choice is not self.attempts.choice:  # a new address, a cool-down, a selector
+                direct = self._direct_route()
+            run = direct.run
+            if run is not None and responses_get() is None:
+                context = new_client_context(self.timeout)
+                budget = context.budget
+                if budget is None or budget > 0.0:  # else the chain says that the deadline passed
+                    try:
+                        return run(context, args, kwargs)
+                    except ServiceCommunicationException as exc:
+                        invocation = Invocation(self.method, args, kwargs, context)
+                        return self._direct_failed(direct, exc, invocation)
         return self.chain(Invocation(self.method, args, kwargs, new_client_context(self.timeout)))
 
     def _direct_route(self) -> _Direct:

@@ -92,7 +92,12 @@ class HttpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             go through ``auth.credentials``).
         components: per-component client settings (``client``, ``headers``), by component name.
         trust_env: honour proxy and netrc settings from the environment (the requests client).
-        pool_size: idle keep-alive connections the client keeps per instance URL.
+        pool_size: idle keep-alive connections the client keeps per instance URL (the asyncio
+            client: per instance URL and event loop).
+        connections_per_url: the most connections the asyncio client (``async def`` methods)
+            holds open to one instance URL from one event loop, busy and idle together; a
+            call beyond it waits for a free one, within its deadline. (The sync client opens
+            one per calling thread.)
         max_response_size: the largest answer the client accepts, bytes.
         max_body_size: the largest request body the server accepts, bytes (413).
         session_customizers: functions ``f(session, component)`` that adjust the
@@ -119,6 +124,7 @@ class HttpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     components: dict[str, HttpComponentSettings] = {}
     trust_env: bool = False
     pool_size: Count = 10
+    connections_per_url: Count = 100
     max_response_size: Bytes = 64 * 1024 * 1024
     max_body_size: Bytes = 8 * 1024 * 1024
     session_customizers: list[str] = []

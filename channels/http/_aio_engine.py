@@ -88,7 +88,7 @@ class _Connection(asyncio.Protocol):
         self.peer = f"{host}:{address[1]}" if isinstance(address, tuple) else host
         if not engine.admit(self):
             self.closing = True
-            transport.write(_REFUSED)
+            self.transport.write(_REFUSED)
             self._linger()
             return
         self.reader = RequestReader(engine.limits, self.peer, transport.get_extra_info("peercert") or None)

@@ -1,0 +1,100 @@
+"""An interface with ``async def`` and ``def`` methods, for the asyncio client and servers' tests.
+
+``nap`` tells another process what happened to it through the files named by
+``$WIRE_NAP_MARKER``: ``started`` when it begins, ``cancelled`` when its coroutine is cancelled
+(the caller's deadline passed, or the caller went away), ``finished`` when it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from abc import abstractmethod
+from pathlib import Path
+
+from container import (
+    AbstractComponent,
+    ChannelAddress,
+    Component,
+    Service,
+    component,
+    implementation,
+    service,
+)
+
+from .services import InsufficientFunds, Node
+
+
+@service(name="async-wire")
+class AsyncWireService(Service):
+    @abstractmethod
+    async def hello(self, message: str) -> str:
+        """Return the message."""
+
+    @abstractmethod
+    async def echo(self, data: Node) -> Node:
+        """Return the payload."""
+
+    @abstractmethod
+    async def nap(self, seconds: float) -> float:
+        """Sleep on the loop (asyncio.sleep), then return the seconds slept."""
+
+    @abstractmethod
+    async def withdraw(self, amount: int) -> int:
+        """Raise InsufficientFunds."""
+
+    @abstractmethod
+    def add(self, a: int, b: int) -> int:
+        """A plain `def` method beside the async ones."""
+
+
+@component(name="async-wire-component", services=[AsyncWireService])
+class AsyncWireComponent(Component):
+    pass
+
+
+def _mark(what: str) -> None:
+    marker = os.environ.get("WIRE_NAP_MARKER")
+    if marker:
+        with Path(marker).open("a") as out:
+            out.write(what + "\n")
+
+
+@implementation()
+class AsyncWireServiceImpl(AsyncWireService):
+    def __init__(self) -> None:
+        self.naps: list[str] = []
+
+    async def hello(self, message: str) -> str:
+        return message
+
+    async def echo(self, data: Node) -> Node:
+        return data
+
+    async def nap(self, seconds: float) -> float:
+        self.naps.append("started")
+        _mark("started")
+        try:
+            await asyncio.sleep(seconds)
+        except asyncio.CancelledError:
+            self.naps.append("cancelled")
+            _mark("cancelled")
+            raise
+        self.naps.append("finished")
+        _mark("finished")
+        return seconds
+
+    async def withdraw(self, amount: int) -> int:
+        raise InsufficientFunds(f"cannot withdraw {amount}")
+
+    def add(self, a: int, b: int) -> int:
+        return a + b
+
+
+@implementation()
+class AsyncWireComponentImpl(AbstractComponent, AsyncWireComponent):
+    def get_addresses(self, port: int) -> list[ChannelAddress]:
+        return [
+            ChannelAddress("dispatch-json", f"http://127.0.0.1:{port}"),
+            ChannelAddress("dispatch-msgpack", f"http://127.0.0.1:{port}"),
+        ]

@@ -379,11 +379,12 @@ class AsyncioEngine:
         self._thread = threading.Thread(target=run, name=f"servicewire-http-{self.port}", daemon=True)
         self._thread.start()
         started.wait()
+        # Listening starts here (asyncio calls listen() when serving starts): wait for it, so
+        # that the port accepts connections once start() returns.
+        asyncio.run_coroutine_threadsafe(self._server.start_serving(), self.loop).result(10)
         self._call(self._begin)
 
     def _begin(self) -> None:
-        assert self._server is not None
-        self.loop.create_task(self._server.start_serving())
         self._sweeper = self.loop.call_later(SWEEP, self._sweep)
 
     def _call(self, function: Callable[[], Any]) -> None:

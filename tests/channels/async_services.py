@@ -11,6 +11,7 @@ import asyncio
 import os
 from abc import abstractmethod
 from pathlib import Path
+from typing import Any
 
 from container import (
     AbstractComponent,
@@ -18,6 +19,7 @@ from container import (
     Component,
     Service,
     component,
+    idempotent,
     implementation,
     service,
 )
@@ -98,3 +100,53 @@ class AsyncWireComponentImpl(AbstractComponent, AsyncWireComponent):
             ChannelAddress("dispatch-json", f"http://127.0.0.1:{port}"),
             ChannelAddress("dispatch-msgpack", f"http://127.0.0.1:{port}"),
         ]
+
+
+@service(name="wire-test")
+class AsyncWireTwin(Service):
+    """The caller's view of wire-test (served by the sync WireServiceImpl) with `async def` methods.
+
+    The client test matrix awaits these to run the same cases over the asyncio client.
+    """
+
+    @abstractmethod
+    async def hello(self, message: str) -> str: ...
+
+    @abstractmethod
+    async def echo(self, data: Node) -> Node: ...
+
+    @abstractmethod
+    async def withdraw(self, amount: int) -> int: ...
+
+    @abstractmethod
+    async def crash(self) -> None: ...
+
+    @abstractmethod
+    async def sleep(self, seconds: float) -> float: ...
+
+    @idempotent
+    @abstractmethod
+    async def whoami(self) -> str: ...
+
+
+@component(name="wire-component", services=[AsyncWireTwin])
+class AsyncWireTwinComponent(Component):
+    """The caller's view of wire-component, for :class:`AsyncWireTwin`."""
+
+
+class Awaited:
+    """A proxy of :class:`AsyncWireTwin` called as a sync one: each call runs in ``asyncio.run``.
+
+    The call's context (call options, deadlines) is the caller's, copied into the task.
+    """
+
+    def __init__(self, proxy: AsyncWireTwin) -> None:
+        self._proxy = proxy
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._proxy, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return asyncio.run(method(*args, **kwargs))
+
+        return call

@@ -4,7 +4,9 @@ Its URLs are ``inproc://<id>``, one per listening server (or per ServiceManager 
 asks for ``proxy(T, "local")``), so several in-process servers behave like several instances:
 URL selection, failover, interceptors, deadlines and shutdown work as on a remote channel, and
 what an implementation raises arrives as it would over the wire (an application exception as
-itself, anything else as :class:`~container.RemoteServiceException`).
+itself, anything else as :class:`~container.RemoteServiceException`). An ``async def`` method's
+implementation runs on the caller's own event loop, in the caller's task: its deadline and
+cancellation reach the implementation directly.
 
 The URLs live in the runtime's address space (``settings.runtime.addresses``): a container's
 local listeners are reachable from the containers that share its runtime, and from no other.
@@ -51,6 +53,17 @@ class LocalTransport(InProcessTransport):
         if dispatcher is None:
             raise ServiceUnavailableException(f"nothing in this runtime listens at {url}", url)
         return dispatcher.call_local(invocation, url)
+
+    async def call_async(self, url: str, invocation: Invocation) -> Any:
+        """Run a call of an ``async def`` method at ``url``'s dispatcher, on the caller's event loop.
+
+        Raises:
+            ServiceUnavailableException: nothing of this runtime listens at ``url`` (nothing ran).
+        """
+        dispatcher = self._lookup(url)
+        if dispatcher is None:
+            raise ServiceUnavailableException(f"nothing in this runtime listens at {url}", url)
+        return await dispatcher.call_local_async(invocation, url)
 
 
 class LocalListener(Listener):

@@ -41,6 +41,7 @@ from .declarations._descriptors import BaseDescriptor, ComponentDescriptor, Serv
 from .declarations._health import Health, HealthResult, HealthStatus, health_check
 from .discovery._registry import ComponentRegistry
 from .policies._selectors import FirstURLSelector, RoundRobinURLSelector, URLSelector
+from .runtime._bridges import call_blocking, call_in_thread
 from .runtime._channel_manager import ChannelManager
 from .runtime._connect import ServiceClient, connect, default_runtime
 from .runtime._manager import ServiceManager
@@ -57,6 +58,7 @@ from .security._authenticators import (
     token_digest,
 )
 from .values._errors import (
+    BlockingCallException,
     CallInterruptedException,
     ConfigurationException,
     InvalidResponseException,
@@ -88,6 +90,7 @@ __all__ = [
     "BaseDescriptor",
     "BearerCredentials",
     "BearerTokens",
+    "BlockingCallException",
     "CallContext",
     "CallInterruptedException",
     "Channel",
@@ -135,7 +138,9 @@ __all__ = [
     "UnknownChannelException",
     "UnknownRegistryException",
     "allow",
+    "call_blocking",
     "call_context",
+    "call_in_thread",
     "call_options",
     "channel",
     "channel_of",

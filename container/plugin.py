@@ -5,7 +5,10 @@ A channel plugin is a :class:`~container.Channel` subclass that names its ``code
 a URL and back) and, when it serves, a :class:`Listener` (server side: hands each request to
 the :class:`Dispatcher`). Everything between a proxy and the transport, and between a listener
 and the implementation, is the core's call pipeline; :class:`Interceptor` wraps it on either
-side. A registry plugin is a :class:`~container.ComponentRegistry` subclass. A plugin's config
+side (``intercept_async`` for ``async def`` methods). A transport may offer ``send_async``
+(one that does not is run in the runtime's thread pool), and an asyncio listener hands requests
+to :meth:`Dispatcher.handle_async`, on a :class:`BackgroundLoop` of its own if it likes. A
+registry plugin is a :class:`~container.ComponentRegistry` subclass. A plugin's config
 section is typed (a msgspec Struct or an attrs class) and declared in the
 :data:`SETTINGS_GROUP` entry points; :meth:`Settings.section` hands it over, and
 ``Settings.runtime`` (a :class:`PluginRuntime`) the runtime of the container the plugin works
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .call._calls import Call, CallNext, Interceptor, InterceptorLike, Invocation, ServerCall
+from .call._calls import AsyncCallNext, Call, CallNext, Interceptor, InterceptorLike, Invocation, ServerCall
 from .call._context import (
     RESERVED_METADATA,
     RESERVED_RESPONSE_METADATA,
@@ -33,13 +36,14 @@ from .call._context import (
     deadline_from_metadata,
 )
 from .call._dispatcher import CallRejected, Dispatcher
-from .call._messages import Request, Response, ServerRequest
+from .call._messages import Cancellation, Request, Response, ServerRequest
 from .call._pool import IdlePool, socket_is_stale
 from .call._transport import InProcessTransport, Listener, Transport
 from .codec import CODECS, JSON_CODEC, MSGPACK_CODEC, Codec, codec_for
 from .config._plugins import CHANNEL_GROUP, REGISTRY_GROUP, SETTINGS_GROUP, PluginGroup
 from .config._runtime import AddressSpace, PluginRuntime
 from .config._settings import SECTIONS, Settings
+from .config._workers import BackgroundLoop, Workers
 from .declarations._descriptors import MethodDescriptor
 from .discovery._registry import WatchList
 from .policies._selectors import SELECTORS, LeastInFlightURLSelector, RandomURLSelector, selector_by_name
@@ -65,9 +69,12 @@ __all__ = [
     "SETTINGS_GROUP",
     "TIMEOUT_KEY",
     "AddressSpace",
+    "AsyncCallNext",
+    "BackgroundLoop",
     "Call",
     "CallNext",
     "CallRejected",
+    "Cancellation",
     "Codec",
     "Dispatcher",
     "IdlePool",
@@ -90,6 +97,7 @@ __all__ = [
     "Transport",
     "URLShape",
     "WatchList",
+    "Workers",
     "check_metadata",
     "codec_for",
     "create_registry",

@@ -21,15 +21,18 @@ same checks that servicewire's built-in plugins pass::
         def registry_config(self, tmp_path, request):
             return {"type": "my-registry", "url": "..."}
 
-The kit hosts its own service (``sw-conformance-service``, with typed values, errors and an
-instance id) on servers made by :meth:`ChannelConformance.make_server`, and calls it through
-your channel from a separate ServiceManager whose static registry lists the registered URLs.
-The servers and that manager share one :class:`~container.Runtime` per test (an in-process
-channel reaches the listeners of its own runtime only).
+The kit hosts its own services (``sw-conformance-service``, with typed values, errors and an
+instance id, and ``sw-conformance-async-service``, whose ``async def`` methods check results,
+errors, metadata, deadlines and cancellation of awaited calls) on servers made by
+:meth:`ChannelConformance.make_server`, and calls them through your channel from a separate
+ServiceManager whose static registry lists the registered URLs. The servers and that manager
+share one :class:`~container.Runtime` per test (an in-process channel reaches the listeners of
+its own runtime only).
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import decimal
@@ -60,6 +63,7 @@ from .declarations._component import AbstractComponent, Component, Service
 from .declarations._decorators import component, descriptor_of, idempotent, implementation, service
 from .declarations._descriptors import ComponentDescriptor
 from .discovery._registry import ComponentRegistry
+from .runtime._bridges import call_in_thread
 from .runtime._channel_manager import ChannelManager
 from .runtime._manager import ServiceManager
 from .runtime._runtime import Runtime
@@ -201,9 +205,42 @@ class ConformanceService(Service):
         """Return the id of the serving instance."""
 
 
-@component(name="sw-conformance-component", services=[ConformanceService])
+@service(name="sw-conformance-async-service")
+class AsyncConformanceService(Service):
+    """The awaited calls every channel plugin must carry: ``async def`` methods beside a ``def`` one."""
+
+    @abstractmethod
+    async def echo_record(self, record: Record, scale: int = 1) -> Record:
+        """Return ``record`` with its amount multiplied by ``scale``."""
+
+    @abstractmethod
+    async def echo_text(self, text: str) -> str:
+        """Return ``text`` after yielding to the event loop once."""
+
+    @abstractmethod
+    async def fail_known(self, message: str) -> None:
+        """Raise :class:`ConformanceError`."""
+
+    @abstractmethod
+    async def fail_unknown(self, message: str) -> None:
+        """Raise a KeyError (unknown to the wire: becomes RemoteServiceException)."""
+
+    @abstractmethod
+    async def echo_metadata(self, text: str) -> str:
+        """Answer with the call's ``x-echo-*`` metadata pairs as the answer's metadata; return ``text``."""
+
+    @abstractmethod
+    async def sleep(self, seconds: float, tag: str) -> float:
+        """Sleep, noting ``started``, then ``finished`` or ``cancelled`` under ``tag``."""
+
+    @abstractmethod
+    def observed(self, tag: str) -> list[str]:
+        """Return what :meth:`sleep` noted under ``tag`` (a ``def`` method of the same interface)."""
+
+
+@component(name="sw-conformance-component", services=[ConformanceService, AsyncConformanceService])
 class ConformanceComponent(Component):
-    """Hosts the conformance service."""
+    """Hosts the conformance services."""
 
 
 @implementation()
@@ -286,6 +323,59 @@ class ConformanceServiceImpl(ConformanceService):
 
 
 @implementation()
+class AsyncConformanceServiceImpl(AsyncConformanceService):
+    """The async conformance service's implementation (one per hosting ServiceManager)."""
+
+    def __init__(self) -> None:
+        self.notes: dict[str, list[str]] = {}
+        self.lock = threading.Lock()
+
+    async def echo_record(self, record: Record, scale: int = 1) -> Record:
+        """Return ``record`` with its amount scaled."""
+        return attrs.evolve(record, amount=record.amount * scale)
+
+    async def echo_text(self, text: str) -> str:
+        """Return ``text`` after yielding once."""
+        await asyncio.sleep(0)
+        return text
+
+    async def fail_known(self, message: str) -> None:
+        """Raise ConformanceError."""
+        raise ConformanceError(message)
+
+    async def fail_unknown(self, message: str) -> None:
+        """Raise KeyError."""
+        raise KeyError(message)
+
+    async def echo_metadata(self, text: str) -> str:
+        """Set the ``x-echo-*`` pairs the call arrived with as the answer's metadata."""
+        current = call_context()
+        received = current.metadata if current is not None else {}
+        set_response_metadata({key: value for key, value in received.items() if key.startswith("x-echo-")})
+        return text
+
+    async def sleep(self, seconds: float, tag: str) -> float:
+        """Sleep, noting what happened under ``tag``."""
+        self._note(tag, "started")
+        try:
+            await asyncio.sleep(seconds)
+        except asyncio.CancelledError:
+            self._note(tag, "cancelled")
+            raise
+        self._note(tag, "finished")
+        return seconds
+
+    def observed(self, tag: str) -> list[str]:
+        """Return the notes of ``tag``."""
+        with self.lock:
+            return list(self.notes.get(tag, ()))
+
+    def _note(self, tag: str, what: str) -> None:
+        with self.lock:
+            self.notes.setdefault(tag, []).append(what)
+
+
+@implementation()
 class ConformanceComponentImpl(AbstractComponent, ConformanceComponent):
     """Advertises the addresses the running kit asks for.
 
@@ -315,6 +405,7 @@ class ConformanceContainer(containers.DeclarativeContainer):
     runtime = providers.Singleton(Runtime)
     services = providers.Container(ServiceContainer, config=config, runtime=runtime)
     service = providers.Singleton(ConformanceServiceImpl)
+    async_service = providers.Singleton(AsyncConformanceServiceImpl)
     component = providers.Singleton(ConformanceComponentImpl, addresses=addresses)
 
 
@@ -368,10 +459,15 @@ class ChannelConformance:
     Attributes:
         channel: the channel name under test.
         config: extra servicewire config for the client side (timeouts and so on).
+        cancels_promptly: the channel stops the server's work as soon as an awaiting caller
+            cancels its call (its transport implements ``send_async`` and closes the
+            connection of a cancelled exchange, its listener reports the caller gone); when
+            False, the kit checks only that the work stops by the call's deadline.
     """
 
     channel: ClassVar[str] = ""
     config: ClassVar[dict[str, Any]] = {}
+    cancels_promptly: ClassVar[bool] = False
 
     def address(self, port: int) -> ChannelAddress:
         """Return the address the conformance component advertises on a server's ``port``."""
@@ -437,6 +533,14 @@ class ChannelConformance:
         """A proxy through the channel under test, to the first server."""
         manager = self.client(self.urls_of(servers[0]))
         yield manager.proxy(ConformanceService, self.channel)
+        manager.close()
+
+    @pytest.fixture
+    def async_proxy(self, servers: list[Server]) -> Iterator[AsyncConformanceService]:
+        """A proxy of the async conformance service through the channel under test, to the first server."""
+        self._needs_the_pipeline()
+        manager = self.client(self.urls_of(servers[0]))
+        yield manager.proxy(AsyncConformanceService, self.channel)
         manager.close()
 
     # checks
@@ -584,6 +688,99 @@ class ChannelConformance:
             proxy.sleep(1.5)
         assert info.value.limit == "deadline"
         assert time.monotonic() - started < 1.2, "the caller stopped waiting at its deadline"
+
+    # awaited calls (``async def`` methods)
+
+    def test_async_methods_are_awaited_with_typed_values(self, async_proxy: AsyncConformanceService) -> None:
+        """An awaited call carries typed values; 20 calls at once each get their own answer."""
+
+        async def calls() -> tuple[Record, list[str]]:
+            record = await async_proxy.echo_record(_sample_record(), scale=2)
+            texts = await asyncio.gather(*(async_proxy.echo_text(f"text-{i}") for i in range(20)))
+            return record, list(texts)
+
+        record, texts = asyncio.run(calls())
+        assert record == attrs.evolve(_sample_record(), amount=decimal.Decimal("20.50"))
+        assert isinstance(record.id, uuid.UUID) and isinstance(record.shade, Shade)
+        assert texts == [f"text-{i}" for i in range(20)]
+        assert async_proxy.observed("nothing") == [], "a def method of the same interface is called directly"
+
+    def test_async_errors_follow_the_error_rules(self, async_proxy: AsyncConformanceService) -> None:
+        """An awaited call raises a known application exception as itself, others as RemoteServiceException.
+
+        As for sync calls: the error rules do not depend on how a method is called.
+        """
+        with pytest.raises(ConformanceError, match="known failure"):
+            asyncio.run(async_proxy.fail_known("known failure"))
+        with pytest.raises(RemoteServiceException) as info:
+            asyncio.run(async_proxy.fail_unknown("lost key"))
+        assert info.value.remote_type == "builtins.KeyError"
+        assert "lost key" not in info.value.remote_message
+
+    def test_async_metadata_travels_both_ways(self, async_proxy: AsyncConformanceService) -> None:
+        """An awaited call's metadata reaches the implementation, and the answer's comes back."""
+        sent = {"x-echo-tenant": "acme", "x-echo-request": "r-7"}
+
+        async def call() -> tuple[str, dict[str, str]]:
+            with call_options(metadata=sent), last_response() as response:
+                text = await async_proxy.echo_metadata("hi")
+            return text, dict(response.metadata)
+
+        text, received = asyncio.run(call())
+        assert text == "hi" and {key: received.get(key) for key in sent} == sent
+
+    def test_async_deadline_stops_the_call_and_the_work(
+        self, async_proxy: AsyncConformanceService
+    ) -> None:
+        """An awaited call times out at its deadline; the server's coroutine is cancelled then too.
+
+        The caller gets ServiceTimeoutException; the server's ``async def`` implementation sees
+        CancelledError, so its work stops rather than going on for nobody.
+        """
+        tag = f"deadline-{uuid.uuid4().hex}"
+
+        async def call() -> None:
+            with call_options(timeout=0.3):
+                await async_proxy.sleep(30.0, tag)
+
+        started = time.monotonic()
+        with pytest.raises(ServiceTimeoutException) as info:
+            asyncio.run(call())
+        assert info.value.limit == "deadline"
+        assert time.monotonic() - started < 2.0, "the caller stopped waiting at its deadline"
+        assert wait_until(lambda: "cancelled" in async_proxy.observed(tag), timeout=5.0), (
+            f"the server's work went on after the deadline: {async_proxy.observed(tag)}"
+        )
+
+    def test_async_cancellation_stops_the_call_and_the_work(
+        self, async_proxy: AsyncConformanceService
+    ) -> None:
+        """Cancelling the awaiting task stops the call at once; the server's coroutine is cancelled too.
+
+        It is cancelled as soon as the caller cancels on a channel that reports it
+        (:attr:`cancels_promptly`), else at the call's deadline (3 s here) at the latest.
+        """
+        tag = f"cancel-{uuid.uuid4().hex}"
+
+        async def call_then_cancel() -> float:
+            with call_options(timeout=3.0):
+                task = asyncio.ensure_future(async_proxy.sleep(30.0, tag))
+            while "started" not in await call_in_thread(async_proxy.observed, tag):
+                assert not task.done(), task
+                await asyncio.sleep(0.02)
+            task.cancel()
+            cancelled_at = time.monotonic()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert time.monotonic() - cancelled_at < 0.5, "the caller stopped waiting at once"
+            return cancelled_at
+
+        cancelled_at = asyncio.run(call_then_cancel())
+        assert wait_until(lambda: "cancelled" in async_proxy.observed(tag), timeout=6.0), (
+            f"the server's work went on past the deadline: {async_proxy.observed(tag)}"
+        )
+        if self.cancels_promptly:
+            assert time.monotonic() - cancelled_at < 2.0, "the server's work stopped when the call did"
 
     def _attempts_at(self, url: str) -> int:
         manager = self.client([url])
@@ -849,6 +1046,7 @@ class RegistryConformance:
 
 __all__ = [
     "FRAMEWORK_FAILURES",
+    "AsyncConformanceService",
     "ChannelConformance",
     "ConformanceComponent",
     "ConformanceContainer",

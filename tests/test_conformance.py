@@ -17,6 +17,7 @@ class TestLocalChannel(ChannelConformance):
     """The in-process channel: inproc://<manager id> URLs."""
 
     channel = "local"
+    cancels_promptly = True  # an async implementation runs in the caller's own task
 
     def address(self, port: int) -> ChannelAddress:
         return ChannelAddress("local", "inproc://0")

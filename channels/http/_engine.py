@@ -17,6 +17,10 @@ handshake; an idle timeout; a write timeout on a client that stops taking its an
 and body sizes counted as bytes arrive. Pipelined requests are answered in order, one at a time
 per connection, before any refusal; a refusal (400, 413, 431) is followed by a lingering close,
 so that a client still sending reads it instead of a reset.
+
+A client that goes away while its request is answered (its connection closes, or it shuts its
+side down) cancels the request's :class:`~container.plugin.Cancellation`: the dispatcher then
+cancels an ``async def`` implementation still running for it.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
+
+from container.plugin import Cancellation
 
 from ._protocol import (
     CONTINUE,
@@ -165,6 +171,7 @@ class _Connection:
 
     __slots__ = (
         "address",
+        "answering",
         "closing",
         "continue_asked",
         "handshake_started",
@@ -193,6 +200,7 @@ class _Connection:
         self.handshaking = tls
         self.handshake_started = time.monotonic()
         self.in_flight = _NONE  # what is with a worker: nothing, a request, a 100-continue check
+        self.answering: HttpRequest | None = None  # the request with a worker, while in_flight
         self.continue_asked = False
         self.out = b""  # answer bytes, sent up to out_pos
         self.out_pos = 0
@@ -440,6 +448,7 @@ class HttpEngine:
         while done:
             connection, request, checking, answer = done.popleft()
             connection.in_flight = _NONE
+            connection.answering = None
             if connection.sock.fileno() < 0:
                 continue  # closed meanwhile (the client went away); _close counted it
             try:
@@ -610,6 +619,7 @@ class HttpEngine:
                 return
             if not data:
                 connection.read_eof = True
+                _caller_gone(connection)  # HTTP has no half-close: the client stopped waiting
                 break
             connection.last_active = time.monotonic()
             before = len(reader.requests)
@@ -640,7 +650,9 @@ class HttpEngine:
         if not connection.in_flight and connection.pending_out < HIGH_WATER and not connection.closing:
             if reader.requests:
                 request = reader.requests.popleft()
+                request.cancellation = Cancellation()
                 connection.in_flight = _REQUEST
+                connection.answering = request
                 self._jobs.put((connection, request, False))
             elif reader.refusal is not None:
                 refusal = reader.refusal
@@ -758,6 +770,7 @@ class HttpEngine:
         if connection.mask:
             self._poller.unregister(sock)
             connection.mask = 0
+        _caller_gone(connection)
         if self._connections.pop(fileno, None) is not None:
             self._per_address[connection.address] -= 1
             if self._per_address[connection.address] <= 0:
@@ -805,6 +818,13 @@ class HttpEngine:
         except (OSError, ValueError):
             pass
         self._close(connection)
+
+
+def _caller_gone(connection: _Connection) -> None:
+    """Cancel the request a worker is answering for a client that went away (if any)."""
+    request = connection.answering
+    if request is not None and request.cancellation is not None:
+        request.cancellation.cancel()
 
 
 def _refuse(sock: socket.socket) -> None:

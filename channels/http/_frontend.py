@@ -207,6 +207,7 @@ def _call(found: Route, request: HttpRequest) -> ServerRequest:
         metadata_from_headers(headers),
         request.peer,
         request.peer_certificate,
+        request.cancellation,  # the server cancels it when the caller goes away
     )
 
 

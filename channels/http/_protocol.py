@@ -19,10 +19,13 @@ from __future__ import annotations
 import collections
 import email.utils
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import httptools
+
+if TYPE_CHECKING:
+    from container.plugin import Cancellation
 
 REASONS = {
     100: "Continue",
@@ -89,10 +92,13 @@ class HttpRequest:
         peer: the client's address, ``host:port``.
         peer_certificate: the client's certificate (mTLS), as :meth:`ssl.SSLSocket.getpeercert`
             returns it, or None.
+        cancellation: cancelled by the server when the client goes away while the request is
+            answered (None when the server cannot tell: WSGI).
     """
 
     __slots__ = (
         "body",
+        "cancellation",
         "headers",
         "keep_alive",
         "method",
@@ -121,6 +127,7 @@ class HttpRequest:
         self.peer = peer
         self.peer_certificate = peer_certificate
         self.version = version
+        self.cancellation: Cancellation | None = None
 
 
 class HttpAnswer:

@@ -171,5 +171,4 @@ def engine_for(setting: str, dispatcher: Dispatcher) -> str:
         for service in component.services
         for method in service.methods.values()
     ]
-    is_async = getattr(dispatcher, "is_async", lambda path: False)  # TEMP until async-core lands
-    return "asyncio" if paths and all(is_async(path) for path in paths) else "threads"
+    return "asyncio" if paths and all(dispatcher.is_async(path) for path in paths) else "threads"

@@ -12,17 +12,27 @@ selection and encoding) and the server side (a :class:`ServerCall`, after routin
 deadline check, before the arguments are decoded and the implementation runs). A chain is
 composed once per method (:func:`compose`), when a channel compiles its plan or a dispatcher
 its routes; an empty chain is the terminal itself and costs nothing.
+
+Calls of ``async def`` methods run an async chain: an interceptor's ``intercept_async(call,
+call_next)`` (or an ``async def f(call, call_next)``) awaits ``call_next(call)``. A sync-only
+interceptor wraps an async method from a thread of its own (:func:`~._aio.hop`: its
+``call_next`` blocks that thread while the rest of the call goes on on the event loop); an
+async-only interceptor cannot wrap a sync method, and the chain is refused when it is
+compiled, naming both.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import inspect
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import msgspec
 
 from ..values._errors import ConfigurationException
 from ..values._loading import load_object
+from ._aio import hop
 from ._context import CallContext, FrozenCallError
 
 if TYPE_CHECKING:
@@ -30,6 +40,9 @@ if TYPE_CHECKING:
 
 CallNext = Callable[["Call"], Any]
 """The continuation an interceptor calls to go on with the call."""
+
+AsyncCallNext = Callable[["Call"], Awaitable[Any]]
+"""The continuation an async interceptor awaits to go on with the call (``await call_next(call)``)."""
 
 _CONTEXT_FIELDS = frozenset({"metadata", "deadline", "identity", "peer", "peer_certificate"})
 
@@ -228,14 +241,24 @@ class ServerCall(Call):
 class Interceptor:
     """Wraps calls on the client side, the server side, or both.
 
-    Subclass it and override :meth:`intercept`; a plain function ``f(call, call_next)`` works
-    as an interceptor too. Put it in a ServiceContainer's ``client_interceptors`` or
+    Subclass it and override :meth:`intercept` (calls of ``def`` methods) and
+    :meth:`intercept_async` (calls of ``async def`` methods); a plain function
+    ``f(call, call_next)`` works as an interceptor too, and ``async def f(call, call_next)`` as
+    an async one. Put it in a ServiceContainer's ``client_interceptors`` or
     ``server_interceptors`` (or name it in config, ``interceptors.client``/``.server``); the
     same object may serve both sides (``call.side`` tells which). Example::
 
         class Tenant(Interceptor):
             def intercept(self, call, call_next):
                 return call_next(call.with_metadata({"tenant": current_tenant()}))
+
+            async def intercept_async(self, call, call_next):
+                return await call_next(call.with_metadata({"tenant": current_tenant()}))
+
+    An interceptor that overrides only :meth:`intercept` also wraps async methods: it runs in
+    a thread of its own for each such call (docs/async.md says what that costs); one that
+    overrides only :meth:`intercept_async` cannot wrap ``def`` methods, and a chain that would
+    need it to is refused when it is compiled.
 
     Attributes:
         components: the names of the components whose calls the interceptor wraps; None (the
@@ -257,9 +280,21 @@ class Interceptor:
         """
         return call_next(call)
 
+    async def intercept_async(self, call: Call, call_next: AsyncCallNext) -> Any:
+        """Run a call of an ``async def`` method: do something around ``await call_next(call)``.
+
+        Args:
+            call: as for :meth:`intercept`.
+            call_next: the rest of the chain; await it at most once.
+
+        Returns:
+            The call's result.
+        """
+        return await call_next(call)
+
 
 InterceptorLike = Interceptor | Callable[[Call, CallNext], Any]
-"""An :class:`Interceptor`, or a function ``f(call, call_next)``."""
+"""An :class:`Interceptor`, or a function ``f(call, call_next)`` (``async def`` for async methods)."""
 
 
 def applies_to(interceptor: InterceptorLike, component: str) -> bool:
@@ -268,31 +303,93 @@ def applies_to(interceptor: InterceptorLike, component: str) -> bool:
     return components is None or component in components
 
 
-def compose(interceptors: Sequence[InterceptorLike], terminal: Callable[[Any], Any]) -> CallNext:
+def compose(
+    interceptors: Sequence[InterceptorLike],
+    terminal: Callable[[Any], Any],
+    hops: Executor | None = None,
+    method: str = "",
+) -> CallNext:
     """Return ``terminal`` wrapped by the interceptors, the first one outermost.
 
     An empty sequence returns ``terminal`` itself, so an empty chain costs nothing.
+
+    Args:
+        interceptors: outermost first.
+        terminal: the end of the chain; for an async chain, a function returning an awaitable.
+        hops: None for a sync chain; for an async chain (an ``async def`` method), the thread
+            pool where sync-only interceptors run (see the module docstring).
+        method: the method the chain runs, for messages.
+
+    Raises:
+        ConfigurationException: a sync chain would need an async-only interceptor.
     """
     handler = terminal
     for interceptor in reversed(interceptors):
-        handler = _link(interceptor, handler)
+        if hops is None:
+            intercept = sync_intercept_of(interceptor)
+            if intercept is None:
+                raise ConfigurationException(
+                    f"the interceptor {_named(interceptor)} is async only, so it cannot wrap "
+                    f"{method or 'a `def` method'}, a `def` method: give it a sync "
+                    "intercept(call, call_next) too (docs/async.md)"
+                )
+        else:
+            intercept = async_intercept_of(interceptor) or hop(sync_intercept_of(interceptor), hops)  # type: ignore[arg-type]
+        handler = _link(intercept, handler)
     return handler
 
 
-def _link(interceptor: InterceptorLike, call_next: CallNext) -> CallNext:
-    intercept = interceptor.intercept if isinstance(interceptor, Interceptor) else interceptor
-
+def _link(intercept: Callable[[Call, Any], Any], call_next: CallNext) -> CallNext:
+    # The same link serves both ways: an async intercept returns the awaitable its caller awaits.
     def handler(call: Call) -> Any:
         return intercept(call, call_next)
 
     return handler
 
 
+def _is_async(function: object) -> bool:
+    return inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(
+        getattr(function, "__call__", None)  # noqa: B004 - a callable object's own __call__
+    )
+
+
+def _overrides(interceptor: Interceptor, name: str) -> bool:
+    return getattr(type(interceptor), name) is not getattr(Interceptor, name)
+
+
+def sync_intercept_of(interceptor: InterceptorLike) -> Callable[[Call, CallNext], Any] | None:
+    """Return what runs an interceptor around a ``def`` method's call; None for an async-only one."""
+    if isinstance(interceptor, Interceptor):
+        if not _overrides(interceptor, "intercept") and _overrides(interceptor, "intercept_async"):
+            return None
+        return interceptor.intercept
+    return None if _is_async(interceptor) else interceptor
+
+
+def async_intercept_of(
+    interceptor: InterceptorLike,
+) -> Callable[[Call, AsyncCallNext], Awaitable[Any]] | None:
+    """Return what runs an interceptor natively around an ``async def`` method's call.
+
+    None for a sync-only interceptor (it needs a thread: see :func:`~._aio.hop`).
+    """
+    if isinstance(interceptor, Interceptor):
+        if _overrides(interceptor, "intercept") and not _overrides(interceptor, "intercept_async"):
+            return None
+        return interceptor.intercept_async
+    return interceptor if _is_async(interceptor) else None  # type: ignore[return-value]
+
+
+def _named(interceptor: InterceptorLike) -> str:
+    target = interceptor if not isinstance(interceptor, Interceptor) else type(interceptor)
+    return getattr(target, "__qualname__", None) or repr(interceptor)
+
+
 def load_interceptor(spec: str, where: str) -> InterceptorLike:
     """Return the interceptor that config names as ``package.module:name``.
 
     A class is instantiated with no arguments; an :class:`Interceptor` object or a function
-    ``f(call, call_next)`` is used as it is.
+    ``f(call, call_next)`` (``def`` or ``async def``) is used as it is.
 
     Raises:
         ConfigurationException: the spec is malformed, cannot be imported, or names something

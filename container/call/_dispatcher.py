@@ -1,10 +1,11 @@
 """The dispatcher: the server side of every call, whatever listener received it.
 
 A listener hands each request to :meth:`Dispatcher.handle` (one :class:`ServerRequest` in, a
-:class:`Response` out) or, in process, :meth:`Dispatcher.call_local` (objects in and out). The
-routes are compiled once, when the dispatcher is made: per method, its codec per content type,
-the server interceptors composed around the implementation function. For each call the
-dispatcher:
+:class:`Response` out), an asyncio listener to :meth:`Dispatcher.handle_async`, or, in
+process, :meth:`Dispatcher.call_local` / :meth:`Dispatcher.call_local_async` (objects in and
+out). The routes are compiled once, when the dispatcher is made: per method, its codec per
+content type, the server interceptors composed around the implementation function (an async
+chain for an ``async def`` method). For each call the dispatcher:
 
 1. routes ``component/service/method`` to a hosted implementation method (404 otherwise: only
    public methods declared by the service interface are routes);
@@ -14,7 +15,11 @@ dispatcher:
    :class:`CallRejected`);
 5. decodes the arguments when they are first needed (400 with the field path when they do
    not fit the signature) and runs the implementation, with the call's context current so
-   that nested calls inherit its deadline;
+   that nested calls inherit its deadline: a ``def`` implementation on the listener's thread
+   (or, from :meth:`~Dispatcher.handle_async`, in the dispatcher's worker pool), an ``async
+   def`` one on an event loop (the listener's, or the dispatcher's own: one loop, started on
+   first use), where it is cancelled when the deadline passes or the listener reports its
+   caller gone (:class:`~container.plugin.Cancellation`);
 6. encodes the result, or the error envelope for what the implementation raised: a failure
    of a call the implementation made (a deadline, an unreachable or refusing dependency) is
    relayed with its status and message; anything unexpected is hidden behind an error id;
@@ -25,15 +30,22 @@ dispatcher:
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import inspect
 import logging
+import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from ..config._runtime import shared_workers
+from ..config._workers import BackgroundLoop, Workers
 from ..values._errors import (
     DEPENDENCY_FAILED,
+    BlockingCallException,
     RemoteError,
     RemoteServiceException,
     ServiceTimeoutException,
@@ -54,6 +66,7 @@ from ..wire._codec import (
     encode_exception,
     error_for_status,
 )
+from ._aio import UNBOUNDED, Deadline, in_thread, within
 from ._calls import Arguments, CallNext, Interceptor, InterceptorLike, Invocation, ServerCall, compose
 from ._context import (
     NO_METADATA,
@@ -69,8 +82,11 @@ from ._messages import Response, ServerRequest
 
 if TYPE_CHECKING:
     from ..declarations._descriptors import ComponentDescriptor, MethodDescriptor
+    from ..declarations._health import Health
 
 logger = logging.getLogger("servicewire.server")
+
+_T = TypeVar("_T")
 
 _serving_get = serving_variable.get
 _serving_set = serving_variable.set
@@ -88,6 +104,12 @@ UNSUPPORTED_MEDIA_TYPE = Status.UNSUPPORTED_MEDIA_TYPE
 INTERNAL_ERROR = Status.INTERNAL_ERROR
 UNAVAILABLE = Status.UNAVAILABLE
 DEADLINE_EXCEEDED = Status.DEADLINE_EXCEEDED
+
+CANCELLED = "Cancelled"
+"""The error type of the answer to a call whose caller went away (nobody reads it)."""
+
+WORKERS = 8
+"""Threads of a dispatcher's worker pool: sync implementations called through handle_async."""
 
 
 class CallRejected(Exception):
@@ -131,7 +153,7 @@ class CallerCheck(Protocol):
 class _Route:
     """What the dispatcher compiled for one hosted method: run it, decode and encode for it."""
 
-    __slots__ = ("chain", "codecs", "function", "method")
+    __slots__ = ("chain", "codecs", "function", "is_async", "method")
 
     def __init__(
         self,
@@ -139,11 +161,16 @@ class _Route:
         function: Callable[..., Any],
         interceptors: Sequence[InterceptorLike],
         codecs: dict[str, MethodCodec],
+        workers: Workers,
     ) -> None:
         self.method = method
         self.function = function
+        self.is_async = method.is_async  # its implementation is `async def` too (hosting checks it)
         # None: no server interceptors, the function is called directly.
-        self.chain: CallNext | None = compose(interceptors, _terminal(function)) if interceptors else None
+        self.chain: CallNext | None = None
+        if interceptors:
+            hops = workers.hops if self.is_async else None
+            self.chain = compose(interceptors, _terminal(function), hops, method.path)
         self.codecs = codecs
 
 
@@ -168,6 +195,10 @@ class Dispatcher:
         expose: who may read ``health``, ``report`` (and ``describe``), ``metrics`` and
             ``dashboard`` (attributes ``open``, ``authenticated`` or ``off``); None: health
             open, the dashboard off, the others authenticated.
+        workers: the runtime's workers (where sync-only interceptors of async methods run);
+            None: the process's shared ones.
+        threads: the threads of the worker pool that runs ``def`` implementations for
+            :meth:`handle_async` (made on first use).
     """
 
     def __init__(
@@ -181,8 +212,15 @@ class Dispatcher:
         health_endpoint: Callable[[ComponentDescriptor[Any]], str | None] = lambda component: None,
         guard: CallerCheck | None = None,
         expose: Any = None,
+        workers: Workers | None = None,
+        threads: int = WORKERS,
     ) -> None:
         self.components = list(components)
+        self.workers = workers if workers is not None else shared_workers()
+        self.threads = threads
+        self._loop = BackgroundLoop("servicewire-dispatcher")
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
         self.guard = guard
         defaults = {
             "health": "open",
@@ -214,22 +252,28 @@ class Dispatcher:
                     continue
                 for method in service.methods.values():
                     codecs_of = {ct: MethodCodec(method, codec) for ct, codec in self.codecs.items()}
-                    route = _Route(method, getattr(instance, method.name), chain_of, codecs_of)
+                    route = _Route(method, getattr(instance, method.name), chain_of, codecs_of, self.workers)
                     self._routes[method.path] = route
                     self._by_method[method] = route
-        # The routes in-process calls may take: emptied when the server stops taking calls, so
-        # the hot path tests one dictionary instead of a dictionary and a flag.
-        self._local_routes = dict(self._by_method)
+        # The routes of `def` methods in-process calls may take: emptied when the server stops
+        # taking calls, so the hot path tests one dictionary instead of a dictionary and a flag.
+        # (Async methods take the miss path: their callers await call_local_async.)
+        self._local_routes = {m: route for m, route in self._by_method.items() if not route.is_async}
 
     # the call path
 
     def handle(self, request: ServerRequest) -> Response:
         """Answer one request: route, check, run the interceptors and the implementation, encode.
 
+        An ``async def`` implementation runs on the dispatcher's event loop while this thread
+        waits; it is cancelled when the deadline passes (504) or ``request.cancellation`` is
+        cancelled.
+
         Returns:
             The answer: 200 with the result, or an error status with the error envelope; with
             the metadata the implementation or an interceptor set for it.
         """
+        # _prepare, inline: the hot path of every listener saves a call.
         codec = codec_for(request.content_type)
         if codec is None or codec.content_type not in self.codecs:
             known = ", ".join(self.codecs)
@@ -254,7 +298,65 @@ class Dispatcher:
             deadline = _monotonic() + budget
         context = CallContext(metadata, deadline, None, request.peer, request.peer_certificate, budget)
         serving = Serving(context)
+        if route.is_async:
+            return self._handle_on_loop(route, codec, serving, request)
         return self._run(route, codec, serving, request.body)
+
+    async def handle_async(self, request: ServerRequest) -> Response:
+        """Answer one request from an event loop (an ASGI application, an asyncio listener).
+
+        The same steps as :meth:`handle`: an ``async def`` implementation runs on the running
+        loop, a ``def`` one in the dispatcher's worker pool (never blocking the loop).
+        Cancelling the awaiting task (or ``request.cancellation``) cancels an async
+        implementation; a sync one finishes in its thread.
+        """
+        prepared = self._prepare(request)
+        if type(prepared) is Response:
+            return prepared
+        route, codec, serving = prepared  # type: ignore[misc]
+        if not route.is_async:
+            return await in_thread(self._workers_pool(), self._run, route, codec, serving, request.body)  # type: ignore[no-any-return]
+        cancellation = request.cancellation
+        if cancellation is not None:
+            task, loop = asyncio.current_task(), asyncio.get_running_loop()
+            if task is not None:
+                cancellation.on_cancel(lambda: loop.call_soon_threadsafe(task.cancel))
+        return await self._run_async(route, codec, serving, request.body)
+
+    def _prepare(self, request: ServerRequest) -> tuple[_Route, Codec, Serving] | Response:
+        """The checks before a call runs: content type, route, accepting, deadline; or the answer."""
+        codec = codec_for(request.content_type)
+        if codec is None or codec.content_type not in self.codecs:
+            known = ", ".join(self.codecs)
+            return self.error_response(
+                UNSUPPORTED_MEDIA_TYPE,
+                f"content type {request.content_type!r} is not supported; use one of {known}",
+            )
+        route = self._routes.get(request.path)
+        if route is None:
+            return self.error_response(NOT_FOUND, f"no service method at {request.path}", codec)
+        if not self._accepting:
+            return self.error_response(
+                UNAVAILABLE, "the server is shutting down; the call did not run", codec
+            )
+        metadata, budget = _received(request.metadata)
+        deadline = None
+        if budget is not None:
+            if budget <= 0:
+                return self.error_response(
+                    DEADLINE_EXCEEDED, "the deadline passed before the call ran", codec
+                )
+            deadline = _monotonic() + budget
+        context = CallContext(metadata, deadline, None, request.peer, request.peer_certificate, budget)
+        return route, codec, Serving(context)
+
+    def is_async(self, path: str) -> bool:
+        """Return True when ``component/service/method`` is a hosted ``async def`` method.
+
+        A listener may use it to hand such calls straight to an event loop.
+        """
+        route = self._routes.get(path)
+        return route is not None and route.is_async
 
     def dispatch(
         self,
@@ -280,7 +382,10 @@ class Dispatcher:
         try:
             chain = route.chain
             if chain is None:
-                args, kwargs = _decoded(method_codec, body)
+                try:  # _decoded, inline: the hot path of a call without interceptors
+                    args, kwargs = method_codec.decode_call(body)
+                except CodecError as exc:
+                    raise CallRejected(BAD_REQUEST, str(exc), kind=exc.kind.value) from None
                 result = route.function(*args, **kwargs)
             else:
                 arguments = Arguments(lambda: _decoded(method_codec, body))
@@ -296,6 +401,80 @@ class Dispatcher:
             _serving_reset(token)
             active.pop()
         return Response(OK, out, codec.content_type, serving.answer)
+
+    async def _run_async(self, route: _Route, codec: Codec, serving: Serving, body: bytes) -> Response:
+        """:meth:`_run` of an ``async def`` implementation, cancelled when the deadline passes."""
+        method_codec = route.codecs[codec.content_type]
+        active = self._active
+        active.append(None)
+        token = _serving_set(serving)
+        deadline = serving.context.deadline
+        try:
+            with UNBOUNDED if deadline is None else Deadline(deadline, CallRejected, *_STOPPED):
+                chain = route.chain
+                if chain is None:
+                    args, kwargs = _decoded(method_codec, body)
+                    result = await route.function(*args, **kwargs)
+                else:
+                    arguments = Arguments(lambda: _decoded(method_codec, body))
+                    call = ServerCall(route.method, serving.context, arguments, codec.content_type)
+                    result = await chain(call)
+            out = method_codec.encode_result(result)
+        except CallRejected as exc:
+            return self.error_response(
+                exc.status, exc.message, codec, exc.error_type, kind=exc.kind, metadata=serving.answer
+            )
+        except Exception as exc:
+            return self._failure(route, codec, exc, serving.answer)
+        finally:
+            _serving_reset(token)
+            active.pop()
+        return Response(OK, out, codec.content_type, serving.answer)
+
+    def _handle_on_loop(
+        self, route: _Route, codec: Codec, serving: Serving, request: ServerRequest
+    ) -> Response:
+        """Run an async route for a sync listener: on the dispatcher's loop, this thread waiting."""
+        future = self._submit(self._run_async(route, codec, serving, request.body))
+        cancellation = request.cancellation
+        if cancellation is not None:
+            cancellation.on_cancel(future.cancel)
+        try:
+            return future.result()
+        except concurrent.futures.CancelledError:
+            return self.error_response(
+                INTERNAL_ERROR, "the call was cancelled: its caller went away", codec, CANCELLED
+            )
+
+    def _submit(self, coroutine: Coroutine[Any, Any, _T]) -> concurrent.futures.Future[_T]:
+        """Schedule a coroutine on the dispatcher's loop (started now if it is not running)."""
+        if self._loop.in_loop_thread():
+            coroutine.close()
+            raise BlockingCallException(
+                "a sync call waits on the dispatcher's own event loop for work of that loop; "
+                "await the async method instead (docs/async.md)"
+            )
+        return self._loop.submit(coroutine)
+
+    def _blocking(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
+        """Run a coroutine on the dispatcher's loop and wait for it (an interrupt cancels it)."""
+        future = self._submit(coroutine)
+        try:
+            return future.result()
+        except BaseException:
+            future.cancel()
+            raise
+
+    def _workers_pool(self) -> concurrent.futures.ThreadPoolExecutor:
+        pool = self._pool
+        if pool is None:
+            with self._pool_lock:
+                if self._pool is None:
+                    self._pool = concurrent.futures.ThreadPoolExecutor(
+                        self.threads, thread_name_prefix="servicewire-dispatcher-worker"
+                    )
+                pool = self._pool
+        return pool
 
     def check(self, request: ServerRequest) -> Response | None:
         """Route a call and authenticate its caller without running it or reading its body.
@@ -354,14 +533,7 @@ class Dispatcher:
         """
         route = self._local_routes.get(invocation.method)
         if route is None:
-            what = (
-                "is shutting down and did not run"
-                if invocation.method in self._by_method
-                else "does not host"
-            )
-            raise ServiceUnavailableException(
-                f"this process's dispatcher {what} {invocation.method.path}", url, sent=False
-            )
+            return self._call_local_async_route(invocation, url)
         context = invocation.context
         deadline = context.deadline
         if deadline is not None and _monotonic() >= deadline:
@@ -381,13 +553,7 @@ class Dispatcher:
             arguments = Arguments(None, invocation._args, invocation._kwargs)
             return chain(ServerCall(route.method, context, arguments))
         except CallRejected as exc:
-            raise error_for_status(
-                JSON_CODEC,
-                exc.status,
-                encode_error(JSON_CODEC, exc.error_type, exc.message, kind=exc.kind),
-                url,
-                route.method.path,
-            ) from None
+            raise _rejected(exc, url, route.method.path) from None
         except Exception as exc:
             if is_application_exception(type(exc)):
                 raise
@@ -397,6 +563,78 @@ class Dispatcher:
             active.pop()
             if serving.answer:
                 hand_back(invocation, serving.answer)
+
+    async def call_local_async(self, invocation: Invocation, url: str = "") -> Any:
+        """Run a call of an ``async def`` method made in this process, on the caller's event loop.
+
+        The rules of :meth:`call_local`; the implementation runs on the running loop, inside
+        the caller's task, so the caller's deadline and cancellation reach it directly.
+
+        Raises:
+            ServiceUnavailableException: as for :meth:`call_local`.
+            ServiceTimeoutException: the deadline had passed (nothing ran).
+        """
+        route = self._local_route(invocation, url)
+        if not route.is_async:  # a transport's thread serves a `def` method
+            return await in_thread(self._workers_pool(), self.call_local, invocation, url)
+        serving = Serving(invocation.context)
+        try:
+            return await self._serve_local(route, invocation, serving, url)
+        finally:
+            if serving.answer:
+                hand_back(invocation, serving.answer)
+
+    def _call_local_async_route(self, invocation: Invocation, url: str) -> Any:
+        """:meth:`call_local` of an ``async def`` method (for a transport without ``call_async``).
+
+        It runs on the dispatcher's loop, bounded by the deadline, while this thread waits.
+        """
+        route = self._local_route(invocation, url)
+        context = invocation.context
+        serving = Serving(context)
+        coroutine = self._serve_local(route, invocation, serving, url)
+        if context.deadline is not None:
+            budget = context.budget or 0.0
+            coroutine = within(coroutine, context.deadline, ServiceTimeoutException, url, "deadline", budget)
+        try:
+            return self._blocking(coroutine)
+        finally:
+            if serving.answer:
+                hand_back(invocation, serving.answer)
+
+    def _local_route(self, invocation: Invocation, url: str) -> _Route:
+        """The route of an in-process call of an async method, checked as :meth:`call_local` checks."""
+        route = self._by_method.get(invocation.method)
+        if route is None or not self._accepting:
+            what = "is shutting down and did not run" if route is not None else "does not host"
+            raise ServiceUnavailableException(
+                f"this process's dispatcher {what} {invocation.method.path}", url, sent=False
+            )
+        deadline = invocation.context.deadline
+        if deadline is not None and _monotonic() >= deadline:
+            raise ServiceTimeoutException(url, "deadline", 0.0, sent=False)
+        return route
+
+    async def _serve_local(self, route: _Route, invocation: Invocation, serving: Serving, url: str) -> Any:
+        """Run an in-process call of an ``async def`` method: interceptors, implementation, errors."""
+        active = self._active
+        active.append(None)
+        token = _serving_set(serving)
+        try:
+            chain = route.chain
+            if chain is None:
+                return await route.function(*invocation._args, **invocation._kwargs)
+            arguments = Arguments(None, invocation._args, invocation._kwargs)
+            return await chain(ServerCall(route.method, invocation.context, arguments))
+        except CallRejected as exc:
+            raise _rejected(exc, url, route.method.path) from None
+        except Exception as exc:
+            if is_application_exception(type(exc)):
+                raise
+            raise self._local_failure(route.method.path, exc) from exc
+        finally:
+            _serving_reset(token)
+            active.pop()
 
     # failures
 
@@ -519,26 +757,37 @@ class Dispatcher:
         """Return the health document of a hosted component (200, or 503 when ERROR), or None.
 
         A component whose health cannot be computed (a failing check class, a broken
-        ``get_health``) is reported as ERROR with the reason, never as an exception.
+        ``get_health``) is reported as ERROR with the reason, never as an exception. An
+        ``async def get_health`` (and async health checks) run on the dispatcher's loop.
         """
         descriptor = self._by_component.get(component)
         if descriptor is None:
             return None
-        from ..declarations._health import Health, HealthResult, HealthStatus
-
         try:
             instance = self._component_instance(descriptor)
             status_name = instance.get_status().value
-            health = instance.get_health()
+            awaitable = _async_health(instance)
+            health = self._blocking(awaitable()) if awaitable is not None else instance.get_health()
         except Exception as exc:  # a broken health is a finding, not a crash
-            status_name = "unknown"
-            health = Health(
-                HealthStatus.ERROR,
-                (HealthResult("health", HealthStatus.ERROR, f"{type(exc).__name__}: {exc}"),),
-            )
-        document = {"component": component, "component_status": status_name, **health.to_dict()}
-        status = HEALTH_FAILING if health.status >= HealthStatus.ERROR else HEALTH_OK
-        return Response(status, JSON_CODEC.encode(document), JSON_CODEC.content_type)
+            status_name, health = "unknown", _broken_health(exc)
+        return _health_response(component, status_name, health)
+
+    async def health_async(self, component: str) -> Response | None:
+        """:meth:`health` from an event loop: async health on it, a sync ``get_health`` in the worker pool."""
+        descriptor = self._by_component.get(component)
+        if descriptor is None:
+            return None
+        try:
+            instance = self._component_instance(descriptor)
+            status_name = instance.get_status().value
+            awaitable = _async_health(instance)
+            if awaitable is not None:
+                health = await awaitable()
+            else:
+                health = await in_thread(self._workers_pool(), instance.get_health)
+        except Exception as exc:  # a broken health is a finding, not a crash
+            status_name, health = "unknown", _broken_health(exc)
+        return _health_response(component, status_name, health)
 
     # lifecycle
 
@@ -565,6 +814,17 @@ class Dispatcher:
                 return False
             time.sleep(0.002)
         return True
+
+    def close(self) -> None:
+        """Stop the dispatcher's event loop (its calls are cancelled) and its worker pool.
+
+        The server calls it last, after draining; both start again if a call comes after all.
+        """
+        self._loop.close()
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False)
 
 
 def _received(metadata: Mapping[str, str]) -> tuple[Metadata, float | None]:
@@ -597,8 +857,57 @@ def _decoded(method_codec: MethodCodec, body: bytes) -> tuple[list[Any], dict[st
         raise CallRejected(BAD_REQUEST, str(exc), kind=exc.kind.value) from None
 
 
+_STOPPED = (DEADLINE_EXCEEDED, "the deadline passed while the call ran; it was cancelled")
+"""The CallRejected of an async implementation cancelled at its deadline."""
+
+
+def _rejected(exc: CallRejected, url: str, path: str) -> Exception:
+    """What an in-process caller gets for a call the server side refused (a protocol status)."""
+    body = encode_error(JSON_CODEC, exc.error_type, exc.message, kind=exc.kind)
+    return error_for_status(JSON_CODEC, exc.status, body, url, path)
+
+
+def _async_health(instance: Any) -> Callable[[], Coroutine[Any, Any, Health]] | None:
+    """What to await for a component's health, or None when it is computed synchronously.
+
+    An ``async def get_health``, or the checks of an :class:`~container.AbstractComponent`
+    whose ``get_health`` is its own when some check is an ``async def``.
+    """
+    from ..declarations._component import AbstractComponent
+    from ..declarations._health import HealthCheckManager
+
+    get_health = instance.get_health
+    if inspect.iscoroutinefunction(get_health):
+        return get_health  # type: ignore[no-any-return]
+    if isinstance(instance, AbstractComponent) and type(instance).get_health is AbstractComponent.get_health:
+        if instance.health_checks is None:
+            instance.health_checks = HealthCheckManager.for_component(type(instance))
+        if instance.health_checks.has_async:
+            return instance.health_checks.check_async
+    return None
+
+
+def _broken_health(exc: Exception) -> Health:
+    from ..declarations._health import Health, HealthResult, HealthStatus
+
+    return Health(
+        HealthStatus.ERROR, (HealthResult("health", HealthStatus.ERROR, f"{type(exc).__name__}: {exc}"),)
+    )
+
+
+def _health_response(component: str, status_name: str, health: Health) -> Response:
+    from ..declarations._health import HealthStatus
+
+    document = {"component": component, "component_status": status_name, **health.to_dict()}
+    status = HEALTH_FAILING if health.status >= HealthStatus.ERROR else HEALTH_OK
+    return Response(status, JSON_CODEC.encode(document), JSON_CODEC.content_type)
+
+
 def _terminal(function: Callable[..., Any]) -> CallNext:
-    """The end of a server chain: the implementation, with the call's context as the served one."""
+    """The end of a server chain: the implementation, with the call's context as the served one.
+
+    For an ``async def`` implementation it returns the coroutine, which the async chain awaits.
+    """
 
     def run(call: Any) -> Any:
         serving = _serving_get()

@@ -3,13 +3,14 @@
 A :class:`Request` is what the pipeline hands a transport (the encoded call, its metadata and
 deadline); a :class:`Response` is what comes back, and what the dispatcher answers a listener
 with. A :class:`ServerRequest` is what a listener hands the dispatcher: one request as it
-arrived.
+arrived, with a :class:`Cancellation` when the listener can tell that its caller went away.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgspec
@@ -99,10 +100,54 @@ class Response(msgspec.Struct, gc=False):
         return f"<Response {self.status} {len(self.body)} bytes {self.content_type}>"
 
 
+class Cancellation:
+    """How a listener tells the dispatcher that the caller of a request went away (thread-safe).
+
+    A listener that notices it (the caller's connection closed while its call runs) makes one
+    per request, passes it as ``ServerRequest(..., cancellation=...)``, and calls
+    :meth:`cancel`; the dispatcher then cancels the call's coroutine (an ``async def``
+    implementation sees :class:`asyncio.CancelledError` at its next await). A sync
+    implementation is not interrupted: a thread cannot be stopped from outside. An asyncio
+    listener calling :meth:`Dispatcher.handle_async` cancels its task instead.
+
+    Attributes:
+        cancelled: True once :meth:`cancel` was called.
+    """
+
+    __slots__ = ("_callbacks", "_lock", "cancelled")
+
+    def __init__(self) -> None:
+        self.cancelled = False
+        self._callbacks: list[Callable[[], Any]] = []
+        self._lock = threading.Lock()
+
+    def cancel(self) -> None:
+        """Say that the caller went away: the callbacks run now, once (later calls do nothing)."""
+        with self._lock:
+            if self.cancelled:
+                return
+            self.cancelled = True
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback()
+
+    def on_cancel(self, callback: Callable[[], Any]) -> None:
+        """Run ``callback`` when :meth:`cancel` is called (at once when it was called already)."""
+        with self._lock:
+            if not self.cancelled:
+                self._callbacks.append(callback)
+                return
+        callback()
+
+    def __repr__(self) -> str:
+        return f"<Cancellation {'cancelled' if self.cancelled else 'pending'}>"
+
+
 class ServerRequest(msgspec.Struct, gc=False):
     """One request as a listener received it: what it hands :meth:`Dispatcher.handle`.
 
-    (Untracked by the garbage collector: it holds bytes, strings and plain mappings.)
+    (Untracked by the garbage collector: it holds bytes, strings, plain mappings and a
+    :class:`Cancellation`, whose callbacks never refer back to the request.)
 
     Attributes:
         path: ``component/service/method``.
@@ -113,6 +158,8 @@ class ServerRequest(msgspec.Struct, gc=False):
         peer: the caller's address as the listener saw it, for logs ("" when unknown).
         peer_certificate: the caller's verified TLS client certificate, as
             :meth:`ssl.SSLSocket.getpeercert` returns it (mTLS), or None.
+        cancellation: what the listener cancels when the caller goes away while the call
+            runs, or None when it cannot tell.
     """
 
     path: str
@@ -121,6 +168,7 @@ class ServerRequest(msgspec.Struct, gc=False):
     metadata: Mapping[str, str] = NO_METADATA
     peer: str = ""
     peer_certificate: dict[str, Any] | None = None
+    cancellation: Cancellation | None = None
 
     def __repr__(self) -> str:
         return f"<ServerRequest {self.path} {len(self.body)} bytes {self.content_type}>"

@@ -3,7 +3,8 @@
 A proxy class subclasses the interface and defines every public method with the interface's
 own signature, docstring and annotations, so ``isinstance``, ``inspect.signature``, ``help()``
 and editors see the interface. Each method runs its method's compiled plan on the proxy's
-target: ``plans[method].call(args, kwargs)``.
+target: ``plans[method].call(args, kwargs)``; an ``async def`` method of the interface is an
+``async def`` of the proxy, which awaits ``plans[method].call_async(args, kwargs)``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..config._runtime import shared_workers
+from ..config._workers import Workers
+from ._aio import in_thread
 from ._calls import Invocation
 from ._context import new_client_context
 
@@ -26,8 +30,11 @@ class MethodRunner(Protocol):
     def call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Run one call with these arguments and return its result."""
 
+    async def call_async(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Run one call of an ``async def`` method and return its result."""
+
     def chain(self, invocation: Invocation) -> Any:
-        """Run one call whose Invocation (with its context) is made."""
+        """Run one call whose Invocation (with its context) is made (an awaitable for an async method)."""
 
 
 class CallTarget(Protocol):
@@ -72,17 +79,21 @@ class Binding:
         resolve: returns the channel; called with the first call's deadline (None: without
             waiting, when the channel is asked for outside a call).
         timeout_of: a method's default timeout, for the first call's context.
+        workers: where an async first call waits for the channel (it may wait for a registry),
+            so that its event loop does not; None: the process's shared workers.
     """
 
-    __slots__ = ("_channel", "_lock", "_resolve", "_timeout_of", "plans")
+    __slots__ = ("_channel", "_lock", "_resolve", "_timeout_of", "plans", "workers")
 
     def __init__(
         self,
         resolve: Callable[[float | None], CallTarget],
         timeout_of: Callable[[MethodDescriptor], float | None],
+        workers: Workers | None = None,
     ) -> None:
         self._resolve = resolve
         self._timeout_of = timeout_of
+        self.workers = workers if workers is not None else shared_workers()
         self._channel: CallTarget | None = None
         self._lock = threading.Lock()
         self.plans: dict[Any, MethodRunner] = _Unresolved(self)
@@ -136,16 +147,41 @@ class _FirstCall:
         channel = self._binding.channel(invocation.context.deadline)
         return channel.plans[self._method].chain(invocation)
 
+    async def call_async(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        binding = self._binding
+        context = new_client_context(binding._timeout_of(self._method))
+        invocation = Invocation(self._method, args, kwargs, context)
+        channel = binding.resolved
+        if channel is None:  # asking the registry blocks: not on the caller's loop
+            channel = await in_thread(binding.workers.pool, binding.channel, context.deadline)
+        return await channel.plans[self._method].chain(invocation)
 
-def make_proxy(descriptor: ServiceDescriptor[Any], target: CallTarget | Binding) -> Any:
-    """Return a proxy of the service whose calls go through ``target``."""
+
+def make_proxy(
+    descriptor: ServiceDescriptor[Any], target: CallTarget | Binding, workers: Workers | None = None
+) -> Any:
+    """Return a proxy of the service whose calls go through ``target``.
+
+    ``workers`` are those of the runtime the proxy belongs to (its bridges between sync and
+    async code run there; a binding brings its own).
+    """
     proxy: Any = object.__new__(proxy_class(descriptor))
     proxy._servicewire_plans = target.plans
     if isinstance(target, Binding):
         proxy._servicewire_binding = target
+        workers = target.workers
     else:
         proxy._servicewire_channel = target
+    proxy._servicewire_workers = workers if workers is not None else shared_workers()
     return proxy
+
+
+def workers_of_proxy(proxy: Any) -> Workers | None:
+    """Return the workers of the runtime a proxy belongs to; None for anything that is no proxy."""
+    if not getattr(type(proxy), "__servicewire_proxy__", False):
+        return None
+    found = vars(proxy).get("_servicewire_workers")
+    return found if isinstance(found, Workers) else None
 
 
 def target_of(proxy: Any) -> CallTarget:
@@ -193,11 +229,15 @@ def _repr(self: Any) -> str:
 def _method(method: MethodDescriptor) -> Any:
     original = getattr(method.service.type, method.name)
 
-    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+    async def call_async(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return await self._servicewire_plans[method].call_async(args, kwargs)
+
+    def call_sync(self: Any, *args: Any, **kwargs: Any) -> Any:
         return self._servicewire_plans[method].call(args, kwargs)
 
+    call: Any = call_async if method.is_async else call_sync
     functools.update_wrapper(call, original)
     # update_wrapper copies __isabstractmethod__ from the interface's abstract method.
-    call.__isabstractmethod__ = False  # type: ignore[attr-defined]
-    call.__signature__ = method.signature  # type: ignore[attr-defined]
+    call.__isabstractmethod__ = False
+    call.__signature__ = method.signature
     return call

@@ -20,6 +20,13 @@ raise                                                  when
 The first two let the core try another instance; the others mean the call may have run, so
 it is retried only for idempotent methods.
 
+Calls of ``async def`` methods await :meth:`Transport.send_async`: a transport written for
+asyncio overrides it (same failures, same table); one that does not is run by the default,
+which calls :meth:`Transport.send` in the runtime's bounded thread pool. The core bounds the
+await by the call's deadline (it cancels it then) and cancels it when the caller's task is
+cancelled: an async transport closes the connection of an exchange it abandons, so that the
+server sees the caller go.
+
 Server side, a :class:`Listener` accepts requests in its own way and hands each to the
 :class:`~container.plugin.Dispatcher`, which answers with a :class:`Response`.
 """
@@ -29,6 +36,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
+from ..config._runtime import workers_of
+from ._aio import in_thread
 from ._messages import Request, Response
 
 if TYPE_CHECKING:
@@ -44,6 +53,8 @@ class Transport(ABC):
 
     Subclass it, implement :meth:`send` (thread-safe) and :meth:`close`, and name the class in
     your channel's ``transport`` attribute. The core creates one per ServiceManager and channel.
+    Override :meth:`send_async` (and :meth:`aclose`) to serve ``async def`` methods on the
+    caller's event loop; one instance then serves every thread and every event loop.
 
     Args:
         settings: the validated servicewire configuration (read your own typed section with
@@ -62,8 +73,26 @@ class Transport(ABC):
         exception escape.
         """
 
+    async def send_async(self, url: str, request: Request) -> Response:
+        """Send ``request`` to the instance at ``url`` from an event loop; return its answer.
+
+        The default runs :meth:`send` in the runtime's bounded thread pool
+        (``settings.runtime.workers.pool``). Override it in a transport written for asyncio:
+        classify failures as :meth:`send` does; the core cancels this coroutine when the
+        deadline passes or the caller's task is cancelled, so close the connection of an
+        exchange that is cancelled half way (it cannot carry another call).
+        """
+        return await in_thread(workers_of(self.settings.runtime).pool, self.send, url, request)  # type: ignore[no-any-return]
+
     def close(self) -> None:
         """Close connections and threads; the transport is not used afterwards."""
+
+    async def aclose(self) -> None:
+        """Close from an event loop (``ServiceManager.aclose()``): :meth:`close` by default.
+
+        Override it when connections belong to the event loop that opened them.
+        """
+        self.close()
 
 
 class InProcessTransport(ABC):
@@ -85,8 +114,21 @@ class InProcessTransport(ABC):
             ServiceException: what :meth:`Dispatcher.call_local` raised.
         """
 
+    async def call_async(self, url: str, invocation: Invocation) -> Any:
+        """Run a call of an ``async def`` method at the dispatcher that ``url`` names; return its result.
+
+        The default runs :meth:`call` in the runtime's thread pool; the ``local`` channel's
+        transport awaits :meth:`Dispatcher.call_local_async` instead, so the implementation runs
+        on the caller's own event loop.
+        """
+        return await in_thread(workers_of(self.settings.runtime).pool, self.call, url, invocation)
+
     def close(self) -> None:
         """Release what the transport holds."""
+
+    async def aclose(self) -> None:
+        """Release what the transport holds, from an event loop: :meth:`close` by default."""
+        self.close()
 
 
 class Listener(ABC):

@@ -1,8 +1,9 @@
-"""What plugins see of the runtime their settings belong to: its in-process address space.
+"""What plugins see of the runtime their settings belong to: its address space and its workers.
 
 Each ServiceContainer owns a runtime (``container.Runtime``): its catalog, plugin
-registrations, in-process addresses and shared managers. The core hands a plugin the runtime
-through what it already hands it, the :class:`~container.plugin.Settings`
+registrations, in-process addresses, shared managers, and the threads and event loop that
+calls crossing between sync and async code borrow (:class:`~._workers.Workers`). The core hands
+a plugin the runtime through what it already hands it, the :class:`~container.plugin.Settings`
 (``settings.runtime``); this module declares the part of it a plugin may use, so that the
 layers below the runtime can name it.
 """
@@ -14,6 +15,7 @@ import uuid
 from typing import Any, Protocol
 
 from ._plugins import PluginGroup
+from ._workers import Workers
 
 
 class AddressSpace:
@@ -61,6 +63,8 @@ class PluginRuntime(Protocol):
         addresses: the runtime's in-process address space.
         sections: the typed config sections known to the runtime, by top-level key.
         refused_urls: what was logged as refused already (the core logs a URL once).
+        workers: the thread pools and background event loop of calls that cross between sync
+            and async code (a transport without ``send_async`` is run in ``workers.pool``).
     """
 
     @property
@@ -74,6 +78,10 @@ class PluginRuntime(Protocol):
     @property
     def refused_urls(self) -> set[tuple[str, str]]:
         """(where, URL) pairs the core logged as refused, so that each is logged once."""
+
+    @property
+    def workers(self) -> Workers:
+        """The thread pools and background event loop of the runtime."""
 
 
 class DetachedRuntime:
@@ -106,3 +114,30 @@ class DetachedRuntime:
     def refused_urls(self) -> set[tuple[str, str]]:
         """The refused URLs logged already for these settings."""
         return self._refused
+
+    @property
+    def workers(self) -> Workers:
+        """The process's shared workers (settings made outside a container own no threads)."""
+        return shared_workers()
+
+
+_shared: list[Workers] = []
+_shared_lock = threading.Lock()
+
+
+def shared_workers() -> Workers:
+    """Return the workers of what no runtime owns (settings made on their own), made on first use.
+
+    A pure cache of threads started on demand: no behaviour depends on it.
+    """
+    if not _shared:
+        with _shared_lock:
+            if not _shared:
+                _shared.append(Workers())
+    return _shared[0]
+
+
+def workers_of(runtime: object) -> Workers:
+    """Return a runtime's workers; the shared ones for a runtime object made before workers existed."""
+    found = getattr(runtime, "workers", None)
+    return found if isinstance(found, Workers) else shared_workers()

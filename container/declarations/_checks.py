@@ -5,9 +5,10 @@ This is the one place that says which method shapes servicewire supports. ``@ser
 hints could not be resolved at declaration (a forward reference to a class defined later) is
 checked again when its hints are resolved (:func:`check_method`).
 
-Supported: plain ``def`` methods (calls are synchronous) whose parameters and result are
-values the codec carries. Not supported yet: ``async def`` methods, and streaming results
-(generator methods, or a declared result that is an iterator or a generator).
+Supported: ``def`` methods (their calls are synchronous) and ``async def`` methods (their
+calls are awaited), in any mix, whose parameters and result are values the codec carries. Not
+supported yet: streaming results (generator and async generator methods, or a declared result
+that is an iterator or a generator).
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from typing import Any
 from ._component import Component, Service
 
 SUPPORTED = (
-    "servicewire supports plain `def` methods whose parameters and result are values the codec "
-    "carries (see docs/calls.md)"
+    "servicewire supports `def` and `async def` methods whose parameters and result are values "
+    "the codec carries (see docs/calls.md)"
 )
 
 _STREAMS = {
@@ -71,8 +72,11 @@ def check_method(interface: type, name: str, function: Callable[..., Any], retur
         TypeError: the method, what is wrong with it, and what is supported.
     """
     where = f"{interface.__qualname__}.{name}"
-    if inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function):
-        raise TypeError(f"{where} is declared `async def`, which is not supported yet; {SUPPORTED}")
+    if inspect.isasyncgenfunction(function):
+        raise TypeError(
+            f"{where} is an async generator (it yields), and streaming results are not supported; "
+            f"return a list of the values instead; {SUPPORTED}"
+        )
     if inspect.isgeneratorfunction(function):
         raise TypeError(
             f"{where} is a generator (it yields), and streaming results are not supported; "
@@ -131,6 +135,41 @@ def unimplemented_methods(interface: type, implementation: type) -> list[str]:
         if owner is None or owner in declared_by:
             missing.append(f"{(owner or interface).__qualname__}.{name}")
     return missing
+
+
+def mismatched_methods(interface: type, implementation: type) -> list[str]:
+    """Return the methods ``implementation`` implements the other way than ``interface`` declares them.
+
+    A method the interface declares ``async def`` must be ``async def`` in the implementation,
+    and a ``def`` one a ``def``: callers given the implementation itself (the local shortcut)
+    await it, or not, as the interface says. Only a service's own methods are compared (a
+    component's lifecycle methods may be either).
+
+    Returns:
+        One phrase per such method, in declaration order, for example
+        ``"HelloImpl.greet is `def`, HelloService.greet is `async def`"``.
+    """
+    found = []
+    for name, declared in _public_functions(interface).items():
+        if issubclass(interface, Component) and name in _LIFECYCLE:
+            continue
+        implemented = getattr(implementation, name, None)
+        if implemented is None or implemented is declared:
+            continue
+        wanted, got = _way(declared), _way(implemented)
+        if wanted != got:
+            owner = next((k for k in implementation.__mro__ if name in vars(k)), implementation)
+            found.append(
+                f"{owner.__qualname__}.{name} is `{got}`, {interface.__qualname__}.{name} is `{wanted}`"
+            )
+    return found
+
+
+def _way(function: Any) -> str:
+    return "async def" if inspect.iscoroutinefunction(function) else "def"
+
+
+_LIFECYCLE = frozenset({"startup", "shutdown", "get_addresses", "get_status", "get_health"})
 
 
 def _public_functions(cls: type) -> dict[str, Any]:

@@ -44,12 +44,16 @@ class MethodDescriptor:
         signature: the method's signature (``self`` included).
         parameters: the parameters after ``self``, in order.
         parameter_types: the type hint of each parameter (``Any`` when missing).
-        return_type: the return type hint (``Any`` when missing).
+        return_type: the return type hint (``Any`` when missing); for an ``async def`` method,
+            what awaiting it gives.
         idempotent: whether a call that was already sent may be retried.
+        is_async: True for an ``async def`` method: its proxy method is a coroutine function
+            and its calls are awaited.
     """
 
     __slots__ = (
         "idempotent",
+        "is_async",
         "name",
         "parameter_types",
         "parameters",
@@ -74,6 +78,7 @@ class MethodDescriptor:
         self.return_type: Any = hints.get("return", Any)
         check_method(service.type, self.name, function, self.return_type)
         self.idempotent: bool = bool(getattr(function, IDEMPOTENT_ATTRIBUTE, False))
+        self.is_async: bool = inspect.iscoroutinefunction(function)
 
     @property
     def path(self) -> str:

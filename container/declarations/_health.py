@@ -1,18 +1,24 @@
 """Health checks: classes of check methods, run per component, worst result wins.
 
 A health-check class is decorated with :func:`health_checks`; each check is a method decorated
-with :func:`health_check`. A check returns ``None`` (healthy), a :class:`HealthStatus`, or a
-``(HealthStatus, details)`` pair; an exception it raises counts as ``ERROR`` with the exception
-as details. A check may cache its result for ``cache`` seconds and fails when it takes longer
-than ``fail_if_slower_than`` seconds.
+with :func:`health_check`, ``def`` or ``async def``. A check returns ``None`` (healthy), a
+:class:`HealthStatus`, or a ``(HealthStatus, details)`` pair; an exception it raises counts as
+``ERROR`` with the exception as details. A check may cache its result for ``cache`` seconds and
+fails when it takes longer than ``fail_if_slower_than`` seconds.
+
+Async checks are awaited together (:meth:`HealthCheckManager.check_async`, what a server
+runs); asked for from sync code (:meth:`HealthCheckManager.check`), they run on the event loop
+the manager was given (the runtime's background loop for hosted components).
 """
 
 from __future__ import annotations
 
+import asyncio
 import enum
+import inspect
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import attrs
@@ -82,13 +88,13 @@ class _CheckSpec:
 def health_check(
     name: str = "", cache: float = 0, fail_if_slower_than: float = 0
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Mark a method of a :func:`health_checks` class as a health check.
+    """Mark a method of a :func:`health_checks` class as a health check (``def`` or ``async def``).
 
     Args:
         name: the check's name; the method name when empty.
         cache: seconds a result is reused before the check runs again (0: always run).
         fail_if_slower_than: seconds after which a healthy result counts as ``ERROR``
-            (0: no limit).
+            (0: no limit); an ``async def`` check is cancelled then.
 
     Returns:
         The decorator.
@@ -101,31 +107,69 @@ def health_check(
     return decorate
 
 
+class _TooSlow(Exception):
+    """An async check that did not finish within its ``fail_if_slower_than``."""
+
+
 class _Check:
     """One check bound to its instance, with its result cache."""
 
     def __init__(self, spec: _CheckSpec, method: Callable[[], Any]) -> None:
         self.spec = spec
         self.method = method
+        self.is_async = inspect.iscoroutinefunction(method)
         self._lock = threading.Lock()
         self._last: tuple[float, HealthResult] | None = None
 
-    def run(self) -> HealthResult:
-        with self._lock:
-            now = time.monotonic()
-            if self.spec.cache > 0 and self._last and now - self._last[0] < self.spec.cache:
-                return self._last[1]
-            result = self._run_uncached()
-            self._last = (time.monotonic(), result)
-            return result
+    def _cached(self) -> HealthResult | None:
+        last = self._last
+        if self.spec.cache > 0 and last and time.monotonic() - last[0] < self.spec.cache:
+            return last[1]
+        return None
 
-    def _run_uncached(self) -> HealthResult:
+    def run(self) -> HealthResult:
+        """Run a sync check (or return its cached result)."""
+        with self._lock:
+            cached = self._cached()
+            if cached is not None:
+                return cached
+            started = time.monotonic()
+            try:
+                outcome = self.method()
+            except Exception as exc:  # a failing check is a finding, not a crash
+                outcome = exc
+            return self._finish(started, outcome)
+
+    async def run_async(self) -> HealthResult:
+        """Await an async check (or return its cached result); a sync check runs as :meth:`run`."""
+        if not self.is_async:
+            return self.run()
+        cached = self._cached()  # no lock across an await: two calls at once may both run it
+        if cached is not None:
+            return cached
         started = time.monotonic()
+        limit = self.spec.fail_if_slower_than
         try:
-            outcome = self.method()
+            if limit > 0:
+                outcome = await asyncio.wait_for(self.method(), limit)
+            else:
+                outcome = await self.method()
+        except asyncio.TimeoutError:
+            outcome = _TooSlow(f"did not finish within {limit:g}s; cancelled")
         except Exception as exc:  # a failing check is a finding, not a crash
-            return HealthResult(self.spec.name, HealthStatus.ERROR, f"{type(exc).__name__}: {exc}")
-        spent = time.monotonic() - started
+            outcome = exc
+        return self._finish(started, outcome)
+
+    def _finish(self, started: float, outcome: object) -> HealthResult:
+        result = self._result(time.monotonic() - started, outcome)
+        self._last = (time.monotonic(), result)
+        return result
+
+    def _result(self, spent: float, outcome: object) -> HealthResult:
+        if isinstance(outcome, _TooSlow):
+            return HealthResult(self.spec.name, HealthStatus.ERROR, str(outcome))
+        if isinstance(outcome, Exception):
+            return HealthResult(self.spec.name, HealthStatus.ERROR, f"{type(outcome).__name__}: {outcome}")
         status, details = _interpret(self.spec.name, outcome)
         if status == HealthStatus.OK and 0 < self.spec.fail_if_slower_than < spent:
             return HealthResult(
@@ -171,6 +215,8 @@ def check_classes_for(component_type: type) -> list[type]:
 class _BrokenCheck:
     """Stands for a check class that could not be created: always ERROR, saying why."""
 
+    is_async = False
+
     def __init__(self, check_class: type, error: Exception) -> None:
         self.spec = _CheckSpec(check_class.__qualname__, 0, 0)
         self._details = f"cannot create {check_class.__qualname__}: {type(error).__name__}: {error}"
@@ -178,19 +224,46 @@ class _BrokenCheck:
     def run(self) -> HealthResult:
         return HealthResult(self.spec.name, HealthStatus.ERROR, self._details)
 
+    async def run_async(self) -> HealthResult:
+        return self.run()
+
+
+Runner = Callable[[Coroutine[Any, Any, Any]], Any]
+"""Runs a coroutine to its end from sync code and returns its result."""
+
+
+def _run_alone(coroutine: Coroutine[Any, Any, _T]) -> _T:
+    """Run a coroutine on a loop of its own: for checks of a component no runtime hosts."""
+    return asyncio.run(coroutine)
+
 
 class HealthCheckManager:
     """Runs the health checks that apply to one component and combines their results.
 
     A hosting container builds one per hosted component with :meth:`build`, creating each
     check class through the container (so a check's own dependencies are injected).
+
+    Args:
+        checks: the checks.
+        runner: runs the async checks when :meth:`check` is called from sync code (the
+            hosting runtime's background loop; default: a loop of their own per call).
     """
 
-    def __init__(self, checks: list[_Check] | list[_Check | _BrokenCheck]) -> None:
+    def __init__(
+        self, checks: list[_Check] | list[_Check | _BrokenCheck], runner: Runner | None = None
+    ) -> None:
         self.checks = list(checks)
+        self.runner = runner or _run_alone
+
+    @property
+    def has_async(self) -> bool:
+        """True when some check is an ``async def``: :meth:`check_async` awaits it where it runs."""
+        return any(check.is_async for check in self.checks)
 
     @classmethod
-    def build(cls, check_classes: list[type], make: Callable[[type], object]) -> HealthCheckManager:
+    def build(
+        cls, check_classes: list[type], make: Callable[[type], object], runner: Runner | None = None
+    ) -> HealthCheckManager:
         """Create the checks of ``check_classes``, each class's instance made by ``make``.
 
         A class that cannot be created becomes a check that reports ERROR with the reason.
@@ -206,7 +279,7 @@ class HealthCheckManager:
                 spec = getattr(getattr(check_class, attribute, None), _CHECK_ATTRIBUTE, None)
                 if isinstance(spec, _CheckSpec):
                     checks.append(_Check(spec, getattr(instance, attribute)))
-        return cls(checks)  # type: ignore[arg-type]
+        return cls(checks, runner)  # type: ignore[arg-type]
 
     @classmethod
     def for_component(cls, component_type: type) -> HealthCheckManager:
@@ -214,7 +287,23 @@ class HealthCheckManager:
         return cls.build(check_classes_for(component_type), lambda check_class: check_class())
 
     def check(self) -> Health:
-        """Run every check (or reuse cached results) and return the combined health."""
-        results = tuple(check.run() for check in self.checks)
-        worst = max((r.status for r in results), default=HealthStatus.OK)
-        return Health(worst, results)
+        """Run every check (or reuse cached results) and return the combined health.
+
+        Async checks run on the manager's runner (see the class docstring), together.
+        """
+        if self.has_async:
+            return self.runner(self.check_async())  # type: ignore[no-any-return]
+        return _combined(tuple(check.run() for check in self.checks))
+
+    async def check_async(self) -> Health:
+        """Run every check, awaiting the async ones together, and return the combined health.
+
+        Sync checks run on the awaiting thread (keep them quick, or make them ``async def``).
+        """
+        results = await asyncio.gather(*(check.run_async() for check in self.checks))
+        return _combined(tuple(results))
+
+
+def _combined(results: tuple[HealthResult, ...]) -> Health:
+    worst = max((r.status for r in results), default=HealthStatus.OK)
+    return Health(worst, results)

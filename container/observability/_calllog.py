@@ -7,7 +7,7 @@ import random
 import time
 from typing import Any
 
-from ..call._calls import Call, CallNext, Interceptor
+from ..call._calls import AsyncCallNext, Call, CallNext, Interceptor
 from ..call._context import call_context, last_response
 from ..values._errors import public_type_name
 
@@ -53,6 +53,21 @@ class CallLog(Interceptor):
         with last_response() as answered:
             try:
                 result = call_next(call)
+            except BaseException as exc:
+                self._log(call, error_type(exc), started, max(self.level, logging.WARNING), answered.url)
+                raise
+        if self.sample >= 1.0 or random.random() < self.sample:  # noqa: S311 - sampling, not security
+            self._log(call, "ok", started, self.level, answered.url)
+        return result
+
+    async def intercept_async(self, call: Call, call_next: AsyncCallNext) -> Any:
+        """:meth:`intercept` of a call of an ``async def`` method."""
+        if not logger.isEnabledFor(self.level):
+            return await call_next(call)
+        started = time.perf_counter()
+        with last_response() as answered:
+            try:
+                result = await call_next(call)
             except BaseException as exc:
                 self._log(call, error_type(exc), started, max(self.level, logging.WARNING), answered.url)
                 raise

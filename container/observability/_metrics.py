@@ -18,7 +18,7 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
-from ..call._calls import Call, CallNext, Interceptor
+from ..call._calls import AsyncCallNext, Call, CallNext, Interceptor
 from ._calllog import error_type
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -117,6 +117,22 @@ class Metrics(Interceptor):
         started = time.perf_counter()
         try:
             result = call_next(call)
+        except BaseException as exc:
+            active.pop()
+            stats.finished(time.perf_counter() - started, error_type(exc))
+            raise
+        active.pop()
+        stats.finished(time.perf_counter() - started, None)
+        return result
+
+    async def intercept_async(self, call: Call, call_next: AsyncCallNext) -> Any:
+        """:meth:`intercept` of a call of an ``async def`` method."""
+        stats = self._of(call.side, call.method)  # type: ignore[attr-defined]
+        active = stats.active
+        active.append(None)
+        started = time.perf_counter()
+        try:
+            result = await call_next(call)
         except BaseException as exc:
             active.pop()
             stats.finished(time.perf_counter() - started, error_type(exc))

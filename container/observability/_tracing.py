@@ -9,7 +9,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from ..call._calls import Call, CallNext, Interceptor
+from ..call._calls import AsyncCallNext, Call, CallNext, Interceptor
 from ..call._context import call_context, last_response
 from ..values._version import __version__
 from ._calllog import error_type
@@ -58,45 +58,82 @@ class Tracing(Interceptor):
             return self._serve(call, call_next)
         return self._call(call, call_next)
 
+    async def intercept_async(self, call: Call, call_next: AsyncCallNext) -> Any:
+        """Run a call of an ``async def`` method inside a span of its side."""
+        if call.side == "server":
+            span, token = self._server_span(call)
+            try:
+                return await call_next(call)
+            except BaseException as exc:
+                _failed(span, exc)
+                raise
+            finally:
+                self._end_server_span(span, token)
+        span, sent = self._client_span(call)
+        answered = None
+        try:
+            with last_response() as answered:
+                return await call_next(sent)
+        except BaseException as exc:
+            _failed(span, exc)
+            raise
+        finally:
+            self._end_client_span(span, answered)
+
     def _call(self, call: Any, call_next: CallNext) -> Any:
+        span, sent = self._client_span(call)
+        answered = None
+        try:
+            with last_response() as answered:
+                return call_next(sent)
+        except BaseException as exc:
+            _failed(span, exc)
+            raise
+        finally:
+            self._end_client_span(span, answered)
+
+    def _client_span(self, call: Any) -> tuple[Any, Any]:
+        """Start the client span; return it and the call to send, carrying its context."""
         name, attributes = self._describe(call.method)
         span = self._tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
         # The span is not made current: nothing on this thread runs inside it but the sending,
         # and injecting from an explicit context saves an attach and a detach per call.
         carrier: dict[str, str] = {}
         propagate.inject(carrier, context=trace.set_span_in_context(span))
-        answered = None
-        try:
-            with last_response() as answered:
-                return call_next(call.with_metadata(carrier) if carrier else call)
-        except BaseException as exc:
-            _failed(span, exc)
-            raise
-        finally:
-            if answered is not None and answered.url:
-                span.set_attributes(self._server_of(answered.url))
-            span.end()
+        return span, call.with_metadata(carrier) if carrier else call
+
+    def _end_client_span(self, span: Any, answered: Any) -> None:
+        if answered is not None and answered.url:
+            span.set_attributes(self._server_of(answered.url))
+        span.end()
 
     def _serve(self, call: Any, call_next: CallNext) -> Any:
-        name, attributes = self._describe(call.method)
-        context = call.context
-        parent = propagate.extract(context.metadata)
-        if context.peer:
-            attributes = {**attributes, "client.address": context.peer.rpartition(":")[0] or context.peer}
-        span = self._tracer.start_span(name, context=parent, kind=SpanKind.SERVER, attributes=attributes)
-        token = otel_context.attach(trace.set_span_in_context(span, parent))
+        span, token = self._server_span(call)
         try:
             return call_next(call)
         except BaseException as exc:
             _failed(span, exc)
             raise
         finally:
-            served = call_context()  # as the implementation saw it: with the caller's identity
-            identity = served.identity if served is not None else None
-            if identity is not None:
-                span.set_attribute("enduser.id", identity.subject)
-            span.end()
-            otel_context.detach(token)
+            self._end_server_span(span, token)
+
+    def _server_span(self, call: Any) -> tuple[Any, object]:
+        """Start the server span, child of the caller's, and make it current; return it and the token."""
+        name, attributes = self._describe(call.method)
+        context = call.context
+        parent = propagate.extract(context.metadata)
+        if context.peer:
+            attributes = {**attributes, "client.address": context.peer.rpartition(":")[0] or context.peer}
+        span = self._tracer.start_span(name, context=parent, kind=SpanKind.SERVER, attributes=attributes)
+        return span, otel_context.attach(trace.set_span_in_context(span, parent))
+
+    def _end_server_span(self, span: Any, token: Any) -> None:
+        served = call_context()  # as the implementation saw it: with the caller's identity
+        identity = served.identity if served is not None else None
+        if identity is not None:
+            span.set_attribute("enduser.id", identity.subject)
+        span.end()
+        otel_context.detach(token)
 
     def _server_of(self, url: str) -> dict[str, Any]:
         found = self._servers.get(url)

@@ -20,7 +20,7 @@ from typing import Any
 
 from dependency_injector import providers
 
-from ..declarations._checks import unimplemented_methods
+from ..declarations._checks import mismatched_methods, unimplemented_methods
 from ..declarations._descriptors import (
     BaseDescriptor,
     Catalog,
@@ -30,7 +30,7 @@ from ..declarations._descriptors import (
     interfaces_of,
     is_implementation,
 )
-from ..declarations._health import HealthCheckManager, check_classes_for
+from ..declarations._health import HealthCheckManager, Runner, check_classes_for
 from ..values._errors import ConfigurationException
 
 _PROVIDER_KINDS = (providers.BaseSingleton, providers.Factory, providers.Callable)
@@ -79,13 +79,18 @@ class Hosting:
     Args:
         application: the application container (None: nothing is hosted).
         catalog: the runtime's catalog, where the hosted components are added.
+        runner: runs async health checks asked for from sync code (the runtime's background
+            loop).
 
     Raises:
         ConfigurationException: two hosted components (or services) have one name.
     """
 
-    def __init__(self, application: Any, catalog: Catalog | None = None) -> None:
+    def __init__(
+        self, application: Any, catalog: Catalog | None = None, runner: Runner | None = None
+    ) -> None:
         self.application = application
+        self._runner = runner
         self._provided = provided_implementations(application)
         self.components: list[ComponentDescriptor[Any]] = []
         for cls in self._provided:
@@ -161,7 +166,8 @@ class Hosting:
 
         Raises:
             ConfigurationException: one has none, or several are known and none is provided,
-                or its implementation leaves methods of the interface unimplemented (named).
+                or its implementation leaves methods of the interface unimplemented, or
+                implements an ``async def`` method with ``def`` or the reverse (named).
         """
         for component in self.components:
             for descriptor in (component, *component.services):
@@ -174,6 +180,13 @@ class Hosting:
                         "declaration would run instead and answer None; implement "
                         f"{'it' if len(missing) == 1 else 'them'} in {cls.__qualname__}"
                     )
+                other_way = mismatched_methods(descriptor.type, cls)
+                if other_way:
+                    raise ConfigurationException(
+                        f"{'; '.join(other_way)}: an implementation keeps the way its interface "
+                        "declares each method (callers given the implementation itself await it, "
+                        "or not, as the interface says); make them alike (docs/async.md)"
+                    )
 
     def health_checks(self, component: ComponentDescriptor[Any]) -> HealthCheckManager:
         """Return the health checks of a hosted component, made through the container."""
@@ -184,7 +197,7 @@ class Hosting:
                 if manager is None:
                     component_class = self.implementation_class(component)
                     manager = HealthCheckManager.build(
-                        check_classes_for(component_class), self._check_instance
+                        check_classes_for(component_class), self._check_instance, self._runner
                     )
                     self._health[component.name] = manager
         return manager

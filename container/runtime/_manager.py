@@ -9,8 +9,9 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
+from ..call._aio import in_thread
 from ..call._calls import InterceptorLike, applies_to, load_interceptor
-from ..call._dispatcher import Dispatcher
+from ..call._dispatcher import WORKERS, Dispatcher
 from ..call._proxy import Binding, make_proxy
 from ..call._transport import InProcessTransport, Listener, Transport
 from ..client._channel import Channel
@@ -193,7 +194,11 @@ class ServiceManager:
         if hosting is None:
             with self._lock:
                 if self._hosting is None:
-                    self._hosting = Hosting(_application_container(self._container), self.runtime.catalog)
+                    self._hosting = Hosting(
+                        _application_container(self._container),
+                        self.runtime.catalog,
+                        self.runtime.workers.run,
+                    )
                 hosting = self._hosting
         return hosting
 
@@ -299,11 +304,17 @@ class ServiceManager:
                     self._transports[channel_class] = transport
         return transport
 
-    def create_dispatcher(self, debug: bool = False) -> Dispatcher:
+    def create_dispatcher(self, debug: bool = False, threads: int = WORKERS) -> Dispatcher:
         """Return a dispatcher of this manager's hosted components (implementations made now).
 
+        Args:
+            debug: answer unexpected exceptions with their message and traceback.
+            threads: the dispatcher's worker threads (``def`` implementations called through
+                :meth:`Dispatcher.handle_async <container.plugin.Dispatcher.handle_async>`).
+
         Raises:
-            ConfigurationException: a hosted component or service has no implementation.
+            ConfigurationException: a hosted component or service has no implementation, or
+                an async-only interceptor would wrap a ``def`` method.
         """
         hosting = self.hosting
         hosting.check()
@@ -322,6 +333,8 @@ class ServiceManager:
             health_endpoint=hosting.health_endpoint,
             guard=self._guard,
             expose=self.settings.auth.expose,
+            workers=self.runtime.workers,
+            threads=threads,
         )
 
     def _component_object(self, component: ComponentDescriptor[Any]) -> Any:
@@ -392,6 +405,7 @@ class ServiceManager:
                         lambda method: self.settings.timeout(
                             component.name, method.service.name, method.name
                         ),
+                        self.runtime.workers,
                     ),
                 )
             self._services[(service_type, preferred_channel)] = result
@@ -416,7 +430,7 @@ class ServiceManager:
             address = ChannelInstances(component.name, LOCAL, [self.local_uri])
         else:
             raise NoAddressException(self._no_address(component, channel, []))
-        return cast(T, make_proxy(descriptor, self._channel(component, address)))
+        return cast(T, make_proxy(descriptor, self._channel(component, address), self.runtime.workers))
 
     def _service_descriptor(self, service_type: Any) -> ServiceDescriptor[Any]:
         descriptor = self.runtime.catalog.get(service_type)
@@ -561,12 +575,25 @@ class ServiceManager:
         if listener is not None:
             listener.stop_accepting()
             listener.close()
+            listener.dispatcher.close()
         for channel in channels:
             channel.close()
         for transport in transports:
             transport.close()
         self.component_registry.close()
         self.observability.close()
+
+    async def aclose(self) -> None:
+        """:meth:`close` from an event loop: each transport's ``aclose()`` is awaited on it.
+
+        Transports written for asyncio may hold connections of the running loop, which only
+        that loop can close; everything else closes as :meth:`close` closes it, in a thread.
+        """
+        with self._lock:
+            transports = list(self._transports.values())
+        for transport in transports:
+            await transport.aclose()
+        await in_thread(self.runtime.workers.pool, self.close)
 
     def report(self) -> str:
         """Return a plain-text report of the hosted components and their services."""

@@ -22,6 +22,7 @@ import attrs
 from ..config._plugins import PluginGroup
 from ..config._runtime import AddressSpace
 from ..config._settings import SECTIONS
+from ..config._workers import Workers
 from ..declarations._descriptors import Catalog
 from ._plugins import CHANNELS, REGISTRIES
 
@@ -146,6 +147,8 @@ class Runtime:
         clients: the managers :func:`~container.connect` and
             :class:`~container.ServiceClient` share, by configuration.
         refused_urls: the (where, URL) pairs logged as refused, so that each is logged once.
+        workers: the thread pools and the background event loop of calls that cross between
+            sync and async code (docs/async.md); started on first use.
     """
 
     channels: PluginGroup = attrs.field(factory=CHANNELS.child)
@@ -155,10 +158,12 @@ class Runtime:
     catalog: Catalog = attrs.field(factory=Catalog)
     clients: SharedClients = attrs.field(factory=SharedClients)
     refused_urls: set[tuple[str, str]] = attrs.field(factory=set)
+    workers: Workers = attrs.field(factory=Workers)
 
     def close(self) -> None:
-        """Release the managers :func:`~container.connect` opened in this runtime."""
+        """Release the managers :func:`~container.connect` opened, stop the workers' threads and loop."""
         self.clients.close_connections()
+        self.workers.close()
 
     def __repr__(self) -> str:
         return (

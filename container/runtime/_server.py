@@ -99,6 +99,8 @@ class Server(ABC):
         self._close_listeners()
         if manager is not None:
             manager.close()
+        if self.dispatcher is not None:
+            self.dispatcher.close()
 
     def listen_on(self, component: ComponentDescriptor[Any], address: ChannelAddress) -> ChannelAddress:
         """Make sure something listens for ``address`` and return the address to register.
@@ -163,6 +165,8 @@ class Server(ABC):
         manager.stop_components()
         self._close_listeners()
         manager.close()
+        if self.dispatcher is not None:
+            self.dispatcher.close()
 
     def _stop_accepting_everywhere(self) -> None:
         if self._listening:

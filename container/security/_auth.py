@@ -25,7 +25,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..call._calls import Call, CallNext, Interceptor
+from ..call._calls import AsyncCallNext, Call, CallNext, Interceptor
 from ..call._context import CallContext, Identity
 from ..call._dispatcher import CallRejected
 from ..values._errors import ConfigurationException
@@ -170,6 +170,14 @@ class Guard(Interceptor):
 
     def intercept(self, call: Call, call_next: CallNext) -> Any:
         """Refuse the call with 401 or 403, or pass it on with the caller's identity in its context."""
+        return call_next(self._admitted(call))
+
+    async def intercept_async(self, call: Call, call_next: AsyncCallNext) -> Any:
+        """:meth:`intercept` of a call of an ``async def`` method."""
+        return await call_next(self._admitted(call))
+
+    def _admitted(self, call: Call) -> Call:
+        """The call with the caller's identity, or CallRejected (401, 403)."""
         context: CallContext = call.context  # type: ignore[attr-defined]
         try:
             identity = self.identify(context)
@@ -183,7 +191,7 @@ class Guard(Interceptor):
             raise CallRejected(PERMISSION_DENIED, f"{identity.subject} may not call {path}")
         if identity is not None and identity is not context.identity:
             call = call.replace(identity=identity)
-        return call_next(call)
+        return call
 
 
 def method_rules(
@@ -239,13 +247,20 @@ class BearerCredentials(Interceptor):
 
     def intercept(self, call: Call, call_next: CallNext) -> Any:
         """Add the credential to the call's metadata and go on."""
+        return call_next(self._credited(call))
+
+    async def intercept_async(self, call: Call, call_next: AsyncCallNext) -> Any:
+        """:meth:`intercept` of a call of an ``async def`` method."""
+        return await call_next(self._credited(call))
+
+    def _credited(self, call: Call) -> Call:
         token = self._token() if callable(self._token) else self._token
         if not isinstance(token, str) or not token or any(c in token for c in "\r\n"):
             raise ConfigurationException(
                 f"the credential provider for {call.component} gave {type(token).__name__} "
                 f"{token!r:.20}; it must return a non-empty token string"
             )
-        return call_next(call.with_metadata({AUTHORIZATION: f"Bearer {token}"}))
+        return call.with_metadata({AUTHORIZATION: f"Bearer {token}"})  # type: ignore[no-any-return]
 
 
 def identity_of(subject: str, roles: Iterable[str] = (), scheme: str = "bearer") -> Identity:

@@ -10,7 +10,9 @@ Every error servicewire raises is a :class:`ServiceException`::
     │   ├── UnknownRegistryException      no registry plugin of that name (also LookupError)
     │   ├── PluginException               a plugin could not be loaded or is not the right kind
     │   ├── ListingNotSupportedException  the registry plugin cannot list its components
-    │   └── SerializationException        an argument cannot be encoded (also TypeError)
+    │   ├── SerializationException        an argument cannot be encoded (also TypeError)
+    │   └── BlockingCallException         sync code would wait on a thread that runs an
+    │                                     event loop (also RuntimeError)
     ├── RemoteServiceException            the server answered with an error; whatever the
     │                                     server raised that is not an application exception
     │                                     (remote_type, remote_message, status, chain kept)
@@ -119,6 +121,15 @@ class ListingNotSupportedException(LocalServiceException):
 
 class SerializationException(LocalServiceException, TypeError):
     """An argument of a call cannot be encoded by the channel's codec (nothing was sent)."""
+
+
+class BlockingCallException(LocalServiceException, RuntimeError):
+    """Sync code would wait, on a thread that runs an event loop, for a call (nothing was sent).
+
+    The loop would stop until the call is over, or forever when the call needs that loop:
+    await the async method there, or call a ``def`` method with
+    :func:`~container.call_in_thread`.
+    """
 
 
 @attrs.frozen

@@ -75,6 +75,10 @@ APPLICATION_API = {
     "set_response_metadata",
     "last_response",
     "LastResponse",
+    # sync and async code
+    "call_blocking",
+    "call_in_thread",
+    "BlockingCallException",
     # security
     "Authenticator",
     "AuthenticationFailed",
@@ -112,6 +116,7 @@ PLUGIN_API = {
     "Request",
     "Response",
     "ServerRequest",
+    "Cancellation",
     "Dispatcher",
     "CallRejected",
     "Status",
@@ -132,6 +137,7 @@ PLUGIN_API = {
     "Interceptor",
     "InterceptorLike",
     "CallNext",
+    "AsyncCallNext",
     "MethodDescriptor",
     "RESERVED_METADATA",
     "RESERVED_RESPONSE_METADATA",
@@ -151,6 +157,8 @@ PLUGIN_API = {
     "PluginGroup",
     "PluginRuntime",
     "AddressSpace",
+    "Workers",
+    "BackgroundLoop",
     "Settings",
     "load_object",
     # selection by config name

@@ -8,7 +8,7 @@ declaration is refused by ``@service`` itself.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Generator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from typing import Any, ClassVar
 
 import pytest
@@ -198,17 +198,19 @@ def test_an_unknown_channel_in_a_hosted_components_addresses_is_refused_at_boot(
 # declarations
 
 
-def test_an_async_method_is_refused_at_service_saying_what_is_supported():
+def test_an_async_generator_method_is_refused_at_service_saying_what_is_supported():
+    """An `async def` that yields streams its results: refused, while `async def` methods are fine."""
     with pytest.raises(TypeError) as info:
 
-        @service(name="rf-async")
+        @service(name="rf-async-stream")
         class Fetcher(Service):
             @abstractmethod
-            async def fetch(self, key: str) -> str: ...
+            async def fetch(self, key: str) -> AsyncIterator[str]:
+                yield key
 
     message = str(info.value)
-    assert "Fetcher.fetch is declared `async def`, which is not supported yet" in message
-    assert "plain `def` methods" in message
+    assert "Fetcher.fetch is an async generator (it yields)" in message
+    assert "`def` and `async def` methods" in message
 
 
 def test_a_generator_method_is_refused_at_service():

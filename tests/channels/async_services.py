@@ -1,6 +1,9 @@
 """An interface with ``async def`` and ``def`` methods, for the asyncio client and servers' tests.
 
-``nap`` tells another process what happened to it through the files named by
+It mirrors wire-test (tests/channels/services.py) with ``async def`` methods, so that the
+client test matrix runs its cases over the asyncio client too (:class:`Awaited`).
+
+``sleep`` tells another process what happened to it through the files named by
 ``$WIRE_NAP_MARKER``: ``started`` when it begins, ``cancelled`` when its coroutine is cancelled
 (the caller's deadline passed, or the caller went away), ``finished`` when it returns.
 """
@@ -38,12 +41,21 @@ class AsyncWireService(Service):
         """Return the payload."""
 
     @abstractmethod
-    async def nap(self, seconds: float) -> float:
+    async def sleep(self, seconds: float) -> float:
         """Sleep on the loop (asyncio.sleep), then return the seconds slept."""
 
     @abstractmethod
     async def withdraw(self, amount: int) -> int:
         """Raise InsufficientFunds."""
+
+    @abstractmethod
+    async def crash(self) -> None:
+        """Raise a plain ValueError."""
+
+    @idempotent
+    @abstractmethod
+    async def whoami(self) -> str:
+        """Return this process's id (idempotent: may be retried on another instance)."""
 
     @abstractmethod
     def add(self, a: int, b: int) -> int:
@@ -65,7 +77,7 @@ def _mark(what: str) -> None:
 @implementation()
 class AsyncWireServiceImpl(AsyncWireService):
     def __init__(self) -> None:
-        self.naps: list[str] = []
+        self.sleeps: list[str] = []
 
     async def hello(self, message: str) -> str:
         return message
@@ -73,21 +85,27 @@ class AsyncWireServiceImpl(AsyncWireService):
     async def echo(self, data: Node) -> Node:
         return data
 
-    async def nap(self, seconds: float) -> float:
-        self.naps.append("started")
+    async def sleep(self, seconds: float) -> float:
+        self.sleeps.append("started")
         _mark("started")
         try:
             await asyncio.sleep(seconds)
         except asyncio.CancelledError:
-            self.naps.append("cancelled")
+            self.sleeps.append("cancelled")
             _mark("cancelled")
             raise
-        self.naps.append("finished")
+        self.sleeps.append("finished")
         _mark("finished")
         return seconds
 
     async def withdraw(self, amount: int) -> int:
         raise InsufficientFunds(f"cannot withdraw {amount}")
+
+    async def crash(self) -> None:
+        raise ValueError("crashed on purpose")
+
+    async def whoami(self) -> str:
+        return f"pid {os.getpid()}"
 
     def add(self, a: int, b: int) -> int:
         return a + b
@@ -102,45 +120,13 @@ class AsyncWireComponentImpl(AbstractComponent, AsyncWireComponent):
         ]
 
 
-@service(name="wire-test")
-class AsyncWireTwin(Service):
-    """The caller's view of wire-test (served by the sync WireServiceImpl) with `async def` methods.
-
-    The client test matrix awaits these to run the same cases over the asyncio client.
-    """
-
-    @abstractmethod
-    async def hello(self, message: str) -> str: ...
-
-    @abstractmethod
-    async def echo(self, data: Node) -> Node: ...
-
-    @abstractmethod
-    async def withdraw(self, amount: int) -> int: ...
-
-    @abstractmethod
-    async def crash(self) -> None: ...
-
-    @abstractmethod
-    async def sleep(self, seconds: float) -> float: ...
-
-    @idempotent
-    @abstractmethod
-    async def whoami(self) -> str: ...
-
-
-@component(name="wire-component", services=[AsyncWireTwin])
-class AsyncWireTwinComponent(Component):
-    """The caller's view of wire-component, for :class:`AsyncWireTwin`."""
-
-
 class Awaited:
-    """A proxy of :class:`AsyncWireTwin` called as a sync one: each call runs in ``asyncio.run``.
+    """A proxy of :class:`AsyncWireService` called as a sync one: each call runs in ``asyncio.run``.
 
     The call's context (call options, deadlines) is the caller's, copied into the task.
     """
 
-    def __init__(self, proxy: AsyncWireTwin) -> None:
+    def __init__(self, proxy: AsyncWireService) -> None:
         self._proxy = proxy
 
     def __getattr__(self, name: str) -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -253,8 +254,8 @@ def test_a_caller_that_gives_up_cancels_the_async_call_on_the_server(asgi):
     async def give_up() -> None:
         proxy = manager.get_service(AsyncWireService, "dispatch-msgpack")
         with pytest.raises(ServiceTimeoutException), call_options(timeout=0.3):
-            await proxy.nap(30)
-        task = asyncio.ensure_future(proxy.nap(30))
+            await proxy.sleep(30)
+        task = asyncio.ensure_future(proxy.sleep(30))
         assert await asyncio.get_running_loop().run_in_executor(
             None,
             wait_until,
@@ -284,5 +285,6 @@ def test_stopping_the_server_deregisters_the_host(kind, tmp_path):
     listed = json.loads(registry.read_text())
     assert "async-wire-component" in json.dumps(listed)
     errors = stop(served)
-    assert served.process is not None and served.process.returncode == 0, errors
+    # uvicorn ends by raising the signal it caught again, once its shutdown is done
+    assert served.process is not None and served.process.returncode in (0, -signal.SIGTERM), errors
     assert "async-wire-component" not in json.dumps(json.loads(registry.read_text())), errors

@@ -32,4 +32,5 @@ def from_environment() -> AsgiContainer:
     return container
 
 
-app = create_app(from_environment, port=int(os.environ["WIRE_PORT"]))
+if "WIRE_PORT" in os.environ:  # the server process (the tests import the container only)
+    app = create_app(from_environment, port=int(os.environ["WIRE_PORT"]))

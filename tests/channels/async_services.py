@@ -11,23 +11,29 @@ client test matrix runs its cases over the asyncio client too (:class:`Awaited`)
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
+import uuid
 from abc import abstractmethod
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+import attrs
 
 from container import (
     AbstractComponent,
     ChannelAddress,
     Component,
     Service,
+    call_context,
     component,
     idempotent,
     implementation,
     service,
 )
 
-from .services import InsufficientFunds, Node
+from .services import Account, InsufficientFunds, Node
 
 
 @service(name="async-wire")
@@ -39,6 +45,14 @@ class AsyncWireService(Service):
     @abstractmethod
     async def echo(self, data: Node) -> Node:
         """Return the payload."""
+
+    @abstractmethod
+    async def account(self, account: Account, bonus: int | Decimal = 0) -> Account:
+        """Return the account with the bonus added to its balance."""
+
+    @abstractmethod
+    async def when(self, day: dt.date, at: dt.time, ids: tuple[uuid.UUID, ...]) -> dict[str, str]:
+        """Describe the arguments."""
 
     @abstractmethod
     async def sleep(self, seconds: float) -> float:
@@ -56,6 +70,10 @@ class AsyncWireService(Service):
     @abstractmethod
     async def whoami(self) -> str:
         """Return this process's id (idempotent: may be retried on another instance)."""
+
+    @abstractmethod
+    async def context(self) -> dict[str, str]:
+        """Return the metadata the call arrived with."""
 
     @abstractmethod
     def add(self, a: int, b: int) -> int:
@@ -85,6 +103,12 @@ class AsyncWireServiceImpl(AsyncWireService):
     async def echo(self, data: Node) -> Node:
         return data
 
+    async def account(self, account: Account, bonus: int | Decimal = 0) -> Account:
+        return attrs.evolve(account, balance=account.balance + bonus)
+
+    async def when(self, day: dt.date, at: dt.time, ids: tuple[uuid.UUID, ...]) -> dict[str, str]:
+        return {"day": day.isoformat(), "at": at.isoformat(), "ids": ",".join(str(i) for i in ids)}
+
     async def sleep(self, seconds: float) -> float:
         self.sleeps.append("started")
         _mark("started")
@@ -106,6 +130,10 @@ class AsyncWireServiceImpl(AsyncWireService):
 
     async def whoami(self) -> str:
         return f"pid {os.getpid()}"
+
+    async def context(self) -> dict[str, str]:
+        current = call_context()
+        return dict(current.metadata) if current is not None else {}
 
     def add(self, a: int, b: int) -> int:
         return a + b

@@ -72,9 +72,9 @@ def serve(kind: str, port: int) -> None:
         use_chosen_loop()
         asyncio.run(serve_grpc_aio(port))
         return
+    import workload
     from dependency_injector import containers, providers
 
-    import workload
     from channels.http import HttpServer
     from container import ServiceContainer
 
@@ -135,7 +135,9 @@ async def serve_grpc_aio(port: int) -> None:
 # clients (python bench/async_bench.py --client CASE PORT SERVER_PID)
 
 
-async def async_client(case: str, port: int) -> tuple[Callable[..., Awaitable[Any]], Callable[..., Awaitable[Any]], Any]:
+async def async_client(
+    case: str, port: int
+) -> tuple[Callable[..., Awaitable[Any]], Callable[..., Awaitable[Any]], Any]:
     """Return (hello, echo, close) coroutine functions."""
     if case == "grpc-aio":
         import grpc
@@ -168,7 +170,7 @@ async def async_client(case: str, port: int) -> tuple[Callable[..., Awaitable[An
     proxy = client.get_service(AsyncBenchService, "dispatch-msgpack")
 
     async def close() -> None:
-        await client.aclose()
+        client.close()  # the connections of this loop are closed on it, at once
 
     return proxy.hello, proxy.echo, close
 

@@ -658,3 +658,29 @@ def test_the_operator_probe_sends_the_configured_header_fields(canned):
         probe.close()
     head = server.requests[0].decode("latin-1").lower()
     assert "\r\nx-tenant: acme" in head and "\r\nauthorization: bearer t1" in head
+
+
+THREADS: list[str] = []
+
+
+def record_thread(session: requests.Session, component: str) -> None:
+    session.hooks["response"].append(lambda response, **_: THREADS.append(threading.current_thread().name))
+
+
+def test_an_awaited_call_to_a_component_on_requests_runs_in_the_runtimes_thread_pool(base_url):
+    """requests has no asyncio side: an async method's call is sent by requests in a worker thread."""
+    THREADS.clear()
+    manager = client_manager(
+        base_url,
+        http={
+            "components": {"async-wire-component": {"client": "requests"}},
+            "session_customizers": [f"{__name__}:record_thread"],
+        },
+    )
+    try:
+        assert asyncio.run(manager.get_service(AsyncWireService, "dispatch-json").hello("via requests")) == (
+            "via requests"
+        )
+    finally:
+        manager.close()
+    assert len(THREADS) == 1 and THREADS[0].startswith("servicewire-pool")

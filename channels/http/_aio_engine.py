@@ -17,6 +17,7 @@ write); a connection's failure closes that connection only. Chosen by ``http.ser
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import ssl
 import threading
@@ -316,8 +317,6 @@ class AsyncioEngine:
         ),
         precheck: Precheck = lambda request: None,
     ) -> None:
-        import concurrent.futures
-
         self._answer = handler
         self.refusal = refusal
         self.precheck = precheck

@@ -52,6 +52,7 @@ from .runtime._plugins import CHANNELS, REGISTRIES
 from .runtime._service_container import create_registry
 from .values._loading import load_object
 from .values._public import moved_names, publish
+from .values._redact import redact_credentials
 from .values._status import Status
 
 __all__ = [
@@ -103,6 +104,7 @@ __all__ = [
     "create_registry",
     "deadline_from_metadata",
     "load_object",
+    "redact_credentials",
     "selector_by_name",
     "socket_is_stale",
     "url_problem",

@@ -58,7 +58,7 @@ from container import (
     ConfigurationException,
     ServiceCommunicationException,
 )
-from container.plugin import WatchList
+from container.plugin import WatchList, redact_credentials
 
 logger = logging.getLogger("servicewire.registry.etcd")
 
@@ -116,7 +116,8 @@ class EtcdComponentRegistry(ComponentRegistry):
             or not all(isinstance(e, str) for e in endpoints)
         ):
             raise ConfigurationException(
-                f"config key 'registry.endpoints' must be a list of URLs, got {endpoints!r}"
+                "config key 'registry.endpoints' must be a list of URLs, got "
+                + redact_credentials(repr(endpoints))
             )
         self.prefix = str(self.config.get("prefix", DEFAULT_PREFIX))
         if not self.prefix.endswith("/"):
@@ -151,7 +152,8 @@ class EtcdComponentRegistry(ComponentRegistry):
         parts = urlsplit(endpoint)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigurationException(
-                f"config key 'registry.endpoints' holds {endpoint!r}, not an http(s) URL"
+                f"config key 'registry.endpoints' holds {redact_credentials(repr(endpoint))}, "
+                "not an http(s) URL"
             )
         client = Etcd3Client(
             host=parts.hostname,
@@ -237,7 +239,7 @@ class EtcdComponentRegistry(ComponentRegistry):
             try:
                 self._call(lambda client, key=key: client.delete(key))  # type: ignore[misc]
             except EtcdRegistryException as exc:
-                logger.warning("deregistering %s: %s (its lease will expire)", key, exc)
+                logger.warning("deregistering %s: %s (its lease will expire)", key, _said(exc))
             with self._lock:
                 self._cache.pop(key, None)
         self._push()
@@ -288,7 +290,7 @@ class EtcdComponentRegistry(ComponentRegistry):
             try:
                 self._call(lambda client: Lease(lease_id, client).revoke())
             except (EtcdRegistryException, etcd_exceptions.Etcd3Exception) as exc:
-                logger.warning("revoking lease %s: %s (it will expire)", lease_id, exc)
+                logger.warning("revoking lease %s: %s (it will expire)", lease_id, _said(exc))
         self._interrupt_stream()
         for thread in (self._keepalive_thread, self._watch_thread):
             if thread is not None and thread is not threading.current_thread():
@@ -347,7 +349,7 @@ class EtcdComponentRegistry(ComponentRegistry):
             try:
                 remaining = self._refresh_lease(lease_id)
             except (EtcdRegistryException, etcd_exceptions.Etcd3Exception) as exc:
-                logger.warning("lease keep-alive failed: %s", exc)
+                logger.warning("lease keep-alive failed: %s", _said(exc))
                 continue
             if remaining <= 0:
                 self._register_again()
@@ -364,7 +366,7 @@ class EtcdComponentRegistry(ComponentRegistry):
                     for address in addresses:
                         self._put(component, address, self._lease_id)
             except (EtcdRegistryException, etcd_exceptions.Etcd3Exception) as exc:
-                logger.warning("registering again failed: %s; retrying at the next keep-alive", exc)
+                logger.warning("registering again failed: %s; retrying at the next keep-alive", _said(exc))
 
     def _watch_loop(self) -> None:
         delay = 0.1
@@ -377,7 +379,7 @@ class EtcdComponentRegistry(ComponentRegistry):
             except Exception as exc:  # etcd down, stream broken: reconnect and re-read
                 if self._stop.is_set():
                     return
-                logger.info("etcd watch interrupted (%s); reconnecting in %.1fs", exc, delay)
+                logger.info("etcd watch interrupted (%s); reconnecting in %.1fs", _said(exc), delay)
             if self._stop.wait(delay):
                 return
             delay = min(delay * 2, 2.0)
@@ -446,6 +448,11 @@ def _uri(value: bytes) -> str | None:
         decoded = json.loads(value)
         uri = decoded["uri"]
     except (ValueError, KeyError, TypeError):
-        logger.warning("ignoring a malformed registry value %r", value[:100])
+        logger.warning("ignoring a malformed registry value %s", redact_credentials(repr(value[:100])))
         return None
     return uri if isinstance(uri, str) else None
+
+
+def _said(exc: BaseException) -> str:
+    """An exception's text for a log line: what etcd3gw or requests said, credentials redacted."""
+    return redact_credentials(str(exc))

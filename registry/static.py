@@ -23,7 +23,7 @@ from container import (
     ComponentRegistry,
     ConfigurationException,
 )
-from container.plugin import WatchList
+from container.plugin import WatchList, redact_credentials
 
 
 class StaticComponentRegistry(ComponentRegistry):
@@ -103,14 +103,15 @@ def _parse_components(value: Any) -> dict[str, dict[str, list[str]]]:
     if not isinstance(value, Mapping):
         raise ConfigurationException(
             f"config key 'registry.components' must map component names to channels, got "
-            f"{type(value).__name__}: {value!r}"
+            f"{type(value).__name__}: {redact_credentials(repr(value))}"
         )
     parsed: dict[str, dict[str, list[str]]] = {}
     for component, channels in value.items():
         where = f"registry.components.{component}"
         if not isinstance(channels, Mapping):
             raise ConfigurationException(
-                f"config key {where!r} must map channel names to URL lists, got {channels!r}"
+                f"config key {where!r} must map channel names to URL lists, got "
+                f"{redact_credentials(repr(channels))}"
             )
         parsed[str(component)] = {}
         for channel, urls in channels.items():
@@ -118,7 +119,8 @@ def _parse_components(value: Any) -> dict[str, dict[str, list[str]]]:
                 urls = [urls]
             if not isinstance(urls, (list, tuple)) or not all(isinstance(u, str) for u in urls):
                 raise ConfigurationException(
-                    f"config key '{where}.{channel}' must be a list of URL strings, got {urls!r}"
+                    f"config key '{where}.{channel}' must be a list of URL strings, got "
+                    f"{redact_credentials(repr(urls))}"
                 )
             parsed[str(component)][str(channel)] = [u.rstrip("/") for u in urls]
     return parsed

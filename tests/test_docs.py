@@ -92,7 +92,7 @@ def test_the_runtime_examples_run():
 
 # every code block of the pages that explain calls runs
 
-RUNNABLE = ["calls.md", "concepts.md", "writing-a-channel-plugin.md"]
+RUNNABLE = ["async.md", "calls.md", "concepts.md", "writing-a-channel-plugin.md"]
 """Pages whose every code block runs: Python in order in one namespace per page, YAML as a
 servicewire configuration, TOML and JSON parsed. A block without a language is a diagram."""
 

@@ -19,7 +19,7 @@ import click
 
 from ._common import client_manager, config_option, credential_options, timeout_option
 from ._exits import BAD_INPUT, Failure, failure_of
-from ._output import print_json, waiting
+from ._output import print_json, redact_credentials, waiting
 
 DISPATCH_CHANNELS = ("dispatch-json", "dispatch-msgpack")
 
@@ -182,7 +182,7 @@ def typed_call(
     metadata: Mapping[str, str],
 ) -> Any:
     """Check the arguments against the interface, call through a proxy, return the result as JSON values."""
-    from container import ServiceDescriptor, call_options, descriptor_of
+    from container import ServiceDescriptor, call_blocking, call_options, descriptor_of
     from container.codec import JSON_CODEC, CodecError, MethodCodec
     from container.plugin import load_object
 
@@ -211,7 +211,7 @@ def typed_call(
         ) from None
     proxy = manager.get_service(service_type, channel)
     with call_options(timeout=timeout, metadata=dict(metadata)):
-        result = getattr(proxy, name)(*typed_args, **typed_kwargs)
+        result = call_blocking(getattr(proxy, name), *typed_args, **typed_kwargs)  # awaited if async
     return json.loads(codec.encode_result(result))["result"]
 
 
@@ -255,7 +255,8 @@ def untyped_call(
     for url in urls:
         problem = channel_class.check_url(url)
         if problem is not None:
-            raise Failure(f"the registry's {channel} URL {url!r} is refused: {problem}", BAD_INPUT)
+            shown = redact_credentials(repr(url))
+            raise Failure(f"the registry's {channel} URL {shown} is refused: {problem}", BAD_INPUT)
     seconds = timeout or settings.timeout(component, service, name)
     path = f"{component}/{service}/{name}"
     sent = {**_credentials(settings, component, token), **metadata}

@@ -16,7 +16,7 @@ from ._common import (
     timeout_option,
 )
 from ._exits import BAD_INPUT, REMOTE_ERROR, UNREACHABLE, Failure, failure_of
-from ._output import print_json, waiting
+from ._output import print_json, redacted, waiting
 
 
 @click.command("describe", short_help="the methods of a component, with signatures and types")
@@ -66,7 +66,7 @@ def describe_command(
             )
         document = {**document, "services": found}
     if as_json:
-        print_json(document)
+        print_json(redacted(document))
     else:
         click.echo(render(document))
     return 0

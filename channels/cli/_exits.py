@@ -41,7 +41,10 @@ class Failure(Exception):
 
 
 def one_line(text: str) -> str:
-    """Return ``text`` on one line (its lines joined by spaces)."""
+    """Return ``text`` on one line (its lines joined by spaces), credentials in URLs redacted."""
+    from ._output import redact_credentials
+
+    text = redact_credentials(text)
     return " ".join(part.strip() for part in text.splitlines() if part.strip()) or "(no message)"
 
 

@@ -15,7 +15,7 @@ from ._common import (
     timeout_option,
 )
 from ._exits import BAD_INPUT, ERROR, OK, WARNING, Failure, failure_of
-from ._output import print_json, status_text, table, waiting
+from ._output import print_json, redacted, status_text, table, waiting
 
 STATUS_EXIT = {"OK": OK, "WARNING": WARNING, "ERROR": ERROR, "UNREACHABLE": ERROR}
 """Exit status by an instance's health; the worst instance decides."""
@@ -90,7 +90,7 @@ def health_command(
         document: dict[str, Any] = {"status": worst, "instances": rows}
         if reason:
             document["detail"] = reason
-        print_json(document)
+        print_json(redacted(document))
     else:
         if rows:
             click.echo(

@@ -16,7 +16,7 @@ from ._common import (
     timeout_option,
 )
 from ._exits import Failure, failure_of
-from ._output import print_json, status_text, table, waiting
+from ._output import print_json, redact_credentials, redacted, status_text, table, waiting
 
 
 @click.command("list", short_help="the registry's components, instances and their health")
@@ -104,7 +104,7 @@ def snapshot(manager: Any, probe: Any, component: str | None) -> dict[str, Any]:
 def show(document: dict[str, Any], as_json: bool) -> None:
     """Print a listing as JSON or as a table."""
     if as_json:
-        print_json(document)
+        print_json(redacted(document))
         return
     rows = [
         [
@@ -137,7 +137,7 @@ def _watch(manager: Any, probe: Any, component: str | None, as_json: bool, inter
                     click.clear()
                     click.echo(f"servicewire list: every {interval:g} s, Ctrl-C stops\n")
                 if "error" in document and not as_json:
-                    click.echo(f"servicewire: {document['error']}")
+                    click.echo(f"servicewire: {redact_credentials(document['error'])}")
                 else:
                     show(document, as_json)
                 last = document

@@ -82,5 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _say(message: str) -> None:
+    from ._output import redact_credentials
+
     prefix = "" if message.startswith("servicewire") else "servicewire: "
-    print(f"{prefix}{message}", file=sys.stderr, flush=True)
+    print(f"{prefix}{redact_credentials(message)}", file=sys.stderr, flush=True)

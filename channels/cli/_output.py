@@ -3,6 +3,10 @@
 JSON goes to stdout, one document (``--watch``: one per line); tables go to stdout and are
 coloured only on a terminal; the spinner is drawn on stderr, only when stderr is a terminal and
 the command is not printing JSON, and only once a wait has lasted :data:`SPINNER_DELAY`.
+
+What the commands print about servers (tables, listings, messages) never holds a URL's
+credentials: :func:`redacted` takes them out (``http://***@host``). A call's result is the
+application's data and is printed as it is.
 """
 
 from __future__ import annotations
@@ -20,6 +24,24 @@ SPINNER_DELAY = 0.3
 """Seconds a command waits on the network before the spinner appears."""
 
 _COLOURS = {"OK": "green", "WARNING": "yellow", "ERROR": "red", "UNREACHABLE": "red"}
+
+
+def redact_credentials(text: str) -> str:
+    """``container.plugin.redact_credentials``, imported when first needed (``--help`` stays fast)."""
+    from container.plugin import redact_credentials as redact
+
+    return redact(text)
+
+
+def redacted(document: Any) -> Any:
+    """Return a JSON-ready document with the credentials of every URL in its strings redacted."""
+    if isinstance(document, str):
+        return redact_credentials(document)
+    if isinstance(document, dict):
+        return {key: redacted(value) for key, value in document.items()}
+    if isinstance(document, (list, tuple)):
+        return [redacted(value) for value in document]
+    return document
 
 
 def print_json(document: Any, pretty: bool | None = None) -> None:
@@ -40,6 +62,7 @@ def status_text(status: str) -> str:
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """Return rows under headers, each column as wide as its widest cell (colour codes ignored)."""
+    rows = [[redact_credentials(cell) for cell in row] for row in rows]
     widths = [len(header) for header in headers]
     for row in rows:
         for index, cell in enumerate(row):
@@ -60,6 +83,7 @@ def waiting(message: str, enabled: bool = True) -> Iterator[None]:
     if not enabled or not sys.stderr.isatty():
         yield
         return
+    message = redact_credentials(message)
     done = threading.Event()
 
     def spin() -> None:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ._exits import CONFIG_ERROR, START_FAILED, Failure, one_line
+from ._output import redact_credentials
 
 if TYPE_CHECKING:
     from channels.http import HttpServer
@@ -216,7 +217,7 @@ def start_line(server: HttpServer, registered: Mapping[str, list[ChannelAddress]
         addresses = registered.get(component.name, [])
         where = ", ".join(f"{a.channel} {a.uri}" for a in addresses) or "no address (not registered)"
         parts.append(f"{component.name} [{services}] at {where}")
-    hosted = "; ".join(parts) or "no component"
+    hosted = redact_credentials("; ".join(parts) or "no component")
     return f"serving on {server.scheme}://{server.host}:{server.port} (pid {os.getpid()}): {hosted}"
 
 

@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from container import ChannelInstances, ServiceException, ServiceManager
+from container.plugin import redact_credentials
 
 from ._dashboard_page import PAGE
 from ._probe import HttpProbe, Instance, ProbeFailed, credential_headers, instances_of, probe_problem
@@ -235,21 +236,25 @@ class Dashboard:
             failovers += int(increase.get(("failovers", instance.component, instance.url), 0))
             components.setdefault(instance.component, []).append(
                 {
-                    "url": instance.url,
+                    "url": redact_credentials(instance.url),
                     "channels": list(instance.channels),
                     "health": health.status,
-                    "detail": health.detail,
+                    "detail": redact_credentials(health.detail),
                     "checks": list(health.checks),
                     "cooling_down": round(cooling.get((instance.component, instance.url), 0.0), 1),
                     "failovers": failovers,
                 }
             )
+        shown = [
+            {**event, "url": redact_credentials(event["url"]), "detail": redact_credentials(event["detail"])}
+            for event in events[:50]
+        ]
         return {
             "time": time.time(),
             "registry": registry,
-            "error": error,
+            "error": None if error is None else redact_credentials(error),
             "components": [{"name": name, "instances": found} for name, found in components.items()],
-            "events": events[:50],
+            "events": shown,
             "metrics": metrics,
         }
 

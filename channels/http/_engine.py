@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from container.plugin import Cancellation
+from container.plugin import Cancellation, redact_credentials
 
 from ._protocol import (
     CONTINUE,
@@ -371,9 +371,9 @@ class HttpEngine:
             try:
                 answer = self.precheck(request) if checking else self.handler(request)
             except Exception:  # one request's failure must not stop the worker
-                logger.exception(
-                    "answering %s %s from %s failed", request.method, request.target, request.peer
-                )
+                # An absolute-form target may hold user:password@.
+                target = redact_credentials(request.target[:200])
+                logger.exception("answering %s %s from %s failed", request.method, target, request.peer)
                 answer = self.refusal(500, "the server failed to answer; it logged why")
             self._done.append((connection, request, checking, answer))
             # The loop looks at the answers after every round: wake it only when it may be

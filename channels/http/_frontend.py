@@ -140,6 +140,11 @@ class HttpFrontend:
         if found.kind == "invoke":
             if method == "OPTIONS":
                 return HttpAnswer(204, headers=_INVOKE_ALLOW)
+            unknown_caller = dispatcher.unauthenticated(
+                found.path, metadata_from_headers(headers), request.peer_certificate
+            )
+            if unknown_caller is not None:  # before 405 or 404, which would tell what is hosted
+                return _from(unknown_caller)
             if dispatcher.has_route(found.path):
                 return _from(
                     dispatcher.error_response(405, "service methods are called with POST"), _INVOKE_ALLOW
@@ -157,17 +162,19 @@ class HttpFrontend:
             if denied is not None:
                 return _from(denied)
         if found.kind in _OPERATOR_ROUTES:
-            return self._operator(found)
+            return self._operator(found, request)
         if found.kind == "metrics" and self.metrics is not None:
             payload, content_type = self.metrics()
             return HttpAnswer(200, payload, content_type)
         if component is not None:
-            health = dispatcher.health(component)
+            health = dispatcher.health(component, metadata_from_headers(headers), request.peer_certificate)
             if health is not None:
                 return _from(health)
         elif found.kind == "report":
             return HttpAnswer(200, self.report().encode(), "text/plain; charset=utf-8")
-        return _from(dispatcher.error_response(404, f"nothing at {target.split('?', 1)[0][:200]}"))
+        return self._not_found(
+            request, target.split("?", 1)[0][:200], f"nothing at {target.split('?', 1)[0][:200]}"
+        )
 
     def _refused_head(self, request: HttpRequest) -> HttpAnswer | None:
         headers = request.headers
@@ -182,20 +189,28 @@ class HttpFrontend:
             return self.refuse(400, f"{TIMEOUT_KEY} was given more than once")
         return None
 
-    def _operator(self, found: Route) -> HttpAnswer:
+    def _operator(self, found: Route, request: HttpRequest) -> HttpAnswer:
         """Answer the operator endpoints (the caller was admitted): a description, the dashboard."""
         dispatcher = self.dispatcher
         if found.kind == "describe":
             hosted = next((c for c in dispatcher.components if c.name == found.path), None)
             if hosted is None:
-                return _from(dispatcher.error_response(404, f"no component {found.path} is hosted here"))
+                target = f"/describe/{found.path}"
+                return self._not_found(request, target, f"no component {found.path} is hosted here")
             return HttpAnswer(200, msgspec.json.encode(describe_component(hosted)), "application/json")
         if self.dashboard is None:
-            return _from(dispatcher.error_response(404, "/dashboard is off (auth.expose.dashboard)"))
+            return self._not_found(request, "/dashboard", "/dashboard is off (auth.expose.dashboard)")
         if found.kind == "dashboard":
             return HttpAnswer(200, self.dashboard.page, "text/html; charset=utf-8", _PAGE_HEADERS)
         state = msgspec.json.encode(self.dashboard.state())
         return HttpAnswer(200, state, "application/json", (("Cache-Control", "no-store"),))
+
+    def _not_found(self, request: HttpRequest, target: str, message: str) -> HttpAnswer:
+        """404, or the 401 before it when authentication is configured and the caller is not known."""
+        dispatcher = self.dispatcher
+        metadata = metadata_from_headers(request.headers)
+        refused = dispatcher.unauthenticated(target, metadata, request.peer_certificate)
+        return _from(refused or dispatcher.error_response(404, message))
 
 
 def _call(found: Route, request: HttpRequest) -> ServerRequest:

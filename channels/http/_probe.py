@@ -20,7 +20,7 @@ import attrs
 import requests
 
 from container import ChannelInstances
-from container.plugin import Settings, load_object
+from container.plugin import Settings, load_object, redact_credentials, url_problem
 
 from ._settings import HttpSettings
 
@@ -35,6 +35,12 @@ UNREACHABLE = "UNREACHABLE"
 
 UNKNOWN = "UNKNOWN"
 """The status of an instance whose health cannot be read (not HTTP, the route refused)."""
+
+HIDDEN_DETAILS = (
+    "no details: the server shows them to authenticated callers only (auth.expose.health_details; "
+    "send credentials: auth.credentials, --token), and logs them"
+)
+"""The detail of an instance that answered its health without the checks (a caller it does not know)."""
 
 
 @attrs.frozen
@@ -95,9 +101,14 @@ class InstanceHealth:
 
 
 def probe_problem(url: str) -> str | None:
-    """Return why ``url`` cannot be probed over HTTP, or None when it can."""
+    """Return why ``url`` cannot be probed over HTTP, or None when it can.
+
+    A URL the HTTP channels refuse (credentials, a query, no host) is not probed either: a
+    probe sends the operator's credentials, and a registry is no place to say where to.
+    """
     if url.startswith(("http://", "https://")):
-        return None
+        problem = url_problem(url, ("http", "https"))
+        return None if problem is None else f"not probed: the HTTP channels refuse this URL: {problem}"
     if url.startswith("inproc://"):
         return "an in-process URL (local channel): only its own process can reach it"
     return f"not an HTTP URL ({url.split(':', 1)[0]}): its channel has no health route"
@@ -163,6 +174,7 @@ class HttpProbe:
             ProbeFailed: no answer: the connection failed, timed out, or TLS was refused.
         """
         target = url.rstrip("/") + path
+        url = redact_credentials(url)  # for messages only
         try:
             answer = self._session().get(target, timeout=self.timeout, allow_redirects=False)
         except requests.exceptions.SSLError as exc:
@@ -195,6 +207,8 @@ class HttpProbe:
                 for check in checks
                 if check.get("status") != "OK"
             ]
+            if found != "OK" and "checks" not in document:
+                failing = [HIDDEN_DETAILS]
             return InstanceHealth(url, str(found), "; ".join(failing), checks)
         return InstanceHealth(url, UNKNOWN, f"/health/{component} answered {status}: {error_message(body)}")
 

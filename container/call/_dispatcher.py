@@ -8,7 +8,9 @@ content type, the server interceptors composed around the implementation functio
 chain for an ``async def`` method). For each call the dispatcher:
 
 1. routes ``component/service/method`` to a hosted implementation method (404 otherwise: only
-   public methods declared by the service interface are routes);
+   public methods declared by the service interface are routes; with authentication
+   configured, a caller that is not authenticated gets the 401 a hosted method would give,
+   so that it cannot tell what is hosted: :meth:`Dispatcher.unauthenticated`);
 2. answers 503 without running anything once the server stops taking calls;
 3. checks the deadline the caller sent (504, without running anything, when it has passed);
 4. runs the server interceptors, outermost first (they may answer with a status by raising
@@ -54,6 +56,7 @@ from ..values._errors import (
     public_type_name,
     relayed_status,
 )
+from ..values._redact import redact_credentials
 from ..values._status import Status, error_type_of
 from ..wire._codec import (
     CODECS,
@@ -192,9 +195,10 @@ class Dispatcher:
         health_endpoint: returns the extra health path a component declares (``@health``).
         guard: the authenticator and rules of the calls (None: no authentication); also
             decides who may read the server's own endpoints (:meth:`admit`).
-        expose: who may read ``health``, ``report`` (and ``describe``), ``metrics`` and
-            ``dashboard`` (attributes ``open``, ``authenticated`` or ``off``); None: health
-            open, the dashboard off, the others authenticated.
+        expose: who may read ``health``, ``health_details``, ``report`` (and ``describe``),
+            ``metrics`` and ``dashboard`` (attributes ``open``, ``authenticated`` or ``off``);
+            None: health open with its details to authenticated callers, the dashboard off,
+            the others authenticated.
         workers: the runtime's workers (where sync-only interceptors of async methods run);
             None: the process's shared ones.
         threads: the threads of the worker pool that runs ``def`` implementations for
@@ -224,6 +228,7 @@ class Dispatcher:
         self.guard = guard
         defaults = {
             "health": "open",
+            "health_details": "authenticated",
             "report": "authenticated",
             "metrics": "authenticated",
             "dashboard": "off",
@@ -237,6 +242,7 @@ class Dispatcher:
         self._by_method: dict[MethodDescriptor, _Route] = {}
         self._by_component: dict[str, ComponentDescriptor[Any]] = {}
         self._active: list[None] = []  # one entry per call in flight: append/pop are atomic
+        self._health_logged: dict[str, tuple[Any, ...]] = {}  # component -> the health last logged
         self._accepting = True
         self.health_paths: dict[str, str] = {}
         """Extra health paths (``@health(endpoint)``) -> component name."""
@@ -282,7 +288,7 @@ class Dispatcher:
                 f"content type {request.content_type!r} is not supported; use one of {known}",
             )
         route = self._routes.get(request.path)
-        if route is None:
+        if route is None and self.guard is None:
             return self.error_response(NOT_FOUND, f"no service method at {request.path}", codec)
         if not self._accepting:
             return self.error_response(
@@ -296,6 +302,8 @@ class Dispatcher:
                     DEADLINE_EXCEEDED, "the deadline passed before the call ran", codec
                 )
             deadline = _monotonic() + budget
+        if route is None:  # authentication is configured: answered as a hosted method would be
+            return self._no_route(request, metadata, codec)
         context = CallContext(metadata, deadline, None, request.peer, request.peer_certificate, budget)
         serving = Serving(context)
         if route.is_async:
@@ -333,7 +341,7 @@ class Dispatcher:
                 f"content type {request.content_type!r} is not supported; use one of {known}",
             )
         route = self._routes.get(request.path)
-        if route is None:
+        if route is None and self.guard is None:
             return self.error_response(NOT_FOUND, f"no service method at {request.path}", codec)
         if not self._accepting:
             return self.error_response(
@@ -347,6 +355,8 @@ class Dispatcher:
                     DEADLINE_EXCEEDED, "the deadline passed before the call ran", codec
                 )
             deadline = _monotonic() + budget
+        if route is None:  # authentication is configured: answered as a hosted method would be
+            return self._no_route(request, metadata, codec)
         context = CallContext(metadata, deadline, None, request.peer, request.peer_certificate, budget)
         return route, codec, Serving(context)
 
@@ -490,7 +500,7 @@ class Dispatcher:
         """
         codec = codec_for(request.content_type)
         route = self._routes.get(request.path)
-        if route is None:
+        if route is None and self.guard is None:
             return self.error_response(NOT_FOUND, f"no service method at {request.path}", codec)
         if not self._accepting:
             return self.error_response(
@@ -499,6 +509,8 @@ class Dispatcher:
         metadata, budget = _received(request.metadata)
         if budget is not None and budget <= 0:
             return self.error_response(DEADLINE_EXCEEDED, "the deadline passed before the call ran", codec)
+        if route is None:
+            return self._no_route(request, metadata, codec)
         guard = self.guard
         if not isinstance(guard, Interceptor):  # none, or one that only identifies callers
             return None
@@ -726,14 +738,17 @@ class Dispatcher:
 
         Returns:
             None when the caller may read it; else the answer to give: 404 when the endpoint
-            is off, 401 when it needs an authenticated caller and this one is not.
+            is off (401 instead to a caller that is not authenticated, when authentication is
+            configured), 401 when it needs an authenticated caller and this one is not.
         """
         exposure = self.expose.get(endpoint, "off")
         if exposure == "open":
             return None
         key = "report" if endpoint == "describe" else endpoint
         if exposure == "off":
-            return self.error_response(NOT_FOUND, f"/{endpoint} is off (auth.expose.{key})")
+            return self.unauthenticated(f"/{endpoint}", metadata, peer_certificate) or self.error_response(
+                NOT_FOUND, f"/{endpoint} is off (auth.expose.{key})"
+            )
         if self.guard is None:
             return self.error_response(
                 UNAUTHENTICATED,
@@ -749,20 +764,82 @@ class Dispatcher:
             return self.error_response(UNAUTHENTICATED, f"/{endpoint} needs an authenticated caller")
         return None
 
+    def unauthenticated(
+        self,
+        target: str,
+        metadata: Mapping[str, str],
+        peer_certificate: dict[str, Any] | None = None,
+        codec: Codec | None = None,
+    ) -> Response | None:
+        """Return the 401 that comes before a 404, or None when the caller may learn what is not here.
+
+        With authentication configured, whatever would answer 404 (no such method, component,
+        route, or an endpoint that is off) answers 401 to a caller that is not authenticated,
+        in the words a hosted method's refusal uses (``<target> needs an authenticated
+        caller``, or why its credential is not valid): an anonymous caller cannot list what
+        exists. Listeners call it before answering 404 for a route of their own.
+
+        Args:
+            target: what was asked for, as the 401 names it (``component/service/method``, a path).
+            metadata: what the caller sent (the ``authorization`` key for a bearer token).
+            peer_certificate: the caller's TLS client certificate, or None.
+            codec: the codec of the answer (JSON when None).
+
+        Returns:
+            The 401 answer; None when no authentication is configured or the caller is
+            authenticated (it gets the 404).
+        """
+        guard = self.guard
+        if guard is None:
+            return None
+        try:
+            if guard.caller(CallContext(dict(metadata), None, None, "", peer_certificate)) is not None:
+                return None
+        except CallRejected as exc:
+            return self.error_response(exc.status, exc.message, codec, exc.error_type)
+        return self.error_response(UNAUTHENTICATED, f"{target} needs an authenticated caller", codec)
+
+    def _no_route(self, request: ServerRequest, metadata: Metadata, codec: Codec | None) -> Response:
+        refused = self.unauthenticated(request.path, metadata, request.peer_certificate, codec)
+        return refused or self.error_response(NOT_FOUND, f"no service method at {request.path}", codec)
+
     def has_route(self, path: str) -> bool:
         """Return True when ``component/service/method`` is a hosted method."""
         return path in self._routes
 
-    def health(self, component: str) -> Response | None:
-        """Return the health document of a hosted component (200, or 503 when ERROR), or None.
+    def health(
+        self,
+        component: str,
+        metadata: Mapping[str, str] = NO_METADATA,
+        peer_certificate: dict[str, Any] | None = None,
+    ) -> Response | None:
+        """Return the health of a hosted component (200, or 503 when ERROR), or None.
+
+        The whole document (the component's lifecycle status, each check with its details)
+        goes to a caller that ``auth.expose.health_details`` admits (``authenticated`` by
+        default: a caller an authenticator accepts; ``open``: everyone; ``off``: nobody). Any
+        other caller reads the overall status only, ``{"component": ..., "status": ...}``,
+        with the same HTTP status, so that a load balancer's probe works and no exception text
+        (paths, hosts, passwords) reaches an anonymous caller. A credential that is not valid
+        answers 401. Whenever the health found differs from the last one logged, it is logged
+        (WARNING with each failing check's details, INFO when it is OK again), so the details
+        are never lost; credentials in URLs are redacted in the log and in the document.
 
         A component whose health cannot be computed (a failing check class, a broken
         ``get_health``) is reported as ERROR with the reason, never as an exception. An
         ``async def get_health`` (and async health checks) run on the dispatcher's loop.
+
+        Args:
+            component: the component's name.
+            metadata: what the caller sent (the ``authorization`` key for a bearer token).
+            peer_certificate: the caller's TLS client certificate, or None.
         """
         descriptor = self._by_component.get(component)
         if descriptor is None:
             return None
+        detailed = self._health_detailed(metadata, peer_certificate)
+        if isinstance(detailed, Response):
+            return detailed
         try:
             instance = self._component_instance(descriptor)
             status_name = instance.get_status().value
@@ -770,13 +847,21 @@ class Dispatcher:
             health = self._blocking(awaitable()) if awaitable is not None else instance.get_health()
         except Exception as exc:  # a broken health is a finding, not a crash
             status_name, health = "unknown", _broken_health(exc)
-        return _health_response(component, status_name, health)
+        return self._health_answer(component, status_name, health, detailed)
 
-    async def health_async(self, component: str) -> Response | None:
+    async def health_async(
+        self,
+        component: str,
+        metadata: Mapping[str, str] = NO_METADATA,
+        peer_certificate: dict[str, Any] | None = None,
+    ) -> Response | None:
         """:meth:`health` from an event loop: async health on it, a sync ``get_health`` in the worker pool."""
         descriptor = self._by_component.get(component)
         if descriptor is None:
             return None
+        detailed = self._health_detailed(metadata, peer_certificate)
+        if isinstance(detailed, Response):
+            return detailed
         try:
             instance = self._component_instance(descriptor)
             status_name = instance.get_status().value
@@ -787,7 +872,55 @@ class Dispatcher:
                 health = await in_thread(self._workers_pool(), instance.get_health)
         except Exception as exc:  # a broken health is a finding, not a crash
             status_name, health = "unknown", _broken_health(exc)
-        return _health_response(component, status_name, health)
+        return self._health_answer(component, status_name, health, detailed)
+
+    def _health_detailed(
+        self, metadata: Mapping[str, str], peer_certificate: dict[str, Any] | None
+    ) -> bool | Response:
+        """Whether a caller reads the health's details; the 401 answer for a credential that is not valid."""
+        if self.expose["health_details"] != "authenticated" or self.guard is None:
+            return bool(self.expose["health_details"] == "open")
+        try:
+            caller = self.guard.caller(CallContext(dict(metadata), None, None, "", peer_certificate))
+        except CallRejected as exc:
+            return self.error_response(exc.status, exc.message, None, exc.error_type)
+        return caller is not None
+
+    def _health_answer(self, component: str, status_name: str, health: Health, detailed: bool) -> Response:
+        """The health answer: the whole document, or the overall status only; logged when it changed."""
+        from ..declarations._health import HealthStatus
+
+        self._log_health(component, health)
+        status = HEALTH_FAILING if health.status >= HealthStatus.ERROR else HEALTH_OK
+        if not detailed:
+            document: dict[str, Any] = {"component": component, "status": str(health.status)}
+            return Response(status, JSON_CODEC.encode(document), JSON_CODEC.content_type)
+        document = {"component": component, "component_status": status_name, **health.to_dict()}
+        for check in document["checks"]:
+            if "details" in check:
+                check["details"] = redact_credentials(check["details"])
+        return Response(status, JSON_CODEC.encode(document), JSON_CODEC.content_type)
+
+    def _log_health(self, component: str, health: Any) -> None:
+        """Log a component's health when it differs from the one logged last (details included)."""
+        from ..declarations._health import HealthStatus
+
+        found = (health.status, health.results)
+        before = self._health_logged.get(component)
+        if found == before:
+            return
+        self._health_logged[component] = found
+        failing = [result for result in health.results if result.status != HealthStatus.OK]
+        if not failing:
+            if before is not None:
+                logger.info("%s is healthy again", component)
+            return
+        logger.warning(
+            "%s health is %s: %s",
+            component,
+            health.status,
+            redact_credentials("; ".join(f"{r.name}: {r.details or r.status}" for r in failing)),
+        )
 
     # lifecycle
 
@@ -893,14 +1026,6 @@ def _broken_health(exc: Exception) -> Health:
     return Health(
         HealthStatus.ERROR, (HealthResult("health", HealthStatus.ERROR, f"{type(exc).__name__}: {exc}"),)
     )
-
-
-def _health_response(component: str, status_name: str, health: Health) -> Response:
-    from ..declarations._health import HealthStatus
-
-    document = {"component": component, "component_status": status_name, **health.to_dict()}
-    status = HEALTH_FAILING if health.status >= HealthStatus.ERROR else HEALTH_OK
-    return Response(status, JSON_CODEC.encode(document), JSON_CODEC.content_type)
 
 
 def _terminal(function: Callable[..., Any]) -> CallNext:

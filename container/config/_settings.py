@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, NoReturn, TypeVar, overload
 
 import attrs
@@ -166,13 +166,16 @@ class BearerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class JwtSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """JWT verification: ``auth.jwt`` (needs ``servicewire[jwt]``).
+    """JWT verification: ``auth.jwt`` (needs servicewire's ``jwt`` extra).
 
     Attributes:
         key: the verification key (PEM public key, or the HMAC secret).
         key_file: a file holding the key, instead of ``key``.
         algorithms: the algorithms accepted.
-        audience: the required ``aud`` claim.
+        audience: the ``aud`` claim tokens must name (one of several, given a list); required
+            unless ``verify_audience`` is False.
+        verify_audience: False accepts tokens minted for any audience (then give no
+            ``audience``).
         issuer: the required ``iss`` claim.
         leeway: seconds of clock skew tolerated.
         subject_claim: the claim naming the caller.
@@ -182,7 +185,8 @@ class JwtSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     key: str | None = None
     key_file: str | None = None
     algorithms: list[str] = msgspec.field(default_factory=lambda: ["RS256", "ES256", "EdDSA"])
-    audience: str | None = None
+    audience: str | list[str] | None = None
+    verify_audience: bool = True
     issuer: str | None = None
     leeway: Annotated[float, msgspec.Meta(ge=0)] = 30.0
     subject_claim: str = "sub"
@@ -191,6 +195,23 @@ class JwtSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     def __post_init__(self) -> None:
         if bool(self.key) == bool(self.key_file):
             raise ValueError("give exactly one of key and key_file")
+
+
+def audience_problem(audience: str | Sequence[str] | None, verify_audience: bool) -> str | None:
+    """Return why an ``auth.jwt`` section's audience settings cannot be used, or None."""
+    if verify_audience and not audience:
+        return (
+            "config key 'auth.jwt.audience' is required: the 'aud' your issuer puts in tokens "
+            "meant for this server (a list when several), so that a token minted for another "
+            "service is refused; set auth.jwt.verify_audience: false only to accept tokens for "
+            "any audience"
+        )
+    if not verify_audience and audience:
+        return (
+            "config keys 'auth.jwt.audience' and 'auth.jwt.verify_audience: false' contradict "
+            "each other: give one"
+        )
+    return None
 
 
 class MtlsSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -212,7 +233,10 @@ class ExposeSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Who may read the server's own endpoints: ``auth.expose``; each ``open``, ``authenticated`` or ``off``.
 
     Attributes:
-        health: ``/health/<component>`` and ``@health`` endpoints.
+        health: ``/health/<component>`` and ``@health`` endpoints (their overall status).
+        health_details: who reads a health document's details (each check, its details, the
+            component's lifecycle status); the others read the overall status only. Without
+            an authenticator, ``authenticated`` admits nobody: the details are in the log.
         report: ``/report`` and ``/describe/<component>`` (what is hosted, with method
             signatures and types).
         metrics: ``/metrics`` (Prometheus).
@@ -220,12 +244,13 @@ class ExposeSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """
 
     health: str = "open"
+    health_details: str = "authenticated"
     report: str = "authenticated"
     metrics: str = "authenticated"
     dashboard: str = "off"
 
     def __post_init__(self) -> None:
-        for name in ("health", "report", "metrics", "dashboard"):
+        for name in ("health", "health_details", "report", "metrics", "dashboard"):
             if getattr(self, name) not in EXPOSURES:
                 raise ValueError(f"{name} is {getattr(self, name)!r}; use one of {', '.join(EXPOSURES)}")
 
@@ -280,9 +305,9 @@ class ObservabilitySettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=
 
     Attributes:
         tracing: a client and a server span per call, W3C trace context in the metadata
-            (needs ``servicewire[otel]``; spans go to the process's TracerProvider).
+            (needs servicewire's ``otel`` extra; spans go to the process's TracerProvider).
         metrics: Prometheus metrics of calls, failovers and registry changes (needs
-            ``servicewire[prometheus]``); the HTTP server serves them on ``/metrics``.
+            servicewire's ``prometheus`` extra); the HTTP server serves them on ``/metrics``.
         metrics_port: also serve them with prometheus-client's own HTTP server on this port
             (for a process without an HTTP server); None: not.
         metrics_host: the interface of that server.
@@ -454,6 +479,10 @@ class Settings:
         legacy = convert(_section(raw, "http"), _HttpTimeouts, "http")
         self.interceptors = convert(_section(raw, "interceptors"), InterceptorSettings, "interceptors")
         self.auth = convert(_section(raw, "auth"), AuthSettings, "auth")
+        jwt = self.auth.jwt
+        problem = None if jwt is None else audience_problem(jwt.audience, jwt.verify_audience)
+        if problem is not None:
+            raise ConfigurationException(problem)
         self.observability = convert(_section(raw, "observability"), ObservabilitySettings, "observability")
         self.components: dict[str, ComponentSettings] = {}
         for name, section in (_section(raw, "components") or {}).items():

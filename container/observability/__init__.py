@@ -2,8 +2,8 @@
 
 Turn them on in config (``observability``: ``tracing``, ``metrics``, ``call_log``) or put the
 interceptors in a container yourself (``Tracing()``, ``Metrics()``, ``CallLog()``). Tracing needs
-``servicewire[otel]`` (opentelemetry-api; the SDK or another implementation is the
-application's choice), metrics need ``servicewire[prometheus]``; both are imported only when
+servicewire's ``otel`` extra (opentelemetry-api; the SDK or another implementation is the
+application's choice), metrics need its ``prometheus`` extra; both are imported only when
 turned on, so they cost nothing otherwise. See docs/observability.md.
 """
 
@@ -62,7 +62,9 @@ class Observability:
                 tracing = _optional("Tracing")
             except ImportError:
                 raise ConfigurationException(
-                    "config key 'observability.tracing' needs OpenTelemetry: pip install 'servicewire[otel]'"
+                    "config key 'observability.tracing' needs OpenTelemetry: install servicewire's otel "
+                    "extra from your checkout (pip install '.[otel]'; README: Installing) or "
+                    "opentelemetry-api itself"
                 ) from None
             self.tracing = tracing(settings.extensions.get("otel.tracer_provider"))
         if config.metrics:
@@ -70,8 +72,9 @@ class Observability:
                 metrics = _optional("Metrics")
             except ImportError:
                 raise ConfigurationException(
-                    "config key 'observability.metrics' needs prometheus-client: "
-                    "pip install 'servicewire[prometheus]'"
+                    "config key 'observability.metrics' needs prometheus-client: install "
+                    "servicewire's prometheus extra from your checkout (pip install '.[prometheus]'; "
+                    "README: Installing) or prometheus-client itself"
                 ) from None
             self.metrics = metrics(settings.extensions.get("prometheus.registry"))
             if config.metrics_port is not None:

@@ -10,6 +10,7 @@ from typing import Any
 from ..call._calls import AsyncCallNext, Call, CallNext, Interceptor
 from ..call._context import call_context, last_response
 from ..values._errors import public_type_name
+from ..values._redact import redact_credentials
 
 logger = logging.getLogger("servicewire.calls")
 
@@ -99,7 +100,7 @@ class CallLog(Interceptor):
         if call.side == "server":
             fields["peer"] = context.peer
         else:
-            fields["url"] = url
+            fields["url"] = redact_credentials(url)
         verb = "served" if call.side == "server" else "called"
         logger.log(
             level,

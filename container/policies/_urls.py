@@ -7,7 +7,7 @@ declares the shapes of URL it uses (:class:`URLShape`: ``scheme://host:port``, a
 must be a plain string of visible characters with ``scheme://``, of one of the channel's
 schemes, and carry no credentials (``user:password@``, which would otherwise be dropped
 silently or sent where nobody meant them to go), no query and no fragment. A refused URL is
-logged once and left out; the others are used.
+logged once (its credentials redacted) and left out; the others are used.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import enum
 import logging
 from collections.abc import Callable, Sequence
 from urllib.parse import SplitResult, urlsplit
+
+from ..values._redact import redact_credentials
 
 logger = logging.getLogger("servicewire")
 
@@ -120,5 +122,6 @@ def usable_urls(
         if key not in logged:
             if len(logged) < LOGGED_AT_MOST:
                 logged.add(key)
-            logger.warning("%s: the registry's URL %r is refused: %s", where, url, problem)
+            shown = redact_credentials(repr(url))  # a URL refused for its credentials must not log them
+            logger.warning("%s: the registry's URL %s is refused: %s", where, shown, problem)
     return usable

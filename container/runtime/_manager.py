@@ -29,6 +29,7 @@ from ..values._errors import (
     ServiceNotFoundException,
     UnknownChannelException,
 )
+from ..values._redact import redact_credentials
 from ..values._values import ChannelAddress, ChannelInstances
 from ._channel_manager import ChannelManager
 from ._hosting import Hosting
@@ -171,7 +172,7 @@ class ServiceManager:
                 problem = channel_class.check_url(url)
                 if problem is not None:
                     raise ConfigurationException(
-                        f"config key {where!r} holds the URL {_shown(url)!r}, which channel "
+                        f"config key {where!r} holds the URL {redact_credentials(url)!r}, which channel "
                         f"{address.channel!r} refuses: {problem}"
                     )
 
@@ -520,7 +521,7 @@ class ServiceManager:
                 self.served_channels.update(a.channel for a in addresses)
             if addresses:
                 self.component_registry.register(component, addresses)
-            logger.info("started component %s at %s", component.name, addresses)
+            logger.info("started component %s at %s", component.name, redact_credentials(str(addresses)))
 
     def _check_addresses(self, component: ComponentDescriptor[Any], addresses: list[ChannelAddress]) -> None:
         """Refuse to register an address its channel could not call (callers would drop it).
@@ -533,7 +534,8 @@ class ServiceManager:
             problem = self.channel_manager.get_class(address.channel).check_url(address.uri)
             if problem is not None:
                 raise ConfigurationException(
-                    f"{component.name}.get_addresses() gave {address.channel} URL {address.uri!r}: {problem}"
+                    f"{component.name}.get_addresses() gave {address.channel} URL "
+                    f"{redact_credentials(address.uri)!r}: {problem}"
                 )
 
     def deregister(self) -> None:
@@ -607,15 +609,6 @@ class ServiceManager:
                 for method in service.methods.values():
                     lines.append(f"    {method.name}{method.signature}")
         return "\n".join(lines) + "\n"
-
-
-def _shown(url: str) -> str:
-    """The URL with any ``user:password@`` left out, for messages."""
-    scheme, separator, rest = url.partition("://")
-    host, slash, path = rest.partition("/")
-    if separator and "@" in host:
-        return f"{scheme}://***@{host.rpartition('@')[2]}{slash}{path}"
-    return url
 
 
 def _runtime_and_settings(

@@ -138,7 +138,9 @@ class Guard(Interceptor):
         """Authenticate the caller of ``context``; None when anonymous.
 
         Raises:
-            AuthenticationFailed: a credential was presented and is not valid.
+            AuthenticationFailed: a credential was presented and no authenticator accepts it:
+                the first refusal of an authenticator that recognised it as its kind, else the
+                first refusal.
         """
         identity = context.identity
         if identity is not None:
@@ -148,8 +150,10 @@ class Guard(Interceptor):
             try:
                 identity = authenticator.authenticate(context)
             except AuthenticationFailed as exc:
-                # Another authenticator may know this credential (a JWT is a bearer token too).
-                failure = failure or exc
+                # Another authenticator may know this credential (a JWT is a bearer token too);
+                # if none does, the first that recognised it as its kind says why.
+                if failure is None or (_recognised(exc) and not _recognised(failure)):
+                    failure = exc
                 continue
             if identity is not None:
                 return identity
@@ -256,9 +260,13 @@ class BearerCredentials(Interceptor):
     def _credited(self, call: Call) -> Call:
         token = self._token() if callable(self._token) else self._token
         if not isinstance(token, str) or not token or any(c in token for c in "\r\n"):
-            raise ConfigurationException(
-                f"the credential provider for {call.component} gave {type(token).__name__} "
-                f"{token!r:.20}; it must return a non-empty token string"
+            if not isinstance(token, str):
+                what = f"a {type(token).__name__}"
+            else:
+                what = "a token with a line break" if token else "an empty string"
+            raise ConfigurationException(  # never the token itself: it is a secret even when broken
+                f"the credential provider for {call.component} gave {what}; it must return a "
+                "non-empty token string without line breaks"
             )
         return call.with_metadata({AUTHORIZATION: f"Bearer {token}"})  # type: ignore[no-any-return]
 
@@ -305,6 +313,8 @@ def authenticators_from(settings: Settings) -> list[Authenticator]:
                 auth.jwt.leeway,
                 auth.jwt.subject_claim,
                 auth.jwt.roles_claim,
+                verify_audience=auth.jwt.verify_audience,
+                key_source=f"config key 'auth.jwt.{'key_file' if auth.jwt.key_file else 'key'}'",
             )
         )
     if auth.mtls.enabled:
@@ -318,6 +328,11 @@ def authenticators_from(settings: Settings) -> list[Authenticator]:
     for value in settings.extensions.get("auth.authenticators", ()):
         found.append(_checked_authenticator(value, "the extension 'auth.authenticators'"))
     return found
+
+
+def _recognised(failure: AuthenticationFailed) -> bool:
+    # A subclass written before ``recognised`` existed may not set it: it meant "recognised".
+    return getattr(failure, "recognised", True) is not False
 
 
 def _checked_authenticator(value: Any, where: str) -> Authenticator:

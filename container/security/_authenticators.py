@@ -18,11 +18,31 @@ AUTHORIZATION = "authorization"
 """The metadata key (HTTP header) that carries credentials."""
 
 class AuthenticationFailed(Exception):
-    """Raised by an authenticator when the call carries a credential that is not valid (401)."""
+    """Raised by an authenticator when the call carries a credential that is not valid (401).
+
+    Args:
+        message: why, in words for the caller (it reaches the caller as the 401's message).
+        recognised: False when the credential is merely not one this authenticator knows
+            (an unknown bearer token may be another authenticator's): the guard then answers
+            with this reason only when no authenticator says more, so a JWT refused by the
+            JWT authenticator keeps its reason ("the JWT has expired") beside bearer tokens.
+            True (the default): the credential is of this authenticator's kind and is not
+            valid.
+
+    Attributes:
+        recognised: as given.
+    """
+
+    def __init__(self, message: str = "", *, recognised: bool = True) -> None:
+        super().__init__(message)
+        self.recognised = recognised
 
 
 class Authenticator:
     """Establishes who is calling from what a call carries.
+
+    The guard asks every configured authenticator in turn: the first identity wins; when none
+    gives one, the most specific refusal is the answer (see :class:`AuthenticationFailed`).
 
     Subclass it and override :meth:`authenticate`; name the class in config
     (``auth.authenticators: ["package.module:Class"]``, made with no arguments) or give an
@@ -96,7 +116,8 @@ class BearerTokens(Authenticator):
         if identity is None and self._lookup is not None:
             identity = self._lookup(token)
         if identity is None:
-            raise AuthenticationFailed("the bearer token is not valid")
+            # Not one of ours; a JWT authenticator configured beside us may know it.
+            raise AuthenticationFailed("the bearer token is not valid", recognised=False)
         return identity
 
 

@@ -36,6 +36,7 @@ from typing import Any
 
 import attrs
 
+from ._redact import redact_credentials
 from ._status import Status
 
 
@@ -215,6 +216,9 @@ class PermissionDeniedException(RemoteServiceException):
 class ServiceCommunicationException(ServiceException):
     """This caller could not complete the exchange with the remote side.
 
+    The message and the URL never hold a URL's credentials (``user:password@`` is redacted
+    to ``***@``): they end up in logs and on terminals.
+
     Attributes:
         url: the URL involved ("" when none was).
         sent: False when the request certainly did not reach a server, so the call may be
@@ -224,8 +228,8 @@ class ServiceCommunicationException(ServiceException):
     sent_by_default = True
 
     def __init__(self, message: str, url: str = "", sent: bool | None = None) -> None:
-        super().__init__(message)
-        self.url = url
+        super().__init__(redact_credentials(message))
+        self.url = redact_credentials(url)
         self.sent = self.sent_by_default if sent is None else sent
 
 

@@ -19,6 +19,8 @@ def publish(namespace: Mapping[str, Any], names: Iterable[str], module: str) -> 
     """Set the ``__module__`` of the classes and functions among ``names`` to ``module``."""
     for name in names:
         value = namespace[name]
+        if isinstance(value, types.GenericAlias):  # Python 3.10 calls `Callable[...]` a type too
+            continue
         if isinstance(value, (type, types.FunctionType)):
             value.__module__ = module
 

@@ -1,7 +1,7 @@
 """Observability for the shop's processes: ``--trace FILE`` and ``--metrics`` on each of them.
 
-Tracing needs ``pip install 'servicewire[otel]' opentelemetry-sdk``; metrics need
-``pip install 'servicewire[prometheus]'``. servicewire itself only uses the OpenTelemetry API:
+Tracing needs ``pip install '.[otel]' opentelemetry-sdk`` in the checkout; metrics need
+``pip install '.[prometheus]'`` (README: Installing). servicewire itself only uses the OpenTelemetry API:
 which SDK, exporter and resource to use is the application's choice, made here.
 """
 

@@ -166,7 +166,9 @@ class MixedComponentImpl(AbstractComponent, MixedComponent):
 class MixedApp(containers.DeclarativeContainer):
     """Hosts the mixed service; interceptors and config come from the test."""
 
-    config = providers.Configuration(default={"registry": {"type": "static"}})
+    config = providers.Configuration(
+        default={"registry": {"type": "static"}, "auth": {"expose": {"health_details": "open"}}}
+    )
     client_interceptors = providers.List()
     server_interceptors = providers.List()
     services = providers.Container(

@@ -538,3 +538,129 @@ def test_call_in_thread_runs_def_methods_without_blocking_the_loop(mixed):
     assert spent < 0.55, "the two calls ran at once"
     assert ticks >= 10, "the loop kept running meanwhile"
     assert run(call_in_thread(mixed.double, 4)) == 8, "an async method is simply awaited"
+
+
+def test_a_slow_async_health_check_is_cancelled_at_its_limit():
+    """An `async def` check over its fail_if_slower_than is stopped there and reported as ERROR."""
+    from container import HealthStatus, health_check
+    from container.declarations._health import HealthCheckManager
+
+    stopped: list[str] = []
+
+    class Slow:
+        @health_check(fail_if_slower_than=0.1)
+        async def hanging(self) -> None:
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                stopped.append("hanging")
+                raise
+
+    started = time.monotonic()
+    health = HealthCheckManager.build([Slow], lambda cls: cls()).check()
+    assert time.monotonic() - started < 2
+    assert health.status == HealthStatus.ERROR and stopped == ["hanging"]
+    assert health.results[0].details == "did not finish within 0.1s; cancelled"
+
+
+CLOSED: list[str] = []
+
+
+class ClosingTransport(AsyncScriptedTransport):
+    """Says how it was closed."""
+
+    async def aclose(self) -> None:
+        CLOSED.append(f"aclose on a loop: {asyncio.get_running_loop() is not None}")
+
+    def close(self) -> None:
+        CLOSED.append("close")
+
+
+class ClosingChannel(ScriptedChannel):
+    name = "as-closing"
+    transport = ClosingTransport
+
+
+def test_aclose_closes_transports_on_the_running_loop_then_the_rest():
+    """ServiceManager.aclose awaits each transport's aclose, then closes what close() closes."""
+    CLOSED.clear()
+    manager = scripted(ClosingChannel, ["up://only"])
+    assert run(manager.get_service(MixedService, ClosingChannel.name).double(42)) == 84
+
+    async def close() -> None:
+        await manager.aclose()
+
+    run(close())
+    assert CLOSED == ["aclose on a loop: True", "close"] and manager.closed
+
+
+def test_a_runtimes_workers_start_on_first_use_and_stop_with_it():
+    """call_blocking starts the runtime's background loop; runtime.close() stops it and its pools."""
+    runtime = Runtime()
+    workers = runtime.workers
+    assert not workers.background.running
+    assert workers.run(asyncio.sleep(0, "slept")) == "slept"
+    assert workers.background.running
+    runtime.close()
+    assert not workers.background.running
+    assert workers.run(asyncio.sleep(0, "again")) == "again", "it starts again when used after"
+    runtime.close()
+
+
+def test_the_deadlines_of_a_loop_share_one_timer_and_each_expires_in_time():
+    """Many finished deadlines, then tasks whose deadlines differ: each times out at its own."""
+    from container.call._aio import Deadline
+
+    async def bounded(seconds: float, sleep: float) -> str:
+        try:
+            with Deadline(time.monotonic() + seconds, ServiceTimeoutException, "u", "deadline", seconds):
+                await asyncio.sleep(sleep)
+        except ServiceTimeoutException:
+            return f"timed out after {seconds}"
+        return "in time"
+
+    async def many() -> tuple[list[str], list[tuple[float, float]]]:
+        assert [await bounded(30, 0) for _ in range(600)] == ["in time"] * 600  # the heap is rebuilt
+        started = time.monotonic()
+        finished: list[tuple[float, float]] = []
+
+        async def timed(seconds: float) -> str:
+            outcome = await bounded(seconds, 5)
+            finished.append((seconds, time.monotonic() - started))
+            return outcome
+
+        outcomes = await asyncio.gather(timed(0.3), timed(0.1), timed(0.2))
+        return list(outcomes), finished
+
+    outcomes, finished = run(many())
+    assert outcomes == ["timed out after 0.3", "timed out after 0.1", "timed out after 0.2"]
+    assert [seconds for seconds, _ in finished] == [0.1, 0.2, 0.3], "each at its own deadline, in order"
+    assert all(seconds <= spent < seconds + 1.0 for seconds, spent in finished)
+
+
+@pytest.mark.parametrize("authenticated", [False, True], ids=["open", "bearer"])
+def test_handle_async_answers_what_handle_answers_before_anything_runs(authenticated):
+    """The checks before a call runs are written twice (handle keeps them inline): they agree."""
+    config: dict[str, Any] = {"registry": {"type": "static"}}
+    if authenticated:
+        config["auth"] = {"bearer": {"tokens": {"t-1": {"subject": "ann"}}}}
+    server = ListenerlessServer()
+    server.boot(MixedApp(config=providers.Configuration(default=config)))
+    try:
+        dispatcher = server.dispatcher
+        assert dispatcher is not None
+        known = request("add", 1)
+        requests_ = [
+            ServerRequest(known.path, known.body, "text/plain", {}),  # 415
+            ServerRequest("as-mixed-component/as-mixed/nothing", known.body, known.content_type, {}),
+            request("double", 1, timeout_ms=0),  # 504
+            request("add", 1),  # 200, or 401 without the token
+        ]
+        for sent in requests_:
+            answered, awaited = dispatcher.handle(sent), run(dispatcher.handle_async(sent))
+            assert (awaited.status, awaited.body) == (answered.status, answered.body), sent
+        assert dispatcher.handle(requests_[1]).status == (401 if authenticated else 404)
+        dispatcher.stop_taking_calls()
+        assert run(dispatcher.handle_async(request("double", 1))).status == 503
+    finally:
+        server.shutdown(timeout=5)

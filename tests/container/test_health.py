@@ -165,7 +165,9 @@ def test_checks_are_made_by_the_container_and_a_broken_one_is_an_error_in_the_do
     """A check's dependency is injected; a check class that cannot be made reports ERROR (503)."""
     server = HttpServer()
     container = RepoContainer()
-    container.config.from_dict({"registry": {"type": "static"}})
+    # No authenticator: the details go to everyone only when config says so.
+    details = {"expose": {"health_details": "open"}}
+    container.config.from_dict({"registry": {"type": "static"}, "auth": details})
     server.boot(container)
     try:
         response = requests.get(f"http://127.0.0.1:{server.port}/health/ht-repo-component", timeout=10)

@@ -45,5 +45,10 @@ class MixedServer(containers.DeclarativeContainer):
 
 if __name__ == "__main__":
     container = MixedServer()
-    container.config.from_dict({"registry": {"type": "file", "path": sys.argv[1], "poll_interval": 0.05}})
+    container.config.from_dict(
+        {
+            "registry": {"type": "file", "path": sys.argv[1], "poll_interval": 0.05},
+            "auth": {"expose": {"health_details": "open"}},  # the tests read each check
+        }
+    )
     HttpServer(host="127.0.0.1", port=0).serve_forever(container)

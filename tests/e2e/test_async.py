@@ -188,6 +188,32 @@ def test_async_health_checks_answer_on_the_health_endpoint(server):
     assert checks["disk"]["status"] == "OK"
 
 
+def test_the_command_line_calls_an_async_method_with_the_interface(server, registry, tmp_path):
+    """`servicewire call --interface` awaits an async method for the shell, as it calls a def one."""
+    config = tmp_path / "servicewire.json"
+    config.write_text(json.dumps({"registry": {"type": "file", "path": str(registry)}}))
+    for method, args, answer in (("double", "[21]", 42), ("add", "[1, 2]", 3)):
+        called = subprocess.run(
+            [
+                *python_module("channels.cli"),
+                "call",
+                "--config",
+                str(config),
+                "--interface",
+                "tests.container.async_services:MixedService",
+                f"as-mixed-component.as-mixed.{method}",
+                args,
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert called.returncode == 0, called.stderr
+        assert json.loads(called.stdout) == answer
+
+
 def channel_name(proxy: Any) -> str:
     from container import channel_of
 

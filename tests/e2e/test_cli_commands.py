@@ -143,7 +143,11 @@ def test_list_prints_a_table_off_a_terminal(fleet: Fleet):
 
 
 def test_health_exit_status_follows_the_worst_instance(fleet: Fleet):
-    """0 when all are OK, 1 with a WARNING, 2 with an ERROR; --json says which instance."""
+    """0 when all are OK, 1 with a WARNING, 2 with an ERROR; --json says which instance.
+
+    The fleet has no authenticator: its servers show the status to everyone and the details to
+    nobody (auth.expose.health_details), and the command says where the details are.
+    """
     config = ["--config", str(fleet.config)]
     assert run("health", *config).returncode == 0
     assert run("health", *config, "ops-component").returncode == 0
@@ -155,7 +159,8 @@ def test_health_exit_status_follows_the_worst_instance(fleet: Fleet):
         assert document["status"] == "WARNING"
         by_url = {i["url"]: i for i in document["instances"]}
         assert by_url[fleet.servers[0].url]["status"] == "WARNING"
-        assert by_url[fleet.servers[0].url]["detail"] == "switch: switched to WARNING"
+        assert by_url[fleet.servers[0].url]["detail"].startswith("no details: the server shows them to ")
+        assert by_url[fleet.servers[0].url]["checks"] == []
         assert by_url[fleet.servers[1].url]["status"] == "OK"
         fleet.health_files[1].write_text("ERROR")
         assert run("health", *config).returncode == 2
@@ -371,16 +376,21 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerPr
                     }
                 },
                 "auth": {
-                    "jwt": {"key": secret, "algorithms": ["HS256"]},
+                    "jwt": {"key": secret, "algorithms": ["HS256"], "audience": "ops"},
                     "mtls": {"enabled": True},
                 },
             }
         )
     )
-    server = ServerProcess([*SERVE, "--config", str(config)], env={"OPS_SCHEME": "https"})
+    health = root / "health"
+    health.write_text("WARNING")
+    server = ServerProcess(
+        [*SERVE, "--config", str(config)], env={"OPS_SCHEME": "https", "OPS_HEALTH_FILE": str(health)}
+    )
     expires = int(time.time()) + 600
     signed = {
-        name: jwt.encode({"sub": name, "exp": expires}, secret, algorithm="HS256") for name in ("ann", "joe")
+        name: jwt.encode({"sub": name, "aud": "ops", "exp": expires}, secret, algorithm="HS256")
+        for name in ("ann", "joe")
     }
     try:
         yield server, files, signed
@@ -409,7 +419,7 @@ def test_call_sends_a_token_a_jwt_or_a_client_certificate(guarded):
 
 
 def test_describe_and_health_with_credentials(guarded):
-    """/describe needs an authenticated caller by default; /health is open."""
+    """/describe needs an authenticated caller by default; /health is open, its details are not."""
     server, files, signed = guarded
     tls = ["--url", server.url, "--ca", str(files["ca"])]
     refused = run("describe", *tls, "ops-component")
@@ -418,7 +428,21 @@ def test_describe_and_health_with_credentials(guarded):
     described = run("describe", *tls, "ops-component", "--json", "--token", signed["ann"])
     assert described.returncode == 0, described.stderr
     assert json.loads(described.stdout)["component"] == "ops-component"
-    assert run("health", *tls, "ops-component").returncode == 0
+    anonymous = run("health", *tls, "ops-component", "--json")
+    assert anonymous.returncode == 1, anonymous.stderr  # WARNING: the status is open
+    [instance] = json.loads(anonymous.stdout)["instances"]
+    assert instance["status"] == "WARNING" and instance["detail"].startswith("no details: ")
+    known = run("health", *tls, "ops-component", "--json", "--token", signed["ann"])
+    assert known.returncode == 1, known.stderr
+    [instance] = json.loads(known.stdout)["instances"]
+    assert instance["detail"] == "switch: switched to WARNING"
+    by_certificate = run("health", *tls, "ops-component", "--json", "--cert", str(files["client"]))
+    assert json.loads(by_certificate.stdout)["instances"][0]["detail"] == "switch: switched to WARNING"
+    wrong = run("health", *tls, "ops-component", "--json", "--token", "not.a.jwt")
+    assert wrong.returncode == 2, wrong.stderr
+    [instance] = json.loads(wrong.stdout)["instances"]
+    assert instance["status"] == "UNKNOWN"
+    assert instance["detail"].endswith("answered 401: the JWT is malformed")
 
 
 # a registry that cannot list

@@ -230,7 +230,8 @@ def test_a_rule_that_nobody_could_pass_without_an_authenticator_is_refused_at_bo
         ({"allow": "anyone"}, "auth.allow"),
         ({"credentials": {"token": "a", "provider": "x:y"}}, "exactly one of token and provider"),
         ({"expose": {"report": "public"}}, "auth.expose"),
-        ({"jwt": {"key": "k", "algorithms": ["none"]}}, "auth.jwt.algorithms"),
+        ({"jwt": {"key": "k", "algorithms": ["none"], "audience": "ledger"}}, "auth.jwt.algorithms"),
+        ({"jwt": {"key": "k", "algorithms": ["HS256"]}}, "auth.jwt.audience"),
     ],
 )
 def test_bad_auth_config_is_refused_with_the_key_named(auth, fragment):
@@ -249,9 +250,10 @@ def test_report_needs_a_token_and_health_is_open(url):
 
 
 @pytest.mark.parametrize(
-    ("exposure", "anonymous", "with_token"), [("off", 404, 404), ("authenticated", 401, 200)]
+    ("exposure", "anonymous", "with_token"), [("off", 401, 404), ("authenticated", 401, 200)]
 )
 def test_health_exposure_is_configurable(exposure, anonymous, with_token):
+    """Off: 404, and to a caller that is not authenticated 401 first, as everywhere with auth on."""
     server = boot({"auth": {"bearer": {"tokens": TOKENS}, "expose": {"health": exposure}}})
     try:
         url = f"http://127.0.0.1:{server.port}/health/ledger-component"

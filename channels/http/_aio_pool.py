@@ -47,11 +47,24 @@ class _Refused(Exception):
 class AsyncConnection(asyncio.Protocol):
     """One keep-alive connection: writes a request, parses its answer, resolves the call's future."""
 
-    __slots__ = ("answer", "base", "lost", "parser", "pool", "received", "transport", "waiter")
+    __slots__ = (
+        "answer",
+        "base",
+        "fresh",
+        "lost",
+        "parser",
+        "pool",
+        "received",
+        "tls",
+        "transport",
+        "waiter",
+    )
 
-    def __init__(self, pool: LoopPool, base: str) -> None:
+    def __init__(self, pool: LoopPool, base: str, tls: bool = False) -> None:
         self.pool = pool
         self.base = base
+        self.tls = tls
+        self.fresh = True  # no exchange completed on it yet
         self.transport: asyncio.Transport | None = None
         self.answer: AnswerReader | None = None
         self.parser: Any = None
@@ -82,6 +95,7 @@ class AsyncConnection(asyncio.Protocol):
             return
         if answer.complete:
             self.answer = self.waiter = None
+            self.fresh = False
             body = answer.body[0] if len(answer.body) == 1 else b"".join(answer.body)
             if not answer.keep_alive:
                 self.close()
@@ -97,6 +111,16 @@ class AsyncConnection(asyncio.Protocol):
                 # returned, at the first read; the request never reached the application.
                 refused = f"the TLS handshake failed: the server answered with an alert ({exc.reason})"
                 waiter.set_exception(_Refused(refused))
+            elif self.tls and self.fresh and not self.received and isinstance(exc, ConnectionResetError):
+                # The same refusal when the reset (the server closed on our unread request)
+                # overtook its alert: the first exchange of a new TLS connection, nothing
+                # answered. (The sync pool's blocked read takes the alert first.)
+                waiter.set_exception(
+                    _Refused(
+                        "the TLS handshake failed: the server ended the connection before the "
+                        f"request (did it refuse our certificate?) ({exc})"
+                    )
+                )
             else:
                 detail = f": {exc}" if exc is not None else ""
                 closed = f"the server closed the connection before answering{detail}"
@@ -272,8 +296,8 @@ class LoopPool:
 
     async def _open(self, base: str, target: Target, connect_timeout: float) -> AsyncConnection:
         scheme, host, port, _, _ = target
-        connection = AsyncConnection(self, base)
         secure = scheme == "https"
+        connection = AsyncConnection(self, base, secure)
         try:
             await asyncio.wait_for(
                 self.loop.create_connection(

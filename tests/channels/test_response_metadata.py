@@ -26,7 +26,8 @@ from container import (
     set_response_metadata,
 )
 
-from .conftest import client_manager
+from .async_services import AsyncWireServiceImpl
+from .conftest import client_manager, wire
 from .services import InsufficientFunds, WireService, WireServiceImpl
 
 
@@ -44,6 +45,7 @@ class Host(containers.DeclarativeContainer):
     server_interceptors = providers.List(providers.Object(answer_with_metadata))
     services = providers.Container(ServiceContainer, config=config, server_interceptors=server_interceptors)
     wire = providers.Singleton(WireServiceImpl)
+    async_wire = providers.Singleton(AsyncWireServiceImpl)
 
 
 @pytest.fixture(scope="module")
@@ -59,10 +61,10 @@ def base_url() -> Iterator[str]:
 
 @pytest.mark.parametrize("channel", ["dispatch-json", "dispatch-msgpack"])
 def test_the_caller_reads_the_answers_metadata(base_url, channel, transport):
-    """Both client transports return the answer's headers as its metadata, for results and errors."""
+    """Every client returns the answer's headers as its metadata, for results and errors."""
     manager = client_manager(base_url, transport)
     try:
-        proxy = manager.get_service(WireService, channel)
+        proxy = wire(manager, transport, channel)
         with call_options(metadata={"x-echo": "ping"}), last_response() as response:
             assert proxy.hello("hi") == "hi"
         assert dict(response.metadata) == {"x-served-by": "interceptor", "x-echo": "ping"}

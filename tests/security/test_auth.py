@@ -334,7 +334,8 @@ def test_a_jwt_signed_by_another_key_is_401(jwt_server):
 # mTLS identity
 
 
-def test_mtls_gives_the_certificate_subject_as_identity(tmp_path):
+@pytest.mark.parametrize("engine", ["threads", "asyncio"])
+def test_mtls_gives_the_certificate_subject_as_identity(tmp_path, engine):
     ca = trustme.CA()
     ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
     server_cert = ca.issue_cert("127.0.0.1")
@@ -342,7 +343,10 @@ def test_mtls_gives_the_certificate_subject_as_identity(tmp_path):
     server_cert.private_key_pem.write_to_path(str(tmp_path / "server.key"))
     ca.issue_cert("orders-service").private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "orders.pem"))
     server = boot(
-        {"auth": {"mtls": {"enabled": True, "roles": {"orders-service": ["admin"]}}}},
+        {
+            "auth": {"mtls": {"enabled": True, "roles": {"orders-service": ["admin"]}}},
+            "http": {"server": engine},
+        },
         tls={
             "certfile": str(tmp_path / "server.pem"),
             "keyfile": str(tmp_path / "server.key"),

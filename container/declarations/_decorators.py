@@ -42,8 +42,9 @@ def service(name: str = "", description: str = "") -> Callable[[_C], _C]:
 
     Raises:
         TypeError: the class is no Service, or a method has a shape servicewire does not
-            support (``async def``, a generator, an iterator result); the message names the
-            method and says what is supported.
+            support (a parameter or result without an annotation, a generator, an iterator
+            or an awaitable anywhere in a declared type, a type the codec cannot carry); the
+            message names the method and the parameter, and says what is supported.
     """
 
     def decorate(cls: _C) -> _C:

@@ -76,7 +76,7 @@ class MethodDescriptor:
         self.parameters = list(self.signature.parameters.values())[1:]
         self.parameter_types: dict[str, Any] = {p.name: hints.get(p.name, Any) for p in self.parameters}
         self.return_type: Any = hints.get("return", Any)
-        check_method(service.type, self.name, function, self.return_type)
+        check_method(service.type, self.name, function, hints)
         self.idempotent: bool = bool(getattr(function, IDEMPOTENT_ATTRIBUTE, False))
         self.is_async: bool = inspect.iscoroutinefunction(function)
 

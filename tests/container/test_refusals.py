@@ -7,10 +7,13 @@ declaration is refused by ``@service`` itself.
 
 from __future__ import annotations
 
+import dataclasses
 from abc import abstractmethod
-from collections.abc import AsyncIterator, Generator, Iterator
-from typing import Any, ClassVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Iterator
+from typing import Any, ClassVar, Optional
 
+import attrs
+import msgspec
 import pytest
 from dependency_injector import containers, providers
 
@@ -249,6 +252,171 @@ def test_a_list_result_and_an_iterable_argument_are_fine():
         def lines(self, paths: list[str]) -> list[str]: ...
 
     assert Fine.__servicewire_meta__["name"] == "rf-fine"  # type: ignore[attr-defined]
+
+
+class Plain:
+    """A class the codec cannot build (no dataclass, attrs class, Struct or pydantic model)."""
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    y: int
+
+
+@attrs.define
+class Span:
+    start: int
+    end: int
+
+
+class Shape(msgspec.Struct):
+    points: list[Point]
+
+
+def declared(body: Callable[..., Any], name: str = "m") -> type:
+    """Declare a @service whose one method is ``body``."""
+    body.__name__ = name
+    return service(name=f"rf-shape-{name}")(type("Shapes", (Service,), {name: abstractmethod(body)}))
+
+
+def refusal(body: Callable[..., Any]) -> str:
+    with pytest.raises(TypeError) as info:
+        declared(body)
+    return str(info.value)
+
+
+def test_an_untyped_parameter_is_refused_at_service_naming_the_method_and_the_parameter():
+    def m(self, x) -> int: ...  # type: ignore[no-untyped-def]
+
+    message = refusal(m)
+    assert "Shapes.m: parameter 'x' has no type annotation" in message
+    assert "`def` and `async def` methods whose every parameter and result is annotated" in message
+
+
+def test_a_method_without_a_return_annotation_is_refused_and_told_about_none():
+    def m(self, x: int): ...  # type: ignore[no-untyped-def]
+
+    message = refusal(m)
+    assert "Shapes.m has no return annotation" in message and "`-> None`" in message
+
+
+def test_untyped_star_args_are_refused_and_typed_ones_are_fine():
+    def untyped(self, *values) -> int: ...  # type: ignore[no-untyped-def]
+
+    def untyped_kwargs(self, **options) -> int: ...  # type: ignore[no-untyped-def]
+
+    def typed(self, *values: int, **options: str) -> int: ...
+
+    assert "parameter '*values' has no type annotation" in refusal(untyped)
+    assert "parameter '**options' has no type annotation" in refusal(untyped_kwargs)
+    declared(typed, "typed")
+
+
+def test_self_needs_no_annotation_and_none_is_a_result():
+    def m(self) -> None: ...
+
+    declared(m, "nothing")
+
+
+@pytest.mark.parametrize(
+    ("annotation", "spelled"),
+    [
+        (Callable[[], int], "Callable[[], int]"),
+        (Plain, "Plain"),
+        (complex, "complex"),
+        (list[Plain], "list["),
+    ],
+)
+def test_a_parameter_type_the_codec_cannot_carry_is_refused(annotation, spelled):
+    def m(self, value: int) -> int: ...
+
+    m.__annotations__["value"] = annotation
+    message = refusal(m)
+    assert f"Shapes.m: parameter 'value' is typed {spelled}" in message
+    assert "which the codec cannot carry" in message
+
+
+@pytest.mark.parametrize(
+    "annotation",
+    [
+        Optional[Iterator[int]],  # noqa: UP045 - the typing spelling is the case
+        list[Iterator[int]],
+        Iterator[int] | None,
+        dict[str, Generator[int, None, None]],
+    ],
+)
+def test_a_stream_nested_in_a_result_is_refused(annotation):
+    """The stream check looks inside Optional, unions and containers, not only at the outer type."""
+
+    def m(self) -> int: ...
+
+    m.__annotations__["return"] = annotation
+    message = refusal(m)
+    assert "Shapes.m returns" in message and "because of" in message
+    assert "streaming results are not supported" in message
+
+
+def test_a_stream_argument_is_refused():
+    def m(self, values: Iterator[int]) -> int: ...
+
+    assert "streaming arguments are not supported" in refusal(m)
+
+
+@pytest.mark.parametrize("annotation", [Awaitable[int], Coroutine[None, None, int], Awaitable[int] | None])
+def test_an_awaitable_result_is_refused_with_the_async_def_way(annotation):
+    def m(self) -> int: ...
+
+    m.__annotations__["return"] = annotation
+    message = refusal(m)
+    assert "an awaitable, which no channel carries" in message
+    assert "`async def m(...) -> int`" in message
+
+
+def test_the_types_the_codec_carries_are_accepted():
+    def m(
+        self,
+        point: Point,
+        span: Span,
+        shape: Shape,
+        anything: Any,
+        some: object,
+        maybe: dict[str, list[Point]] | None,
+    ) -> tuple[Point, Span] | None: ...
+
+    declared(m, "carried")
+
+    async def a(self, shape: Shape) -> list[Shape]: ...
+
+    declared(a, "awaited")
+
+
+def test_an_unresolved_forward_reference_is_checked_when_it_resolves():
+    """A hint naming a class defined after the interface is checked when the method is described."""
+    import sys
+    import types
+
+    module = types.ModuleType("rf_forward_module")
+    sys.modules[module.__name__] = module
+    try:
+        exec(
+            "from abc import abstractmethod\n"
+            "from container import Service, service\n"
+            "@service(name='rf-forward')\n"
+            "class Forward(Service):\n"
+            "    @abstractmethod\n"
+            "    def m(self, later: 'Later') -> int: ...\n"
+            "class Later:\n"
+            "    pass\n",
+            module.__dict__,
+        )
+        from container import ServiceDescriptor
+
+        with pytest.raises(TypeError) as info:
+            _ = ServiceDescriptor(None, module.Forward).methods  # type: ignore[arg-type]
+        assert "Forward.m: parameter 'later' is typed Later, which the codec cannot carry" in str(info.value)
+    finally:
+        del sys.modules[module.__name__]
 
 
 # implementations

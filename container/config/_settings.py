@@ -479,6 +479,13 @@ class Settings:
         legacy = convert(_section(raw, "http"), _HttpTimeouts, "http")
         self.interceptors = convert(_section(raw, "interceptors"), InterceptorSettings, "interceptors")
         self.auth = convert(_section(raw, "auth"), AuthSettings, "auth")
+        for token in self.auth.bearer.tokens:
+            if not token.strip() or token.strip() == "sha256:":
+                raise ConfigurationException(
+                    f"config key 'auth.bearer.tokens' holds the empty token {token!r}, which no caller "
+                    "can send (an empty bearer credential is no credential): remove it, or give the "
+                    "token (or its sha256:<hex> digest)"
+                )
         jwt = self.auth.jwt
         problem = None if jwt is None else audience_problem(jwt.audience, jwt.verify_audience)
         if problem is not None:

@@ -350,6 +350,11 @@ def declare_implementation(cls: type) -> list[BaseDescriptor[Any]]:
     return implemented
 
 
+def declared_components() -> dict[str, ComponentDescriptor[Any]]:
+    """Return the components declared by the classes of this process, by name (the class graph)."""
+    return {component.name: component for component in _declared_components()}
+
+
 def _declared_components() -> list[ComponentDescriptor[Any]]:
     found = (annotated(cls) for cls in subclasses(Component))
     return [d for d in found if isinstance(d, ComponentDescriptor)]

@@ -158,6 +158,118 @@ def test_an_import_path_that_does_not_import_is_refused_naming_the_key(config, k
     assert f"config key '{key}'" in message and "cannot import" in message
 
 
+# what the configuration names: methods, components, sections
+
+
+@pytest.mark.parametrize(
+    ("key", "why"),
+    [
+        ("rf-ledger.balanec", "it names no method of component 'rf-ledger-component'"),
+        ("balanec", "it names no method of component 'rf-ledger-component'"),
+        ("rf-ledgr.balance", "component 'rf-ledger-component' has no service 'rf-ledgr'"),
+    ],
+)
+def test_a_method_key_that_names_no_method_is_refused_listing_the_methods(key, why):
+    message = refused_at_boot_and_at_injection(
+        {"registry": STATIC, "components": {"rf-ledger-component": {"methods": {key: {"timeout": 2}}}}}
+    )
+    assert f"config key 'components.rf-ledger-component.methods.{key}' is unknown: {why}" in message
+    assert "its methods: rf-ledger.balance, rf-ledger.close_books, rf-ledger.audit" in message
+
+
+def test_a_misspelt_method_rule_is_refused_instead_of_dropping_the_authorization():
+    """The headline: a rule that would silently apply to nothing lets a clerk call an admin method."""
+    auth = {
+        "bearer": {"tokens": {"clerk-token": {"subject": "clerk", "roles": ["clerk"]}}},
+        "allow": ["authenticated"],
+    }
+    methods = {"rf-ledger.balanec": {"allow": ["role:admin"]}}
+    message = refused_at_boot_and_at_injection(
+        {"registry": STATIC, "auth": auth, "components": {"rf-ledger-component": {"methods": methods}}}
+    )
+    assert "'components.rf-ledger-component.methods.rf-ledger.balanec' is unknown" in message
+
+
+def test_method_keys_of_both_forms_that_name_methods_boot():
+    methods = {"rf-ledger.balance": {"timeout": 2}, "audit": {"idempotent": True}}
+    boot_with({"registry": STATIC, "components": {"rf-ledger-component": {"methods": methods}}})
+
+
+def test_a_method_key_of_a_component_this_client_calls_is_refused_when_the_container_is_created():
+    """A component declared by a class of the process is checked at creation, hosted or not."""
+    config = {
+        "registry": STATIC,
+        "components": {"rf-partial-component": {"methods": {"raed": {"timeout": 1}}}},
+    }
+    services = ServiceContainer(config=config)
+    with pytest.raises(
+        ConfigurationException, match="'components.rf-partial-component.methods.raed' is unknown"
+    ):
+        services.service_manager()
+
+
+def test_a_method_key_of_a_component_declared_later_is_refused_when_it_is_first_asked_for():
+    config = {
+        "registry": STATIC,
+        "components": {"rf-late-component": {"methods": {"rf-late.pign": {"timeout": 1}}}},
+    }
+    services = ServiceContainer(config=config)
+    manager = services.service_manager()
+    try:
+
+        @service(name="rf-late")
+        class Late(Service):
+            @abstractmethod
+            def ping(self) -> str: ...
+
+        @component(name="rf-late-component", services=[Late])
+        class LateComponent(Component):
+            pass
+
+        with pytest.raises(ConfigurationException) as info:
+            manager.get_service(Late)
+        assert "'components.rf-late-component.methods.rf-late.pign' is unknown" in str(info.value)
+        assert "its methods: rf-late.ping" in str(info.value)
+    finally:
+        manager.close()
+
+
+def test_an_unknown_top_level_section_is_logged_naming_it(caplog):
+    """Not refused: a plugin may read a section it does not declare (docs/concepts.md says why)."""
+    with caplog.at_level("WARNING", logger="servicewire"):
+        boot_with({"registry": STATIC, "componets": {"rf-ledger-component": {}}, "http": {}})
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith(
+        "config key 'componets' is not a section of servicewire or of any installed plugin"
+    )
+    assert "components" in warnings[0] and "serve" in warnings[0], "the declared sections are listed"
+
+
+def test_an_unknown_component_of_a_hosting_container_is_logged_naming_it(caplog):
+    with caplog.at_level("WARNING", logger="servicewire"):
+        boot_with({"registry": STATIC, "components": {"rf-ledgr-component": {"timeout": 2}}})
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(
+        w.startswith("config key 'components.rf-ledgr-component' names a component that no class")
+        for w in warnings
+    ), warnings
+
+
+@pytest.mark.parametrize("token", ["", "  ", "sha256:"])
+def test_an_empty_bearer_token_is_refused_naming_the_key(token):
+    auth = {"bearer": {"tokens": {token: {"subject": "ghost", "roles": ["admin"]}}}}
+    message = refused_at_boot_and_at_injection({"registry": STATIC, "auth": auth})
+    assert "config key 'auth.bearer.tokens' holds the empty token" in message
+
+
+def test_the_serve_section_is_typed():
+    """`serve` belongs to the CLI, which declares it: a misspelt key is refused like any other."""
+    message = refused_at_boot_and_at_injection({"registry": STATIC, "serve": {"setpu": "x:y"}})
+    assert message == "config key 'serve.setpu' is unknown; known keys there: setup"
+    boot_with({"registry": STATIC, "serve": {"setup": "samples.hello.demo:main"}})
+
+
 @service(name="rf-hosted-pigeon")
 class Pigeon(Service):
     @abstractmethod

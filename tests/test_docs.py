@@ -14,6 +14,7 @@ import yaml
 from dependency_injector import providers
 
 from container import ChannelAddress, ConfigurationException, ServiceContainer
+from container.config._settings import CORE_SECTIONS
 from container.plugin import CHANNELS, REGISTRIES, SECTIONS, Settings, create_registry
 from container.testing import ChannelConformance, RegistryConformance
 
@@ -92,7 +93,13 @@ def test_the_runtime_examples_run():
 
 # every code block of the pages that explain calls runs
 
-RUNNABLE = ["async.md", "calls.md", "concepts.md", "writing-a-channel-plugin.md"]
+RUNNABLE = [
+    "async.md",
+    "calls.md",
+    "concepts.md",
+    "writing-a-channel-plugin.md",
+    "writing-a-registry-plugin.md",
+]
 """Pages whose every code block runs: Python in order in one namespace per page, YAML as a
 servicewire configuration, TOML and JSON parsed. A block without a language is a diagram."""
 
@@ -130,3 +137,38 @@ def test_every_code_block_of_the_page_runs(page: str) -> None:
             json.loads(code)
         else:
             assert lang == "", f"{where}: a block in {lang!r}, which this test cannot run"
+
+
+# every YAML block of every page is a configuration that validates
+
+ROOT = DOCS.parent
+PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
+NOT_A_CONFIG = "<!-- not a servicewire configuration -->"
+"""Put on the line before a YAML block that is something else (a Kubernetes manifest)."""
+
+
+def yaml_blocks() -> list[tuple[str, str]]:
+    """(page:line, YAML) of every YAML block of README.md and docs/ that is a servicewire config."""
+    found = []
+    for page in PAGES:
+        lines = page.read_text().splitlines()
+        for lang, code, line in code_blocks(page):
+            if lang in ("yaml", "yml") and lines[line - 2].strip() != NOT_A_CONFIG:
+                found.append((f"{page.relative_to(ROOT)}:{line}", code))
+    return found
+
+
+@pytest.mark.parametrize(("where", "code"), yaml_blocks(), ids=[where for where, _ in yaml_blocks()])
+def test_every_yaml_configuration_of_the_docs_validates(where: str, code: str) -> None:
+    """Each block validates against the real Settings, and names only sections someone declares."""
+    config = yaml.safe_load(code)
+    assert isinstance(config, dict), f"{where}: not a mapping"
+    settings = Settings(config)
+    declared = CORE_SECTIONS | set(settings.runtime.sections.names())
+    unknown = sorted(set(config) - declared)
+    assert not unknown, f"{where}: sections no one declares: {unknown}"
+
+
+def test_the_docs_have_yaml_configurations_to_validate() -> None:
+    pages = {where.split(":")[0] for where, _ in yaml_blocks()}
+    assert {"README.md", "docs/security.md", "docs/observability.md", "docs/http.md"} <= pages

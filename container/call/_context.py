@@ -84,6 +84,16 @@ metadata)."""
 TIMEOUT_KEY = "sw-timeout-ms"
 """The metadata key that carries the time remaining until the deadline, in milliseconds."""
 
+_TIMEOUT_VALUE = re.compile(r"[0-9]{1,10}")
+"""What an ``sw-timeout-ms`` value may be: 1 to 10 ASCII digits (milliseconds; no sign, no
+``_``, no other digits than 0-9, no spaces, no exponent). Anything else is refused (400),
+never read as "no deadline"."""
+
+
+def timeout_milliseconds(value: str) -> int | None:
+    """Return the milliseconds an ``sw-timeout-ms`` value announces, or None when it is malformed."""
+    return int(value) if _TIMEOUT_VALUE.fullmatch(value) else None
+
 
 class FrozenCallError(AttributeError):
     """Raised when code assigns to a call or its context: they are frozen; pass a new one on."""
@@ -493,13 +503,13 @@ def timeout_metadata(deadline: float | None) -> str | None:
 
 
 def deadline_from_metadata(value: str | None) -> float | None:
-    """Return the deadline that an ``sw-timeout-ms`` value announces, or None (absent or malformed)."""
+    """Return the deadline that an ``sw-timeout-ms`` value announces, or None (absent or malformed).
+
+    A value is 1 to 10 ASCII digits, in milliseconds. A listener need not call this: the
+    dispatcher reads ``sw-timeout-ms`` from the metadata it is handed, and answers a
+    malformed value with 400.
+    """
     if not value:
         return None
-    try:
-        milliseconds = int(value)
-    except ValueError:
-        return None
-    if milliseconds < 0 or milliseconds > 10**10:
-        return None
-    return time.monotonic() + milliseconds / 1000
+    milliseconds = timeout_milliseconds(value)
+    return None if milliseconds is None else time.monotonic() + milliseconds / 1000

@@ -197,10 +197,15 @@ class Hosting:
                 if manager is None:
                     component_class = self.implementation_class(component)
                     manager = HealthCheckManager.build(
-                        check_classes_for(component_class), self._check_instance, self._runner
+                        check_classes_for(component_class, self._provides),
+                        self._check_instance,
+                        self._runner,
                     )
                     self._health[component.name] = manager
         return manager
+
+    def _provides(self, cls: type) -> bool:
+        return bool(_providers_of(self.application, cls))
 
     def _check_instance(self, cls: type) -> Any:
         for provider in _providers_of(self.application, cls):

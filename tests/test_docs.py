@@ -172,3 +172,33 @@ def test_every_yaml_configuration_of_the_docs_validates(where: str, code: str) -
 def test_the_docs_have_yaml_configurations_to_validate() -> None:
     pages = {where.split(":")[0] for where, _ in yaml_blocks()}
     assert {"README.md", "docs/security.md", "docs/observability.md", "docs/http.md"} <= pages
+
+
+# every public name is documented: docs/api.md lists each surface's __all__, and nothing else
+
+API = DOCS / "api.md"
+
+
+def api_entries() -> dict[str, list[str]]:
+    """The names docs/api.md lists (``- `name`: ...``), by the module heading they stand under."""
+    entries: dict[str, list[str]] = {}
+    module = None
+    for line in API.read_text().splitlines():
+        heading = re.match(r"^## `([a-z.]+)`$", line)
+        if heading:
+            module = heading.group(1)
+            entries[module] = []
+        entry = re.match(r"^- `([A-Za-z_][A-Za-z0-9_]*)`: \S", line)
+        if entry and module is not None:
+            entries[module].append(entry.group(1))
+    return entries
+
+
+@pytest.mark.parametrize("module", ["container", "container.plugin", "container.codec"])
+def test_every_public_name_is_listed_in_the_api_reference(module: str) -> None:
+    """Each name of the module's __all__ has its line in docs/api.md, under that module, once."""
+    listed = api_entries().get(module, [])
+    public = importlib.import_module(module).__all__
+    assert sorted(set(public) - set(listed)) == [], f"docs/api.md does not list these {module} names"
+    assert sorted(set(listed) - set(public)) == [], f"docs/api.md lists names {module} does not export"
+    assert len(listed) == len(set(listed)), "a name listed twice"

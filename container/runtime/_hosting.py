@@ -25,7 +25,6 @@ from ..declarations._descriptors import (
     BaseDescriptor,
     Catalog,
     ComponentDescriptor,
-    ServiceDescriptor,
     implementations_of,
     interfaces_of,
     is_implementation,
@@ -215,10 +214,6 @@ class Hosting:
     def health_endpoint(self, component: ComponentDescriptor[Any]) -> str | None:
         """Return the extra health path a hosted component's implementation declares, or None."""
         return getattr(self.implementation_class(component), "__servicewire_health__", None) or None
-
-    def service_descriptors(self) -> list[ServiceDescriptor[Any]]:
-        """Return the descriptors of every hosted service."""
-        return [service for component in self.components for service in component.services]
 
 
 def _providers_of(application: Any, cls: type) -> list[Any]:

@@ -195,13 +195,16 @@ class ServiceManager:
         hosted: dict[str, ComponentDescriptor[Any]] = {}
         if _application_container(self._container) is not None:
             hosted = {component.name: component for component in self.hosting.components}
-        declared = declared_components()
+        declared: dict[str, ComponentDescriptor[Any]] | None = None  # the class graph, walked once
         for name in self.settings.raw.get("components") or {}:
-            component = hosted.get(name) or self.runtime.catalog.components.get(name) or declared.get(name)
+            component = hosted.get(name) or self.runtime.catalog.components.get(name)
+            if component is None:
+                declared = declared_components() if declared is None else declared
+                component = declared.get(name)
             if component is not None:
                 self._check_component_settings(component)
             elif hosted:
-                warn_unknown_component(str(name), declared)
+                warn_unknown_component(str(name), declared or {})
 
     def _check_component_settings(self, component: ComponentDescriptor[Any]) -> None:
         """Check a component's per-method config keys, once per component."""

@@ -79,6 +79,8 @@ class HttpServer(Server):
             max_body_size=http.max_body_size,
             max_header_size=http.max_header_size,
             max_header_count=http.max_header_count,
+            max_buffered=http.max_buffered,
+            max_buffered_per_peer=http.max_buffered_per_peer,
         )
         metrics = self.manager.observability.metrics
         frontend = self.frontend = HttpFrontend(

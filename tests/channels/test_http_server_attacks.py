@@ -8,6 +8,7 @@ time, and that the limits of ``http:`` are the ones applied.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import ssl
@@ -417,4 +418,40 @@ def test_the_bytes_buffered_for_clients_that_never_read_are_bounded(engine, limi
     finally:
         for sock in greedy:
             reset(sock)
+        server.shutdown()
+
+
+def test_failed_tls_handshakes_are_logged_as_one_line_not_one_each(certificates, engine, caplog):
+    """50 connections that stop half-way through the handshake, and 10 that reset: a line or two.
+
+    Accept failures were already throttled; each failed handshake wrote its own INFO line.
+    """
+    server = boot(
+        engine,
+        tls={"certfile": certificates["server.pem"], "keyfile": certificates["server.key"]},
+        header_timeout=0.5,
+    )
+    hello = client_hello()
+    half = []
+    try:
+        with caplog.at_level(logging.DEBUG):
+            for _ in range(50):
+                sock = socket.create_connection(("127.0.0.1", server.port))
+                sock.sendall(hello[:20])
+                half.append(sock)
+            for _ in range(10):
+                sock = socket.create_connection(("127.0.0.1", server.port))
+                sock.sendall(hello)
+                reset(sock)
+            for sock in half:  # each is closed by the server once header_timeout passed
+                sock.settimeout(5)
+                try:
+                    assert sock.recv(100) == b""
+                except ConnectionResetError:
+                    pass
+        lines = [r for r in caplog.records if "handshake" in r.getMessage() and r.levelno >= logging.INFO]
+        assert len(lines) <= 2, [r.getMessage() for r in lines]
+    finally:
+        for sock in half:
+            sock.close()
         server.shutdown()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -12,6 +14,19 @@ if TYPE_CHECKING:
     from container import ServiceManager
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def user_code_importable() -> None:
+    """Put the working directory first on ``sys.path``, as ``python -m`` does, once.
+
+    Every command may import user code by ``package.module:name``: the container to serve,
+    ``--interface``, ``--setup``, and the import paths of the configuration (a credentials
+    provider, a session customizer). The ``servicewire`` script, unlike ``python -m``, does not
+    put the working directory on the path; this does, for every command alike.
+    """
+    here = os.getcwd()
+    if not sys.path or sys.path[0] not in ("", here):
+        sys.path.insert(0, here)
 
 
 def config_option(function: F) -> F:

@@ -353,8 +353,14 @@ class HttpEngine:
         self._wake()
         for _ in range(self.workers):
             self._jobs.put(None)
-        for thread in self._threads:
-            thread.join(timeout=5)
+        loop, workers = self._threads[:1], self._threads[1:]
+        for thread in loop:
+            thread.join(timeout=5)  # it stops within a sweep; the sockets are closed below, after it
+        # A worker still running a call that outlived the drain is not waited for (it is a
+        # daemon thread, and its answer has nowhere to go): one second for all of them.
+        until = time.monotonic() + 1.0
+        for thread in workers:
+            thread.join(timeout=max(0.0, until - time.monotonic()))
         for connection in list(self._connections.values()):
             self._close(connection)
         if self._listener is not None:

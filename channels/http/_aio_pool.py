@@ -30,6 +30,7 @@ from ._connections import (
     ExchangeError,
     ResponseTooLarge,
     Target,
+    connection_failure,
     target_of,
     tls_failure,
 )
@@ -303,7 +304,7 @@ class LoopPool:
         except ssl.SSLError as exc:
             raise ConnectError(tls_failure(exc)) from exc
         except OSError as exc:
-            raise ConnectError(str(exc) or type(exc).__name__) from exc
+            raise ConnectError(connection_failure(exc)) from exc
         return connection
 
     def _release(self, slots: _Slots, connection: AsyncConnection) -> None:

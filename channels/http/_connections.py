@@ -12,6 +12,7 @@ per base URL, shared by every calling thread.
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
 import time
@@ -85,15 +86,20 @@ def tls_failure(exc: BaseException) -> str:
     return f"the TLS handshake failed ({failed or exc})"
 
 
-def find_in_chain(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
-    """The first exception of ``kind`` among ``exc``, its causes, contexts, reasons and arguments."""
+def find_in_chain(
+    exc: BaseException, kind: type[BaseException], where: Callable[[Any], bool] = lambda found: True
+) -> BaseException | None:
+    """The first exception of ``kind`` for which ``where`` holds, in ``exc``'s chain.
+
+    The chain is ``exc``, its causes, contexts, reasons and arguments, followed recursively.
+    """
     seen: set[int] = set()
     stack: list[Any] = [exc]
     while stack:
         item = stack.pop()
         if not isinstance(item, BaseException) or id(item) in seen:
             continue
-        if isinstance(item, kind):
+        if isinstance(item, kind) and where(item):
             return item
         seen.add(id(item))
         stack.extend((item.__cause__, item.__context__, getattr(item, "reason", None), *item.args))
@@ -254,6 +260,21 @@ class AnswerReader:
         self.status = status
         self.keep_alive = self.parser.should_keep_alive()
         self.complete = True
+
+
+def connection_failure(exc: BaseException) -> str:
+    """Say why a connection failed, in servicewire's words and the system's reason only.
+
+    requests and urllib3 wrap the system's error in several layers of their own text; this finds
+    it (``Connection refused``, ``Name or service not known``) and leaves theirs out.
+    """
+    found = find_in_chain(exc, OSError, lambda error: bool(error.strerror))
+    if not isinstance(found, OSError):
+        return "the connection failed"
+    if isinstance(found.errno, int) and found.errno > 0 and not isinstance(found, socket.gaierror):
+        # asyncio words a refused connect its own way; the system's text is the same everywhere.
+        return f"the connection failed ({os.strerror(found.errno)})"
+    return f"the connection failed ({found.strerror})"
 
 
 def _both_framings(head: bytes) -> bool:
@@ -473,7 +494,7 @@ class Pool:
         except TimeoutError as exc:
             raise ConnectTimeout(str(exc)) from exc
         except OSError as exc:
-            raise ConnectError(str(exc) or type(exc).__name__) from exc
+            raise ConnectError(connection_failure(exc)) from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if scheme == "https":
             try:

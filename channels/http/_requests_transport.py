@@ -42,6 +42,7 @@ from ._connections import (
     DeadlineExceeded,
     ExchangeError,
     ResponseTooLarge,
+    connection_failure,
     find_in_chain,
     framing_refused,
     tls_failure,
@@ -203,7 +204,7 @@ def _call_error(exc: BaseException, full_url: str, request: Request, connect: fl
         # first read): the request never reached the application.
         return ServiceUnavailableException(f"cannot reach {full_url}: {tls_failure(exc)}", full_url)
     if isinstance(exc, requests.ConnectionError) and _nothing_sent(exc):
-        return ServiceUnavailableException(f"cannot reach {full_url}: {_reason(exc)}", full_url)
+        return ServiceUnavailableException(f"cannot reach {full_url}: {connection_failure(exc)}", full_url)
     if isinstance(exc, ValueError) and isinstance(exc, requests.RequestException):
         # requests refused to prepare the request (a header or URL it cannot send): nothing sent.
         return ServiceUnavailableException(f"cannot call {full_url}: {exc}", full_url)

@@ -27,6 +27,8 @@ from .processes import ROOT, ServerProcess, python_module, wait_until
 COMMAND = python_module("channels.cli")
 SERVE = [*COMMAND, "serve", "tests.e2e.cli_services:MainContainer"]
 OPS = "ops-component.ops-service"
+CONNECTION_FAILED = "the connection failed"
+"""servicewire's words for a connection that could not be made; the system's reason follows."""
 
 
 def run(
@@ -176,9 +178,16 @@ def test_health_of_what_cannot_be_reached_is_an_error(fleet: Fleet, tmp_path: Pa
     """An instance that does not answer, and a component with no instance, are ERROR (exit 2)."""
     from container.testing import free_port
 
-    silent = run("health", "--url", f"http://127.0.0.1:{free_port()}", "ops-component", "--json")
+    port = free_port()
+    silent = run("health", "--url", f"http://127.0.0.1:{port}", "ops-component", "--json")
     assert silent.returncode == 2
-    assert json.loads(silent.stdout)["instances"][0]["status"] == "UNREACHABLE"
+    [instance] = json.loads(silent.stdout)["instances"]
+    assert instance["status"] == "UNREACHABLE"
+    # servicewire's words and the system's reason, not requests' and urllib3's nested text
+    assert (
+        instance["detail"]
+        == f"cannot reach http://127.0.0.1:{port}: {CONNECTION_FAILED} (Connection refused)"
+    )
     nobody = run("health", "--config", str(fleet.config), "nobody-component", "--json")
     assert nobody.returncode == 2
     assert json.loads(nobody.stdout)["detail"] == "no instance of nobody-component is registered"
@@ -257,9 +266,13 @@ def test_call_exit_statuses_tell_remote_error_bad_input_and_unreachable(fleet: F
     line = one_line(usage)  # the middle is click's wording: only our frame is checked
     assert line.startswith("servicewire call: ") and "--timeout" in line
     assert line.endswith("(see 'servicewire call --help')")
-    nowhere = run("call", "--url", f"http://127.0.0.1:{free_port()}", f"{OPS}.add", "[1, 2]")
+    port = free_port()
+    nowhere = run("call", "--url", f"http://127.0.0.1:{port}", f"{OPS}.add", "[1, 2]")
     assert nowhere.returncode == 3
-    assert one_line(nowhere).startswith("servicewire: could not reach: ")
+    assert one_line(nowhere) == (
+        f"servicewire: could not reach: cannot reach http://127.0.0.1:{port}/invoke/"
+        f"{OPS.replace('.', '/')}/add: {CONNECTION_FAILED} (Connection refused)"
+    )
     unregistered = run("call", *config, "nobody-component.ops-service.add", "[1, 2]")
     assert unregistered.returncode == 3
     assert one_line(unregistered).startswith(
@@ -275,6 +288,8 @@ def test_call_exit_statuses_tell_remote_error_bad_input_and_unreachable(fleet: F
 
 def test_describe_from_the_server_and_from_the_interface_agree(fleet: Fleet):
     """The server's /describe and the interface give the same document; text lists signatures."""
+    from container.testing import free_port
+
     served = run("describe", "--config", str(fleet.config), OPS, "--json")
     assert served.returncode == 0, served.stderr
     document = json.loads(served.stdout)
@@ -295,6 +310,13 @@ def test_describe_from_the_server_and_from_the_interface_agree(fleet: Fleet):
     assert (
         "    order(item: tests.e2e.cli_services.Item) -> tests.e2e.cli_services.Receipt"
         in text.stdout.splitlines()
+    )
+    port = free_port()
+    nowhere = run("describe", "--url", f"http://127.0.0.1:{port}", "ops-component")
+    assert nowhere.returncode == 3
+    assert one_line(nowhere) == (
+        f"servicewire: could not reach: cannot reach http://127.0.0.1:{port}: "
+        f"{CONNECTION_FAILED} (Connection refused)"
     )
     missing = run("describe", "--config", str(fleet.config), "ops-component.nothing")
     assert missing.returncode == 2

@@ -93,12 +93,20 @@ def listed_instances(manager: ServiceManager, component: str | None = None) -> l
     """Return the registry's instances (``channels.http.Instance``), of one component if named.
 
     Raises:
-        ListingNotSupportedException: the registry cannot list its components.
-        ServiceCommunicationException: the registry did not answer.
+        Failure: the registry cannot list its components (bad input), or did not answer (could
+            not reach); ``list --watch`` says so and keeps watching.
     """
     from channels.http import instances_of
 
-    found = instances_of(manager.component_registry.list_addresses())
+    from ._exits import failure_of
+
+    try:
+        found = instances_of(manager.component_registry.list_addresses())
+    except Exception as exc:
+        failure = failure_of(exc)
+        if failure is None:
+            raise
+        raise failure from exc
     return [i for i in found if component is None or i.component == component]
 
 

@@ -210,7 +210,11 @@ class Timeouts:
     read: float
 
     def as_requests(self) -> tuple[float, float]:
-        """Return the ``timeout=(connect, read)`` tuple that requests takes."""
+        """Return the ``timeout=(connect, read)`` tuple that requests takes.
+
+        Unused by servicewire itself since the deadline bounds the whole exchange; kept, as this
+        class is, for code written against the first release (a test pins it).
+        """
         return (self.connect, self.read)
 
 

@@ -20,7 +20,8 @@ from typing import NoReturn
 import requests
 
 from container import Channel, ConfigurationException
-from container.plugin import JSON_CODEC, MSGPACK_CODEC, Request, Response, Settings, Transport, URLShape
+from container.codec import JSON_CODEC, MSGPACK_CODEC
+from container.plugin import Request, Response, Settings, Transport, URLShape
 
 from ._pool_transport import AsyncSender, PoolTransport, Sender
 from ._requests_transport import RequestsTransport, SessionCustomizer

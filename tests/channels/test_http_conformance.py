@@ -376,6 +376,23 @@ def test_a_doubled_deadline_is_refused(target):
     assert b"sw-timeout-ms" in answers[0].body
 
 
+@pytest.mark.parametrize(
+    "value", ["nan", "-5", "1e3", "5_000", "+5000", "5000.0", "12345678901", "0x10", "5 000", ""]
+)
+def test_a_malformed_deadline_is_refused(target, value):
+    """sw-timeout-ms is 1 to 10 ASCII digits: anything else is 400, never a silently dropped deadline."""
+    answers = exchange(target.port, post(extra=f"sw-timeout-ms: {value}\r\n"))
+    assert statuses(answers) == [400]
+    assert b"sw-timeout-ms" in answers[0].body and b"1 to 10 ASCII digits" in answers[0].body
+
+
+@pytest.mark.parametrize(
+    ("value", "status"), [("5000", 200), ("0005000", 200), ("9999999999", 200), ("0", 504)]
+)
+def test_a_well_formed_deadline_is_kept(target, value, status):
+    assert statuses(exchange(target.port, post(extra=f"sw-timeout-ms: {value}\r\n"))) == [status]
+
+
 # pipelining (RFC 9112, 9.3.2)
 
 

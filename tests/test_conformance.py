@@ -24,9 +24,10 @@ class TestLocalChannel(ChannelConformance):
 
 
 class TestDispatchJsonChannel(ChannelConformance):
-    """HTTP with JSON bodies, served by HttpServer (waitress)."""
+    """HTTP with JSON bodies, served by HttpServer (the embedded server)."""
 
     channel = "dispatch-json"
+    cancels_promptly = True  # the asyncio client closes the connection; the server cancels
 
     def address(self, port: int) -> ChannelAddress:
         return ChannelAddress(self.channel, f"http://127.0.0.1:{port}")

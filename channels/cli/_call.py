@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from ._common import client_manager, config_option, credential_options, timeout_option
-from ._exits import BAD_INPUT, Failure, failure_of
+from ._exits import BAD_INPUT, Failure
 from ._output import print_json, redact_credentials, waiting
 
 DISPATCH_CHANNELS = ("dispatch-json", "dispatch-msgpack")
@@ -136,37 +136,29 @@ def call_command(
     if url is not None:
         channels = [channel] if channel else list(DISPATCH_CHANNELS)
         config["registry"] = {"type": "static", "components": {component: {c: [url] for c in channels}}}
-    try:
-        with client_manager(config) as manager, waiting(f"calling {component}/{service}/{method}"):
-            if interface is not None:
-                result = typed_call(
-                    manager,
-                    interface,
-                    (component, service, method),
-                    args,
-                    kwargs,
-                    channel,
-                    timeout,
-                    sent_metadata,
-                )
-            else:
-                result = untyped_call(
-                    manager,
-                    (component, service, method),
-                    args,
-                    kwargs,
-                    channel or DISPATCH_CHANNELS[0],
-                    timeout,
-                    sent_metadata,
-                    token,
-                )
-    except Failure:
-        raise
-    except Exception as exc:
-        failure = failure_of(exc)
-        if failure is None:
-            raise
-        raise failure from exc
+    with client_manager(config) as manager, waiting(f"calling {component}/{service}/{method}"):
+        if interface is not None:
+            result = typed_call(
+                manager,
+                interface,
+                (component, service, method),
+                args,
+                kwargs,
+                channel,
+                timeout,
+                sent_metadata,
+            )
+        else:
+            result = untyped_call(
+                manager,
+                (component, service, method),
+                args,
+                kwargs,
+                channel or DISPATCH_CHANNELS[0],
+                timeout,
+                sent_metadata,
+                token,
+            )
     print_json(result)
     return 0
 

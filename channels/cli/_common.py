@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -12,6 +14,19 @@ if TYPE_CHECKING:
     from container import ServiceManager
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def user_code_importable() -> None:
+    """Put the working directory first on ``sys.path``, as ``python -m`` does, once.
+
+    Every command may import user code by ``package.module:name``: the container to serve,
+    ``--interface``, ``--setup``, and the import paths of the configuration (a credentials
+    provider, a session customizer). The ``servicewire`` script, unlike ``python -m``, does not
+    put the working directory on the path; this does, for every command alike.
+    """
+    here = os.getcwd()
+    if not sys.path or sys.path[0] not in ("", here):
+        sys.path.insert(0, here)
 
 
 def config_option(function: F) -> F:
@@ -78,12 +93,20 @@ def listed_instances(manager: ServiceManager, component: str | None = None) -> l
     """Return the registry's instances (``channels.http.Instance``), of one component if named.
 
     Raises:
-        ListingNotSupportedException: the registry cannot list its components.
-        ServiceCommunicationException: the registry did not answer.
+        Failure: the registry cannot list its components (bad input), or did not answer (could
+            not reach); ``list --watch`` says so and keeps watching.
     """
     from channels.http import instances_of
 
-    found = instances_of(manager.component_registry.list_addresses())
+    from ._exits import failure_of
+
+    try:
+        found = instances_of(manager.component_registry.list_addresses())
+    except Exception as exc:
+        failure = failure_of(exc)
+        if failure is None:
+            raise
+        raise failure from exc
     return [i for i in found if component is None or i.component == component]
 
 

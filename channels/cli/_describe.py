@@ -15,7 +15,7 @@ from ._common import (
     listed_instances,
     timeout_option,
 )
-from ._exits import BAD_INPUT, REMOTE_ERROR, UNREACHABLE, Failure, failure_of
+from ._exits import BAD_INPUT, REMOTE_ERROR, UNREACHABLE, Failure
 from ._output import print_json, redacted, waiting
 
 
@@ -77,13 +77,7 @@ def _from_interface(interface: str, component: str) -> dict[str, Any]:
     from container import ComponentDescriptor, descriptor_of
     from container.plugin import load_object
 
-    try:
-        descriptor = descriptor_of(load_object(interface, "--interface"))
-    except Exception as exc:
-        failure = failure_of(exc)
-        if failure is None:
-            raise
-        raise failure from exc
+    descriptor = descriptor_of(load_object(interface, "--interface"))  # main says a mistake in one line
     owner = descriptor.get_component_descriptor()
     if owner.name != component:
         raise Failure(
@@ -114,13 +108,7 @@ def _from_server(
 
     with client_manager(client_config(config_file, token, cert, key, ca)) as manager:
         if url is None:
-            try:
-                urls = [i.url for i in listed_instances(manager, component) if probe_problem(i.url) is None]
-            except Exception as exc:
-                failure = failure_of(exc)
-                if failure is None:
-                    raise
-                raise failure from exc
+            urls = [i.url for i in listed_instances(manager, component) if probe_problem(i.url) is None]
             if not urls:
                 raise Failure(f"no HTTP instance of component {component!r} is registered", UNREACHABLE)
             url = urls[0]

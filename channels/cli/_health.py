@@ -14,7 +14,7 @@ from ._common import (
     listed_instances,
     timeout_option,
 )
-from ._exits import BAD_INPUT, ERROR, OK, WARNING, Failure, failure_of
+from ._exits import BAD_INPUT, ERROR, OK, WARNING, Failure
 from ._output import print_json, redacted, status_text, table, waiting
 
 STATUS_EXIT = {"OK": OK, "WARNING": WARNING, "ERROR": ERROR, "UNREACHABLE": ERROR}
@@ -67,13 +67,7 @@ def health_command(
                     assert component is not None
                     instances = [Instance(component, url.rstrip("/"), ())]
                 else:
-                    try:
-                        instances = listed_instances(manager, component)
-                    except Exception as exc:
-                        failure = failure_of(exc)
-                        if failure is None:
-                            raise
-                        raise failure from exc
+                    instances = listed_instances(manager, component)
                 healths = probe.health_of(instances)
         finally:
             probe.close()

@@ -15,7 +15,7 @@ from ._common import (
     listed_instances,
     timeout_option,
 )
-from ._exits import Failure, failure_of
+from ._exits import Failure
 from ._output import print_json, redact_credentials, redacted, status_text, table, waiting
 
 
@@ -76,13 +76,7 @@ def list_command(
 
 def snapshot(manager: Any, probe: Any, component: str | None) -> dict[str, Any]:
     """The listing as a JSON-ready document: registry, components, instances with health."""
-    try:
-        instances = listed_instances(manager, component)
-    except Exception as exc:
-        failure = failure_of(exc)
-        if failure is None:
-            raise
-        raise failure from exc
+    instances = listed_instances(manager, component)
     healths = probe.health_of(instances)
     components: dict[str, list[dict[str, Any]]] = {}
     for instance, health in zip(instances, healths, strict=True):

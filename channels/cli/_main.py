@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import click
 
 from ._call import call_command
+from ._common import user_code_importable
 from ._dashboard import dashboard_command
 from ._describe import describe_command
 from ._exits import BAD_INPUT, INTERRUPTED, Failure, failure_of
@@ -24,18 +25,11 @@ from ._serve import serve_command
 def cli() -> None:
     """Serve, find, call and check servicewire services.
 
-    \b
-    serve       host a container's components over HTTP
-    list        the registry's components, instances and their health
-    call        call one method, result as JSON
-    health      exit 0, 1 or 2 for OK, WARNING or ERROR (a probe)
-    describe    the methods of a component, with signatures and types
-    dashboard   a live page of the registry's instances and calls
-
     Exit status: 0 done, 1 remote error (health: WARNING), 2 bad input or configuration
     (health: ERROR), 3 could not reach. Shell completion (bash):
     eval "$(_SERVICEWIRE_COMPLETE=bash_source servicewire)"
     """
+    user_code_importable()  # the working directory's modules import, whatever the command
 
 
 for command in (

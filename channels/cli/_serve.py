@@ -4,9 +4,11 @@
 boots the container with :class:`~channels.http.HttpServer`, logs one line saying what it
 hosts and where, and serves until SIGINT or SIGTERM; then it shuts down gracefully (stop
 accepting, deregister, let the calls in flight finish, stop the components), logs one line more
-and exits 0. ``--setup package.module:function`` (or the config key ``serve.setup``) runs before
-the container is created: set up the OpenTelemetry SDK, logging or metrics there.
-``--log-format json`` writes one JSON object per log line.
+and exits 0. The shutdown is bounded: calls in flight get ``--drain-timeout`` seconds (10), the
+whole shutdown twice that and 5 s more, after which the command logs what still runs and exits 1.
+``--setup package.module:function`` (or the config key ``serve.setup``) runs before the container
+is created: set up the OpenTelemetry SDK, logging or metrics there. ``--log-format json`` writes
+one JSON object per log line.
 
 A mistake in the configuration or the declarations stops the command before it serves: one
 line on stderr saying what is wrong and where, exit status 2, no traceback. The steps are small
@@ -19,12 +21,9 @@ import inspect
 import json
 import logging
 import os
-import signal
 import sys
-import threading
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -40,12 +39,33 @@ logger = logging.getLogger("servicewire.cli")
 
 LOG_FORMATS = ("text", "json")
 
+DRAIN_TIMEOUT = 10.0
+"""Seconds the calls in flight get to finish once a stop signal came (``--drain-timeout``)."""
+
+
+def shutdown_bound(drain_timeout: float) -> float:
+    """Seconds the whole shutdown may take before the command exits anyway: twice the drain, and 5 s."""
+    return 2 * drain_timeout + 5.0
+
 
 @click.command("serve", short_help="host a container's components over HTTP")
 @click.argument("container", metavar="PACKAGE.MODULE:CONTAINER")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", type=int, default=0, show_default=True, help="Port to listen on (0: a free one).")
-@click.option("--threads", type=int, default=None, help="Worker threads [default: http.workers, 8].")
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker threads, at least 1 [default: http.workers, 8].",
+)
+@click.option(
+    "--drain-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DRAIN_TIMEOUT,
+    show_default=True,
+    help="Seconds the calls in flight get to finish after SIGTERM; the whole shutdown gets twice "
+    "that and 5 s more.",
+)
 @click.option(
     "--config",
     "config_file",
@@ -72,6 +92,7 @@ def serve_command(
     host: str,
     port: int,
     threads: int | None,
+    drain_timeout: float,
     config_file: str | None,
     setup: str | None,
     log_format: str,
@@ -80,15 +101,15 @@ def serve_command(
     """Serve a container's components over HTTP until SIGTERM or SIGINT.
 
     Boots the container, registers what it hosts and logs one line saying what and where; on
-    SIGTERM or SIGINT it stops accepting, deregisters, lets the calls in flight finish and
-    exits 0. A configuration error is one line on stderr and exit status 2.
+    SIGTERM or SIGINT it stops accepting, deregisters, lets the calls in flight finish (up to
+    --drain-timeout) and exits 0. A configuration error is one line on stderr and exit status 2.
 
     \b
     Example:
       servicewire serve myapp.containers:MainContainer --port 8000 --config service.yml
     """
     configure_logging(log_format)
-    return run_serve(container, host, port, threads, config_file, setup, debug)
+    return run_serve(container, host, port, threads, config_file, setup, debug, drain_timeout)
 
 
 def run_serve(
@@ -99,9 +120,9 @@ def run_serve(
     config_file: str | None,
     setup: str | None,
     debug: bool,
+    drain_timeout: float = DRAIN_TIMEOUT,
 ) -> int:
-    """The ``serve`` command; returns the exit status."""
-    sys.path.insert(0, str(Path.cwd()))
+    """The ``serve`` command; returns the exit status (the group put the working directory on the path)."""
     try:
         from container import ConfigurationException, plugin
 
@@ -117,7 +138,7 @@ def run_serve(
                 raise ConfigurationException(f"{spec} has no config provider for --config")
             load_config(config_provider, config_file)
         server = _recording_server(host, port, threads, debug)
-        how = serve(server, container)
+        how = serve(server, container, drain_timeout)
     except Failure as failure:
         print(f"servicewire: {failure.message}", file=sys.stderr, flush=True)
         return failure.status
@@ -128,7 +149,21 @@ def run_serve(
         message, status = found
         print(message, file=sys.stderr, flush=True)
         return status
-    logger.info("stopped gracefully on %s", how)
+    from channels.http._signals import busy_threads
+
+    abandoned = server.dispatcher.in_flight if server.dispatcher is not None else 0
+    if not abandoned:
+        logger.info("stopped gracefully on %s", how)
+    else:
+        logger.warning(
+            "stopped on %s; %d calls still running after %g s were abandoned", how, abandoned, drain_timeout
+        )
+    if busy_threads():
+        # Calls that outlived the drain may run in threads the interpreter would wait for at exit.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     return 0
 
 
@@ -217,29 +252,34 @@ def start_line(server: HttpServer, registered: Mapping[str, list[ChannelAddress]
     return f"serving on {server.scheme}://{server.host}:{server.port} (pid {os.getpid()}): {hosted}"
 
 
-def serve(server: HttpServer, container: Any) -> str:
+def serve(server: HttpServer, container: Any, drain_timeout: float = DRAIN_TIMEOUT) -> str:
     """Boot, log the start line, serve until SIGINT or SIGTERM, shut down gracefully.
+
+    The calls in flight get ``drain_timeout`` seconds; a shutdown still going after
+    :func:`shutdown_bound` seconds ends the process (status 1), with the threads still busy logged.
 
     Returns:
         The name of the signal that stopped the server (``"SIGTERM"``).
     """
-    stopped = threading.Event()
-    received: list[int] = []
+    from channels.http._signals import StopSignals, exit_bound
 
-    def stop(signum: int, frame: Any) -> None:
-        received.append(signum)
-        stopped.set()
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        server.boot(container)
-        logger.info("%s", start_line(server, getattr(server, "registered", {})))
-        stopped.wait()
-    finally:
-        server.shutdown()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    return signal.Signals(received[0]).name
+    with StopSignals() as signals:
+        try:
+            server.boot(container)
+            logger.info("%s", start_line(server, getattr(server, "registered", {})))
+            how = signals.wait()
+        except BaseException:
+            server.shutdown(drain_timeout)  # a failed boot undoes what it started
+            raise
+        logger.info(
+            "stopping on %s: deregistering, then up to %g s for the calls in flight", how, drain_timeout
+        )
+        bound = exit_bound(shutdown_bound(drain_timeout))
+        try:
+            server.shutdown(drain_timeout)
+        finally:
+            bound.cancel()
+    return how
 
 
 class JsonFormatter(logging.Formatter):

@@ -25,8 +25,19 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ._budget import BufferAccount, BufferBudget
 from ._engine import connection_cap, raise_descriptor_limit
-from ._protocol import CONTINUE, HttpAnswer, HttpDate, HttpRequest, Limits, RequestReader, encode_answer
+from ._protocol import (
+    CONTINUE,
+    HttpAnswer,
+    HttpDate,
+    HttpRequest,
+    Limits,
+    Refusal,
+    RequestReader,
+    encode_answer,
+)
+from ._throttle import ThrottledLog
 
 __all__ = ["AsyncioEngine"]
 
@@ -51,6 +62,7 @@ class _Connection(asyncio.Protocol):
         self.engine = engine
         self.transport: Any = None
         self.reader: RequestReader | None = None
+        self.account: BufferAccount | None = None
         self.peer = ""
         self.address = ""
         self.task: asyncio.Task[None] | None = None
@@ -92,7 +104,10 @@ class _Connection(asyncio.Protocol):
             self.transport.write(_REFUSED)
             self._linger()
             return
-        self.reader = RequestReader(engine.limits, self.peer, transport.get_extra_info("peercert") or None)
+        self.account = engine.budget.account(host)
+        self.reader = RequestReader(
+            engine.limits, self.peer, transport.get_extra_info("peercert") or None, self.account
+        )
         engine.connections.add(self)
         engine.per_address[host] = engine.per_address.get(host, 0) + 1
 
@@ -127,6 +142,8 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         engine = self.engine
+        if self.account is not None:
+            self.account.close()
         if self in engine.connections and self.reader is not None:
             engine.connections.discard(self)
             count = engine.per_address.get(self.address, 1) - 1
@@ -148,7 +165,13 @@ class _Connection(asyncio.Protocol):
     def resume_writing(self) -> None:
         self.write_paused = False
         self.last_active = time.monotonic()
+        self.count_unsent()
         self._advance()
+
+    def count_unsent(self) -> None:
+        """Tell the budget how many answer bytes wait in the transport's buffer now."""
+        if self.account is not None and self.transport is not None and not self.closed:
+            self.account.set_unsent(self.transport.get_write_buffer_size())
 
     # what the connection does next
 
@@ -170,6 +193,8 @@ class _Connection(asyncio.Protocol):
             if reader.refusal is not None:
                 self.closing = True
                 refusal = reader.refusal
+                if refusal.status == 503:
+                    engine.buffer_log("refused a request from %s: %s", self.peer, refusal.message)
                 answer = engine.refusal(refusal.status, refusal.message)
                 self.transport.write(encode_answer(answer, engine.date(), False, "1.1"))
                 self._linger()
@@ -204,18 +229,19 @@ class _Connection(asyncio.Protocol):
         try:
             answer = await engine.handler(request)
         except asyncio.CancelledError:
-            self._done()
+            self._done(request)
             raise
         except Exception:  # one request's failure must not stop the connection
             logger.exception("answering %s %s from %s failed", request.method, request.target, request.peer)
             answer = engine.refusal(500, "the server failed to answer; it logged why")
-        self._done()
+        self._done(request)
         if self.closed:
             return
         keep = request.keep_alive and not engine.stopping and not self.read_eof
         self.transport.write(
             encode_answer(answer, engine.date(), keep, request.version, request.method == "HEAD")
         )
+        self.count_unsent()
         self.last_active = time.monotonic()
         if not keep:
             self.closing = True
@@ -223,8 +249,11 @@ class _Connection(asyncio.Protocol):
             return
         self._advance()
 
-    def _done(self) -> None:
+    def _done(self, request: HttpRequest) -> None:
         self.task = None
+        if request.charged and self.account is not None:
+            self.account.give_back(request.charged)  # its answer is counted instead
+            request.charged = 0
         if self.counted:
             self.counted = False
             self.engine.outstanding -= 1
@@ -252,7 +281,7 @@ class _Connection(asyncio.Protocol):
             self._advance()
             return
         # Refused before the body: answer, and close (the body may still come).
-        reader.awaiting_continue = None
+        reader.refuse(Refusal(answer.status, "refused before 100 Continue"))
         self.closing = True
         self.transport.write(encode_answer(answer, engine.date(), False, request.version))
         self._linger()
@@ -333,6 +362,8 @@ class AsyncioEngine:
         self.outstanding = 0  # requests received and not yet answered (loop thread only)
         self.stopping = False
         self.date = HttpDate()
+        self.budget = BufferBudget(limits.max_buffered, limits.max_buffered_per_peer)
+        self.buffer_log = ThrottledLog(logger, logging.WARNING, "requests refused for lack of buffer")
         self._server: asyncio.AbstractServer | None = None
         self._thread: threading.Thread | None = None
         self._sweeper: asyncio.TimerHandle | None = None
@@ -460,11 +491,6 @@ class AsyncioEngine:
         finally:
             loop.close()
 
-    @property
-    def open_connections(self) -> int:
-        """The connections open now."""
-        return len(self.connections)
-
     # admission and time limits (on the loop)
 
     def admit(self, connection: _Connection) -> bool:
@@ -496,8 +522,10 @@ class AsyncioEngine:
     def _sweep(self) -> None:
         now = time.monotonic()
         limits = self.limits
+        self.buffer_log.flush()
         try:
             for connection in list(self.connections):
+                connection.count_unsent()
                 reader = connection.reader
                 if connection.linger_until:
                     pass  # aborted by its own timer

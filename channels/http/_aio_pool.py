@@ -22,8 +22,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import httptools
-
 from ._connections import (
     AnswerReader,
     ConnectError,
@@ -32,6 +30,7 @@ from ._connections import (
     ExchangeError,
     ResponseTooLarge,
     Target,
+    connection_failure,
     target_of,
     tls_failure,
 )
@@ -52,7 +51,6 @@ class AsyncConnection(asyncio.Protocol):
         "base",
         "fresh",
         "lost",
-        "parser",
         "pool",
         "received",
         "tls",
@@ -67,7 +65,6 @@ class AsyncConnection(asyncio.Protocol):
         self.fresh = True  # no exchange completed on it yet
         self.transport: asyncio.Transport | None = None
         self.answer: AnswerReader | None = None
-        self.parser: Any = None
         self.waiter: asyncio.Future[Answer] | None = None
         self.received = False
         self.lost = False
@@ -83,15 +80,9 @@ class AsyncConnection(asyncio.Protocol):
             return
         self.received = True
         try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserCallbackError as exc:
-            cause = exc.__context__
-            if not isinstance(cause, ResponseTooLarge):
-                cause = ExchangeError(f"malformed answer: {exc}")
-            self._fail(cause)
-            return
-        except httptools.HttpParserError as exc:
-            self._fail(ExchangeError(f"malformed answer: {exc}"))
+            answer.feed(data)
+        except (ResponseTooLarge, ExchangeError) as exc:
+            self._fail(exc)
             return
         if answer.complete:
             self.answer = self.waiter = None
@@ -136,8 +127,7 @@ class AsyncConnection(asyncio.Protocol):
     def exchange(self, data: bytes, max_response: int) -> asyncio.Future[Answer]:
         """Write a request; return the future of its answer."""
         assert self.transport is not None
-        answer = self.answer = AnswerReader(max_response)
-        answer.parser = self.parser = httptools.HttpResponseParser(answer)
+        self.answer = AnswerReader(max_response)
         waiter = self.waiter = self.pool.loop.create_future()
         self.received = False
         self.transport.write(data)
@@ -314,7 +304,7 @@ class LoopPool:
         except ssl.SSLError as exc:
             raise ConnectError(tls_failure(exc)) from exc
         except OSError as exc:
-            raise ConnectError(str(exc) or type(exc).__name__) from exc
+            raise ConnectError(connection_failure(exc)) from exc
         return connection
 
     def _release(self, slots: _Slots, connection: AsyncConnection) -> None:

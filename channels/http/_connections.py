@@ -12,6 +12,7 @@ per base URL, shared by every calling thread.
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
 import time
@@ -28,6 +29,10 @@ from ._headers import ANSWER_NOT_METADATA
 
 EARLY_ANSWER_WAIT = 1.0
 """Seconds to wait for the answer a server sent before it stopped reading the request."""
+
+MAX_ANSWER_HEAD = 64 * 1024
+"""Bytes of an answer's head (status lines and header fields, interim answers included) at most,
+counted as they arrive: the limit of requests' http.client (a line of 64 KiB), for the whole head."""
 
 REARM = 0.01
 """Seconds: a socket's timeout is set again to the time left once this much passed since the
@@ -71,24 +76,30 @@ def tls_failure(exc: BaseException) -> str:
     levels deep) for what the ssl module raised, and tells its type apart: a server
     certificate the client does not trust, or any other refusal.
     """
-    untrusted = _find_in_chain(exc, ssl.SSLCertVerificationError)
+    untrusted = find_in_chain(exc, ssl.SSLCertVerificationError)
     if isinstance(untrusted, ssl.SSLCertVerificationError):
         detail = untrusted.verify_message or untrusted.reason or ""
         return f"the TLS handshake failed: the server's certificate is not trusted ({detail})"
-    failed = _find_in_chain(exc, ssl.SSLError)
+    failed = find_in_chain(exc, ssl.SSLError)
     if isinstance(failed, ssl.SSLError) and failed.reason:
         return f"the TLS handshake failed ({failed.reason})"
     return f"the TLS handshake failed ({failed or exc})"
 
 
-def _find_in_chain(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+def find_in_chain(
+    exc: BaseException, kind: type[BaseException], where: Callable[[Any], bool] = lambda found: True
+) -> BaseException | None:
+    """The first exception of ``kind`` for which ``where`` holds, in ``exc``'s chain.
+
+    The chain is ``exc``, its causes, contexts, reasons and arguments, followed recursively.
+    """
     seen: set[int] = set()
     stack: list[Any] = [exc]
     while stack:
         item = stack.pop()
         if not isinstance(item, BaseException) or id(item) in seen:
             continue
-        if isinstance(item, kind):
+        if isinstance(item, kind) and where(item):
             return item
         seen.add(id(item))
         stack.extend((item.__cause__, item.__context__, getattr(item, "reason", None), *item.args))
@@ -127,15 +138,24 @@ def target_of(base: str) -> Target:
 
 
 class AnswerReader:
-    """httptools callbacks collecting one answer (status, body, content type, metadata).
+    """Reads one answer (status, body, content type, metadata) from the bytes fed to it, with httptools.
 
-    Shared by the pool of sockets and the asyncio pool, so that both read answers alike.
+    Shared by the pool of sockets and the asyncio pool, so that both read answers alike:
+    interim answers (``100 Continue``, ``103 Early Hints``) are skipped, as RFC 9110 (15.2) asks
+    of a client; the head (status lines and header fields, interim ones included) is counted as
+    it arrives and refused past :data:`MAX_ANSWER_HEAD`; an answer framed by both
+    ``Content-Length`` and ``Transfer-Encoding`` is refused (RFC 9112, 6.2 and 6.3: a sender must
+    not send both; its framing cannot be trusted).
     """
 
     __slots__ = (
         "body",
         "complete",
         "content_type",
+        "framing",
+        "head",
+        "head_bytes",
+        "in_head",
         "keep_alive",
         "limit",
         "metadata",
@@ -153,13 +173,58 @@ class AnswerReader:
         self.complete = False
         self.keep_alive = False
         self.status = 0
-        self.parser: Any = None
+        self.head_bytes = 0
+        self.head: list[bytes] = []  # the pieces of the head fed so far, to tell why it failed
+        self.in_head = True
+        self.framing = b""  # the framing field seen so far: content-length or transfer-encoding
+        self.parser: Any = httptools.HttpResponseParser(self)
+
+    def feed(self, data: bytes) -> None:
+        """Parse the next bytes of the answer.
+
+        Raises:
+            ResponseTooLarge: the answer declared or sent more than the limit, or its head is
+                over :data:`MAX_ANSWER_HEAD`.
+            ExchangeError: the answer is not HTTP, or its framing is ambiguous.
+        """
+        parser = self.parser
+        try:
+            while data:
+                if not self.in_head:
+                    parser.feed_data(data)
+                    return
+                # Feed a head no more than one byte past what it may still take, so that its
+                # size is known as bytes arrive (httptools buffers a field until it ends).
+                room = MAX_ANSWER_HEAD + 1 - self.head_bytes
+                piece, data = (data[:room], data[room:]) if len(data) > room else (data, b"")
+                self.head_bytes += len(piece)
+                self.head.append(piece)
+                parser.feed_data(piece)
+                if self.in_head and self.head_bytes > MAX_ANSWER_HEAD:
+                    raise ResponseTooLarge(f"its head is longer than {MAX_ANSWER_HEAD} bytes")
+        except httptools.HttpParserCallbackError as exc:
+            cause = exc.__context__
+            if isinstance(cause, (ResponseTooLarge, ExchangeError)):
+                raise cause from None
+            raise ExchangeError(f"malformed answer: {exc}") from exc
+        except httptools.HttpParserUpgrade as exc:
+            raise ExchangeError("malformed answer: a protocol switch that was not asked for") from exc
+        except httptools.HttpParserError as exc:
+            if self.in_head and _both_framings(b"".join(self.head)):
+                # llhttp refuses it before the last field reaches on_header: say it in our words.
+                raise ExchangeError(framing_refused()) from exc
+            raise ExchangeError(f"malformed answer: {exc}") from exc
 
     def on_header(self, name: bytes, value: bytes) -> None:
         lower = name.lower()
         if lower == b"content-type":
             self.content_type = value.decode("latin-1")
-        elif lower == b"content-length":
+        elif lower == b"content-length" or lower == b"transfer-encoding":
+            if self.framing and self.framing != lower:
+                raise ExchangeError(framing_refused())
+            self.framing = lower
+            if lower == b"transfer-encoding":
+                return
             try:
                 declared = int(value)
             except ValueError:
@@ -172,6 +237,9 @@ class AnswerReader:
             # A field given twice is one value, joined as urllib3 (the requests transport) joins it.
             self.metadata[key] = text if found is None else f"{found}, {text}"
 
+    def on_headers_complete(self) -> None:
+        self.in_head = False
+
     def on_body(self, body: bytes) -> None:
         self.size += len(body)
         if self.size > self.limit:
@@ -179,10 +247,47 @@ class AnswerReader:
         self.body.append(body)
 
     def on_message_complete(self) -> None:
+        status = self.parser.get_status_code()
+        if 100 <= status < 200:
+            # An interim answer: the final one follows on the same connection (RFC 9110, 15.2).
+            self.head = []
+            self.content_type = ""
+            self.metadata = {}
+            self.framing = b""
+            self.in_head = True
+            return
         # The parser forgets the connection's keep-alive state once the message is complete.
-        self.status = self.parser.get_status_code()
+        self.status = status
         self.keep_alive = self.parser.should_keep_alive()
         self.complete = True
+
+
+def connection_failure(exc: BaseException) -> str:
+    """Say why a connection failed, in servicewire's words and the system's reason only.
+
+    requests and urllib3 wrap the system's error in several layers of their own text; this finds
+    it (``Connection refused``, ``Name or service not known``) and leaves theirs out.
+    """
+    found = find_in_chain(exc, OSError, lambda error: bool(error.strerror))
+    if not isinstance(found, OSError):
+        return "the connection failed"
+    if isinstance(found.errno, int) and found.errno > 0 and not isinstance(found, socket.gaierror):
+        # asyncio words a refused connect its own way; the system's text is the same everywhere.
+        return f"the connection failed ({os.strerror(found.errno)})"
+    return f"the connection failed ({found.strerror})"
+
+
+def _both_framings(head: bytes) -> bool:
+    lower = head.lower()
+    return b"\r\ncontent-length:" in lower and b"\r\ntransfer-encoding:" in lower
+
+
+def framing_refused() -> str:
+    """Say that an answer came with both framings (both client transports say it so)."""
+    return (
+        "malformed answer: it has both Content-Length and Transfer-Encoding, which a server must not "
+        "send (RFC 9112, 6.2): its end cannot be trusted"
+    )
 
 
 class Connection:
@@ -251,21 +356,12 @@ class Connection:
         self, deadline: float | None, max_response: int
     ) -> tuple[int, bytes, str, dict[str, str], bool]:
         answer = AnswerReader(max_response)
-        parser = answer.parser = httptools.HttpResponseParser(answer)
         while not answer.complete:
             self._arm(deadline)
             chunk = self.sock.recv(65536)
             if not chunk:
                 raise ExchangeError("the server closed the connection before answering")
-            try:
-                parser.feed_data(chunk)
-            except httptools.HttpParserCallbackError as exc:
-                cause = exc.__context__
-                if isinstance(cause, ResponseTooLarge):
-                    raise cause from None
-                raise ExchangeError(f"malformed answer: {exc}") from exc
-            except httptools.HttpParserError as exc:
-                raise ExchangeError(f"malformed answer: {exc}") from exc
+            answer.feed(chunk)
         body = answer.body[0] if len(answer.body) == 1 else b"".join(answer.body)
         return answer.status, body, answer.content_type, answer.metadata, answer.keep_alive
 
@@ -398,7 +494,7 @@ class Pool:
         except TimeoutError as exc:
             raise ConnectTimeout(str(exc)) from exc
         except OSError as exc:
-            raise ConnectError(str(exc) or type(exc).__name__) from exc
+            raise ConnectError(connection_failure(exc)) from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if scheme == "https":
             try:

@@ -14,9 +14,11 @@ kept below the process's file-descriptor limit (raised to the hard limit at star
 per client address beside it (at either, the oldest idle connection makes room, or the new one
 gets 503); a time limit for receiving a request once it started (slowloris) and for the TLS
 handshake; an idle timeout; a write timeout on a client that stops taking its answer; the head
-and body sizes counted as bytes arrive. Pipelined requests are answered in order, one at a time
-per connection, before any refusal; a refusal (400, 413, 431) is followed by a lingering close,
-so that a client still sending reads it instead of a reset.
+and body sizes counted as bytes arrive; a byte budget (:mod:`._budget`) for the request bodies
+and unsent answers held, in all and per client address (503 for a body past it). Pipelined
+requests are answered in order, one at a time per connection, before any refusal; a refusal
+(400, 413, 431, 503) is followed by a lingering close, so that a client still sending reads it
+instead of a reset.
 
 A client that goes away while its request is answered (its connection closes, or it shuts its
 side down) cancels the request's :class:`~container.plugin.Cancellation`: the dispatcher then
@@ -41,6 +43,7 @@ from typing import Any
 
 from container.plugin import Cancellation, redact_credentials
 
+from ._budget import BufferAccount, BufferBudget
 from ._protocol import (
     CONTINUE,
     HttpAnswer,
@@ -51,6 +54,7 @@ from ._protocol import (
     RequestReader,
     encode_answer,
 )
+from ._throttle import ThrottledLog
 
 __all__ = ["HttpEngine", "connection_cap", "raise_descriptor_limit"]
 
@@ -170,6 +174,7 @@ class _Connection:
     """One client connection as the loop sees it."""
 
     __slots__ = (
+        "account",
         "address",
         "answering",
         "closing",
@@ -197,6 +202,7 @@ class _Connection:
         self.peer = peer
         self.address = address
         self.reader = reader
+        self.account: BufferAccount | None = reader.account
         self.handshaking = tls
         self.handshake_started = time.monotonic()
         self.in_flight = _NONE  # what is with a worker: nothing, a request, a 100-continue check
@@ -283,6 +289,9 @@ class HttpEngine:
         self._accept_backoff = ACCEPT_BACKOFF[0]
         self._accept_failures = 0
         self._accept_logged = 0.0
+        self._budget = BufferBudget(limits.max_buffered, limits.max_buffered_per_peer)
+        self._handshake_log = ThrottledLog(logger, logging.INFO, "failed TLS handshakes")
+        self._buffer_log = ThrottledLog(logger, logging.WARNING, "requests refused for lack of buffer")
         self._threads: list[threading.Thread] = []
         self._date = HttpDate()
 
@@ -344,8 +353,14 @@ class HttpEngine:
         self._wake()
         for _ in range(self.workers):
             self._jobs.put(None)
-        for thread in self._threads:
-            thread.join(timeout=5)
+        loop, workers = self._threads[:1], self._threads[1:]
+        for thread in loop:
+            thread.join(timeout=5)  # it stops within a sweep; the sockets are closed below, after it
+        # A worker still running a call that outlived the drain is not waited for (it is a
+        # daemon thread, and its answer has nowhere to go): one second for all of them.
+        until = time.monotonic() + 1.0
+        for thread in workers:
+            thread.join(timeout=max(0.0, until - time.monotonic()))
         for connection in list(self._connections.values()):
             self._close(connection)
         if self._listener is not None:
@@ -353,11 +368,6 @@ class HttpEngine:
         self._poller.close()
         self._waker_read.close()
         self._waker_write.close()
-
-    @property
-    def open_connections(self) -> int:
-        """The connections open now."""
-        return len(self._connections)
 
     # workers: compute answers, never touch a socket
 
@@ -449,6 +459,9 @@ class HttpEngine:
             connection, request, checking, answer = done.popleft()
             connection.in_flight = _NONE
             connection.answering = None
+            if request.charged and connection.account is not None:
+                connection.account.give_back(request.charged)  # its answer is counted instead
+                request.charged = 0
             if connection.sock.fileno() < 0:
                 continue  # closed meanwhile (the client went away); _close counted it
             try:
@@ -482,8 +495,7 @@ class HttpEngine:
         head = reader.awaiting_continue or (reader.requests[0] if reader.requests else None)
         self._outstanding -= len(reader.requests)
         reader.requests.clear()
-        reader.awaiting_continue = None
-        reader.refusal = Refusal(answer.status, "refused before 100 Continue")
+        reader.refuse(Refusal(answer.status, "refused before 100 Continue"))
         connection.closing = True
         version = head.version if head is not None else "1.1"
         self._send(connection, encode_answer(answer, self._date(), False, version))
@@ -555,10 +567,11 @@ class HttpEngine:
                 sock.getpeername()
                 sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
             except (OSError, ValueError) as exc:
-                logger.info("TLS connection from %s ended before the handshake: %s", peer, exc)
+                self._handshake_log("TLS connection from %s ended before the handshake: %s", peer, exc)
                 _close_quietly(sock)
                 return
-        connection = _Connection(sock, peer, host, RequestReader(limits, peer), self.tls is not None)
+        reader = RequestReader(limits, peer, account=self._budget.account(host))
+        connection = _Connection(sock, peer, host, reader, self.tls is not None)
         self._connections[sock.fileno()] = connection
         self._per_address[host] += 1
         if connection.handshaking:
@@ -589,7 +602,7 @@ class HttpEngine:
             self._watch(connection, WRITE)
             return
         except (OSError, ValueError) as exc:
-            logger.info("TLS handshake with %s failed: %s", connection.peer, exc)
+            self._handshake_log("TLS handshake with %s failed: %s", connection.peer, exc)
             self._close(connection)
             return
         connection.handshaking = False
@@ -656,6 +669,8 @@ class HttpEngine:
                 self._jobs.put((connection, request, False))
             elif reader.refusal is not None:
                 refusal = reader.refusal
+                if refusal.status == 503:
+                    self._buffer_log("refused a request from %s: %s", connection.peer, refusal.message)
                 connection.closing = True
                 answer = self.refusal(refusal.status, refusal.message)
                 self._send(connection, encode_answer(answer, self._date(), False, "1.1"))
@@ -740,6 +755,8 @@ class HttpEngine:
             connection.unsent = 0
         else:
             connection.out_pos = position
+        if connection.account is not None:
+            connection.account.set_unsent(size - position)
         self._advance(connection)
 
     # closing
@@ -771,6 +788,8 @@ class HttpEngine:
             self._poller.unregister(sock)
             connection.mask = 0
         _caller_gone(connection)
+        if connection.account is not None:
+            connection.account.close()
         if self._connections.pop(fileno, None) is not None:
             self._per_address[connection.address] -= 1
             if self._per_address[connection.address] <= 0:
@@ -785,6 +804,8 @@ class HttpEngine:
 
     def _sweep(self, now: float) -> None:
         self._resume_accepting(now)
+        self._handshake_log.flush()
+        self._buffer_log.flush()
         limits = self.limits
         for connection in list(self._connections.values()):
             if connection.linger_until:
@@ -792,7 +813,7 @@ class HttpEngine:
                     self._close(connection)
             elif connection.handshaking:
                 if now - connection.handshake_started > limits.header_timeout:
-                    logger.info("TLS handshake with %s timed out", connection.peer)
+                    self._handshake_log("TLS handshake with %s timed out", connection.peer)
                     self._close(connection)
             elif connection.pending_out:
                 if now - connection.out_since > limits.write_timeout:

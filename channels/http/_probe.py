@@ -22,6 +22,7 @@ import requests
 from container import ChannelInstances
 from container.plugin import Settings, load_object, redact_credentials, url_problem
 
+from ._connections import connection_failure, tls_failure
 from ._settings import HttpSettings
 
 _T = TypeVar("_T")
@@ -178,11 +179,11 @@ class HttpProbe:
         try:
             answer = self._session().get(target, timeout=self.timeout, allow_redirects=False)
         except requests.exceptions.SSLError as exc:
-            raise ProbeFailed(f"cannot reach {url}: the TLS handshake failed ({_first_line(exc)})") from exc
+            raise ProbeFailed(f"cannot reach {url}: {tls_failure(exc)}") from exc
         except requests.Timeout as exc:
             raise ProbeFailed(f"cannot reach {url}: no answer within {self.timeout:g} s") from exc
         except requests.RequestException as exc:
-            raise ProbeFailed(f"cannot reach {url}: the connection failed ({_first_line(exc)})") from exc
+            raise ProbeFailed(f"cannot reach {url}: {connection_failure(exc)}") from exc
         return answer.status_code, answer.content, answer.headers.get("content-type", "")
 
     def health(self, url: str, component: str) -> InstanceHealth:
@@ -252,8 +253,3 @@ def _json(body: bytes) -> Any:
         return json.loads(body)
     except ValueError:
         return None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__

@@ -27,6 +27,8 @@ import httptools
 if TYPE_CHECKING:
     from container.plugin import Cancellation
 
+    from ._budget import BufferAccount
+
 REASONS = {
     100: "Continue",
     200: "OK",
@@ -67,6 +69,9 @@ class Limits:
         max_body_size: the largest request body, bytes (413).
         max_header_size: the largest request line and header fields together, bytes (431).
         max_header_count: the most header fields in a request (431).
+        max_buffered: the most bytes of request bodies and unsent answers the server holds for
+            every connection together; a body that would pass it is refused (503).
+        max_buffered_per_peer: the same for the connections of one client address.
     """
 
     max_connections: int = 1024
@@ -77,6 +82,8 @@ class Limits:
     max_body_size: int = 8 * 1024 * 1024
     max_header_size: int = 64 * 1024
     max_header_count: int = 100
+    max_buffered: int = 256 * 1024 * 1024
+    max_buffered_per_peer: int = 64 * 1024 * 1024
 
 
 class HttpRequest:
@@ -94,11 +101,14 @@ class HttpRequest:
             returns it, or None.
         cancellation: cancelled by the server when the client goes away while the request is
             answered (None when the server cannot tell: WSGI).
+        charged: the bytes of its body counted against the server's buffer budget (given back
+            once it is answered).
     """
 
     __slots__ = (
         "body",
         "cancellation",
+        "charged",
         "headers",
         "keep_alive",
         "method",
@@ -128,6 +138,7 @@ class HttpRequest:
         self.peer_certificate = peer_certificate
         self.version = version
         self.cancellation: Cancellation | None = None
+        self.charged = 0
 
 
 class HttpAnswer:
@@ -180,10 +191,16 @@ class RequestReader:
         limits: the sizes and counts accepted.
         peer: the client's address, for the requests.
         peer_certificate: the client's certificate (mTLS), for the requests.
+        account: the connection's share of the server's buffer budget: a body that does not
+            fit is refused with 503 (a declared length before any of it is read, a chunked body
+            as it arrives). None: no budget.
     """
 
-    def __init__(self, limits: Limits, peer: str, peer_certificate: Any = None) -> None:
+    def __init__(
+        self, limits: Limits, peer: str, peer_certificate: Any = None, account: BufferAccount | None = None
+    ) -> None:
         self.limits = limits
+        self.account = account
         self.peer = peer
         self.peer_certificate = peer_certificate
         self.requests: collections.deque[HttpRequest] = collections.deque()
@@ -202,6 +219,8 @@ class RequestReader:
         self._head_size = 0
         self._body: list[bytes] = []
         self._body_size = 0
+        self._charged = 0  # body bytes of this request counted against the budget
+        self._reserved = False  # its declared length was counted at once
 
     @property
     def receiving(self) -> bool:
@@ -242,6 +261,18 @@ class RequestReader:
     def _refuse(self, refusal: Refusal) -> None:
         self.refusal = refusal
         self.awaiting_continue = None
+        self.drop_body()
+
+    def refuse(self, refusal: Refusal) -> None:
+        """Refuse the request being received (the server decided so): nothing more is parsed."""
+        self._refuse(refusal)
+
+    def drop_body(self) -> None:
+        """Forget the body of the request being received, and give its bytes back to the budget."""
+        self._body = []
+        if self._charged and self.account is not None:
+            self.account.give_back(self._charged)
+        self._charged = 0
 
     # httptools callbacks
 
@@ -288,6 +319,9 @@ class RequestReader:
                 raise Refusal(400, f"Content-Length {length!r} is not a number") from None
             if declared > limit:
                 raise Refusal(413, f"the body of {declared} bytes is larger than the limit of {limit} bytes")
+            if declared > 0 and self.account is not None:
+                self._take(declared)
+                self._reserved = True
         if (
             version == "1.1"
             and headers.get("expect", "").lower() == "100-continue"
@@ -302,11 +336,22 @@ class RequestReader:
         limit = self.limits.max_body_size
         if self._body_size > limit:
             raise Refusal(413, f"the body is larger than the limit of {limit} bytes")
+        if not self._reserved and self.account is not None:
+            self._take(len(body))
         self._body.append(body)
+
+    def _take(self, size: int) -> None:
+        assert self.account is not None
+        refused = self.account.take(size)
+        if refused is not None:
+            raise Refusal(503, f"{refused}: try again later")
+        self._charged += size
 
     def on_message_complete(self) -> None:
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
-        self.requests.append(self._request(body))
+        request = self._request(body)
+        request.charged = self._charged
+        self.requests.append(request)
         self.awaiting_continue = None
         self.started = None
         self._in_head = True

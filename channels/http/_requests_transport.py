@@ -19,6 +19,7 @@ whatever it is waiting for. (An adapter that a customizer mounts instead bounds 
 
 from __future__ import annotations
 
+import http.client
 import threading
 import time
 from collections.abc import Callable
@@ -37,9 +38,13 @@ from container import (
 from container.plugin import Request, Response, Settings, Transport, load_object
 
 from ._connections import (
+    MAX_ANSWER_HEAD,
     DeadlineExceeded,
     ExchangeError,
     ResponseTooLarge,
+    connection_failure,
+    find_in_chain,
+    framing_refused,
     tls_failure,
     too_large_declared,
     too_large_read,
@@ -170,6 +175,7 @@ class _SessionRoute:
                 allow_redirects=False,
                 stream=True,
             )
+            _check_head(response)
             body = _read_limited(response, self.transport.http.max_response_size, request.deadline)
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError, ExchangeError) as exc:
             raise _call_error(exc, full_url, request, connect) from exc
@@ -198,7 +204,7 @@ def _call_error(exc: BaseException, full_url: str, request: Request, connect: fl
         # first read): the request never reached the application.
         return ServiceUnavailableException(f"cannot reach {full_url}: {tls_failure(exc)}", full_url)
     if isinstance(exc, requests.ConnectionError) and _nothing_sent(exc):
-        return ServiceUnavailableException(f"cannot reach {full_url}: {_reason(exc)}", full_url)
+        return ServiceUnavailableException(f"cannot reach {full_url}: {connection_failure(exc)}", full_url)
     if isinstance(exc, ValueError) and isinstance(exc, requests.RequestException):
         # requests refused to prepare the request (a header or URL it cannot send): nothing sent.
         return ServiceUnavailableException(f"cannot call {full_url}: {exc}", full_url)
@@ -209,6 +215,12 @@ def _call_error(exc: BaseException, full_url: str, request: Request, connect: fl
         return ServiceTimeoutException(full_url, "deadline", request.timeout)
     if isinstance(exc, ResponseTooLarge):
         return InvalidResponseException(f"answer from {full_url} refused: {exc}", full_url)
+    if _head_too_long(exc):
+        return InvalidResponseException(
+            f"answer from {full_url} refused: its head is longer than {MAX_ANSWER_HEAD} bytes "
+            "(or has more than 100 header fields)",
+            full_url,
+        )
     if isinstance(exc, (requests.exceptions.ContentDecodingError, urllib3.exceptions.DecodeError)):
         return InvalidResponseException(f"answer from {full_url} cannot be decoded: {_reason(exc)}", full_url)
     return CallInterruptedException(
@@ -252,6 +264,32 @@ def _read_limited(response: requests.Response, limit: int, deadline: float | Non
         response.close()
         raise ExchangeError(f"reading the answer failed: {_reason(exc)}") from exc
     return b"".join(parts)
+
+
+def _check_head(response: requests.Response) -> None:
+    """Refuse what the pool refuses in a head that http.client accepted (the transports agree).
+
+    Raises:
+        ExchangeError: both ``Content-Length`` and ``Transfer-Encoding`` (urllib3 would read the
+            body by the latter; RFC 9112, 6.2 forbids sending both).
+        ResponseTooLarge: the header fields add up to more than :data:`MAX_ANSWER_HEAD` bytes
+            (http.client limits each line, not the whole head).
+    """
+    headers = response.headers
+    if "Transfer-Encoding" in headers and "Content-Length" in headers:
+        response.close()
+        raise ExchangeError(framing_refused())
+    if sum(len(name) + len(value) + 4 for name, value in headers.items()) > MAX_ANSWER_HEAD:
+        response.close()
+        raise ResponseTooLarge(f"its head is longer than {MAX_ANSWER_HEAD} bytes")
+
+
+def _head_too_long(exc: BaseException) -> bool:
+    """Whether http.client refused the answer's head: a line over 64 KiB, or over 100 fields."""
+    if find_in_chain(exc, http.client.LineTooLong) is not None:
+        return True
+    failed = find_in_chain(exc, http.client.HTTPException)
+    return failed is not None and str(failed).startswith("got more than")
 
 
 def _nothing_sent(exc: requests.ConnectionError) -> bool:

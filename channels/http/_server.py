@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 from typing import Any
 
 import attrs
 
-from container import ChannelAddress, Server
+from container import ChannelAddress, ConfigurationException, Server
 from container.plugin import Dispatcher
 
 from ._aio_engine import AsyncioEngine
@@ -18,6 +16,7 @@ from ._engine import HttpEngine
 from ._frontend import HttpFrontend
 from ._protocol import Limits
 from ._settings import HttpSettings
+from ._signals import StopSignals
 from ._tls import server_context
 
 logger = logging.getLogger("servicewire.http")
@@ -41,9 +40,12 @@ class HttpServer(Server):
     Args:
         host: the interface to listen on.
         port: the port; 0 picks a free one.
-        threads: worker threads answering requests (None: ``http.workers``, 8).
+        threads: worker threads answering requests, at least 1 (None: ``http.workers``, 8).
         debug: include tracebacks in 500 answers.
         tls: TLS settings for this server (the keys of ``http.tls``), instead of config's.
+
+    Raises:
+        ConfigurationException: ``threads`` is not a whole number of at least 1.
     """
 
     def __init__(
@@ -55,6 +57,11 @@ class HttpServer(Server):
         tls: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(host, port, debug)
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise ConfigurationException(
+                f"HttpServer(threads={threads!r}): give the number of worker threads, at least 1 "
+                "(or None for http.workers)"
+            )
         self.threads = threads
         self.tls = tls
         self.engine: HttpEngine | AsyncioEngine | None = None
@@ -79,6 +86,8 @@ class HttpServer(Server):
             max_body_size=http.max_body_size,
             max_header_size=http.max_header_size,
             max_header_count=http.max_header_count,
+            max_buffered=http.max_buffered,
+            max_buffered_per_peer=http.max_buffered_per_peer,
         )
         metrics = self.manager.observability.metrics
         frontend = self.frontend = HttpFrontend(
@@ -94,7 +103,7 @@ class HttpServer(Server):
             engine = AsyncioEngine(
                 frontend.answer_async,
                 limits,
-                self.threads or http.workers,
+                self.threads if self.threads is not None else http.workers,
                 server_context(settings, self.tls),
                 frontend.refuse,
                 frontend.precheck,
@@ -103,7 +112,7 @@ class HttpServer(Server):
             engine = HttpEngine(
                 frontend.answer,
                 limits,
-                self.threads or http.workers,
+                self.threads if self.threads is not None else http.workers,
                 server_context(settings, self.tls),
                 frontend.refuse,
                 frontend.precheck,
@@ -141,20 +150,13 @@ class HttpServer(Server):
 
     def serve_forever(self, main_container: Any, **overriding_providers: Any) -> None:
         """Boot, serve until SIGINT or SIGTERM, then shut down gracefully (for scripts)."""
-        done = threading.Event()
-
-        def stop(signum: int, frame: Any) -> None:
-            done.set()
-
-        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            self.boot(main_container, **overriding_providers)
-            print(f"servicewire: serving on {self.scheme}://{self.host}:{self.port}", flush=True)
-            done.wait()
-        finally:
-            self.shutdown()
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+        with StopSignals() as signals:
+            try:
+                self.boot(main_container, **overriding_providers)
+                print(f"servicewire: serving on {self.scheme}://{self.host}:{self.port}", flush=True)
+                signals.wait()
+            finally:
+                self.shutdown()
 
 
 def engine_for(setting: str, dispatcher: Dispatcher) -> str:

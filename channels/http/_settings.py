@@ -120,6 +120,9 @@ class HttpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         write_timeout: seconds the server waits for a client to take an answer.
         max_header_size: the largest request line and header fields together, bytes (431).
         max_header_count: the most header fields in a request (431).
+        max_buffered: the most bytes of request bodies and unsent answers the server holds in
+            all; a request whose body would pass it is refused with 503 (docs/http.md, "Limits").
+        max_buffered_per_peer: the same, for the connections of one client address.
         tls: TLS for the server and the clients.
     """
 
@@ -144,6 +147,8 @@ class HttpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     write_timeout: Seconds = 30.0
     max_header_size: Bytes = 64 * 1024
     max_header_count: Count = 100
+    max_buffered: Bytes = 256 * 1024 * 1024
+    max_buffered_per_peer: Bytes = 64 * 1024 * 1024
     tls: TlsSettings = msgspec.field(default_factory=TlsSettings)
 
     def __post_init__(self) -> None:
@@ -205,7 +210,11 @@ class Timeouts:
     read: float
 
     def as_requests(self) -> tuple[float, float]:
-        """Return the ``timeout=(connect, read)`` tuple that requests takes."""
+        """Return the ``timeout=(connect, read)`` tuple that requests takes.
+
+        Unused by servicewire itself since the deadline bounds the whole exchange; kept, as this
+        class is, for code written against the first release (a test pins it).
+        """
         return (self.connect, self.read)
 
 

@@ -134,3 +134,16 @@ def test_a_nested_call_inherits_the_deadline_and_never_extends_it(base_url, tran
     finally:
         manager.close()
         server.shutdown()
+
+
+def test_the_first_releases_timeouts_still_read_the_configured_limits():
+    """channels.http.timeouts_for and Timeouts.as_requests(), kept for code written against 0.1."""
+    from channels.http import Timeouts, timeouts_for
+
+    config = {
+        "calls": {"timeout": 3, "connect_timeout": 0.5},
+        "components": {"c": {"methods": {"m": {"timeout": 7}}}},
+    }
+    assert timeouts_for(config, "c", "s", "m") == Timeouts(connect=0.5, read=7.0)
+    assert timeouts_for(config, "c", "s", "other").as_requests() == (0.5, 3.0)
+    assert timeouts_for(config, "elsewhere", "s", "m").as_requests() == (0.5, 3.0)

@@ -295,6 +295,7 @@ def test_nothing_listening_is_unavailable_and_not_sent():
         asyncio.run(transport.send_async(f"http://127.0.0.1:{port}", hello_request()))
     transport.close()
     assert info.value.sent is False and f"cannot reach http://127.0.0.1:{port}" in str(info.value)
+    assert str(info.value).endswith(": the connection failed (Connection refused)")
 
 
 def test_a_full_backlog_is_a_connect_timeout():

@@ -643,6 +643,8 @@ def test_an_unavailable_instance_is_not_sent_on_both_transports():
         finally:
             manager.close()
         assert info.value.sent is False and f"cannot reach http://127.0.0.1:{port}" in str(info.value)
+        # servicewire's words, the same on every transport, and the system's reason
+        assert str(info.value).endswith(": the connection failed (Connection refused)"), transport
 
 
 def test_the_operator_probe_sends_the_configured_header_fields(canned):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from channels.http._budget import BufferBudget
 from channels.http._protocol import HttpAnswer, Limits, RequestReader, encode_answer
 
 LIMITS = Limits(max_body_size=1024, max_header_size=512, max_header_count=10)
@@ -87,3 +88,27 @@ def test_answers_say_how_the_connection_goes_on():
     assert b"Connection: keep-alive\r\n" in encode_answer(answer, "D", True, "1.0")
     assert b"Connection: close\r\n" in encode_answer(answer, "D", False, "1.1")
     assert encode_answer(answer, "D", True, "1.1", head_only=True).endswith(b"Content-Length: 2\r\n\r\n")
+
+
+def test_bodies_are_counted_against_the_buffer_budget_as_they_arrive():
+    """A declared length over the budget is refused (503) at the head; a chunked body as it passes."""
+    budget = BufferBudget(total=1000, per_peer=600)
+    first = RequestReader(LIMITS, "peer", account=budget.account("client-a"))
+    first.feed(request(b"x" * 500))
+    assert len(first.requests) == 1 and budget.used == 500
+    second = RequestReader(LIMITS, "peer", account=budget.account("client-a"))
+    second.feed(request(b"x" * 200)[:-200])  # the head only: refused before any of the body
+    assert second.refusal is not None and second.refusal.status == 503
+    assert "max_buffered_per_peer" in second.refusal.message
+    other = RequestReader(LIMITS, "peer", account=budget.account("client-b"))
+    other.feed(b"POST /invoke/c/s/m HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n")
+    for _ in range(5):
+        other.feed(b"64\r\n" + b"y" * 100 + b"\r\n")
+    assert other.refusal is None and budget.used == 1000
+    other.feed(b"64\r\n" + b"y" * 100 + b"\r\n")
+    assert other.refusal is not None and other.refusal.status == 503
+    assert "max_buffered " in other.refusal.message
+    assert budget.used == 500  # the refused body was given back
+    assert first.account is not None
+    first.account.give_back(first.requests[0].charged)
+    assert budget.used == 0 and budget.by_peer == {}

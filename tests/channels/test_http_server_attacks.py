@@ -8,6 +8,7 @@ time, and that the limits of ``http:`` are the ones applied.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import ssl
@@ -356,3 +357,101 @@ def test_a_413_sent_before_the_upload_ended_reaches_the_caller_as_413():
         manager.close()
         listener.close()
         thread.join(5)
+
+
+def greedy_uploads(port: int, count: int, message: bytes, source: str = "127.0.0.1") -> list[socket.socket]:
+    """``count`` connections from ``source`` that each send one call and never read the answer."""
+    request = invoke_head(port, len(message)) + message
+    sockets = []
+    for _ in range(count):
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)  # a 1 KB window, never read
+        sock.bind((source, 0))
+        sock.connect(("127.0.0.1", port))
+        sock.settimeout(5)
+        try:
+            sock.sendall(request)
+        except OSError:
+            pass  # refused and closed before the whole upload was sent: its 503 is read below
+        sockets.append(sock)
+    return sockets
+
+
+def call_from(port: int, source: str, message: bytes) -> int:
+    """The status of one call of wire-test.hello sent from ``source``, read at once."""
+    with socket.socket() as sock:
+        sock.bind((source, 0))
+        sock.settimeout(5)
+        sock.connect(("127.0.0.1", port))
+        sock.sendall(invoke_head(port, len(message)) + message)
+        return read_status(sock)
+
+
+@pytest.mark.parametrize("limit", ["max_buffered_per_peer", "max_buffered"])
+def test_the_bytes_buffered_for_clients_that_never_read_are_bounded(engine, limit):
+    """20 uploads of 2 MiB from one address, answers never read: past the buffer budget, 503.
+
+    Before the budget, each connection held its request and its 2 MiB answer until
+    ``write_timeout``: forty connections sending 8 MiB each took 600 MiB. The refused calls get
+    503 (they did not run: the caller may go elsewhere); past one address's budget, another
+    address's calls are still served; a request without a body is always answered.
+    """
+    server = boot(engine, max_body_size=4 * 1024 * 1024, **{limit: 6 * 1024 * 1024})
+    message = json.dumps({"args": ["x" * 2 * 1024 * 1024]}).encode()
+    greedy: list[socket.socket] = []
+    try:
+        greedy = greedy_uploads(server.port, 20, message)
+        statuses = []
+        for sock in greedy:
+            try:
+                statuses.append(read_status(sock, timeout=5))
+            except OSError:
+                statuses.append(0)
+        # 6 MiB holds 2 requests or answers of 2 MiB, and the server's kernel buffers take a part.
+        assert statuses.count(200) <= 6, statuses
+        assert statuses.count(503) >= 14, statuses
+        if limit == "max_buffered_per_peer":
+            assert call_from(server.port, "127.0.0.2", message) == 200
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(b"GET /health/wire-component HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert read_status(sock) == 200
+    finally:
+        for sock in greedy:
+            reset(sock)
+        server.shutdown()
+
+
+def test_failed_tls_handshakes_are_logged_as_one_line_not_one_each(certificates, engine, caplog):
+    """50 connections that stop half-way through the handshake, and 10 that reset: a line or two.
+
+    Accept failures were already throttled; each failed handshake wrote its own INFO line.
+    """
+    server = boot(
+        engine,
+        tls={"certfile": certificates["server.pem"], "keyfile": certificates["server.key"]},
+        header_timeout=0.5,
+    )
+    hello = client_hello()
+    half = []
+    try:
+        with caplog.at_level(logging.DEBUG):
+            for _ in range(50):
+                sock = socket.create_connection(("127.0.0.1", server.port))
+                sock.sendall(hello[:20])
+                half.append(sock)
+            for _ in range(10):
+                sock = socket.create_connection(("127.0.0.1", server.port))
+                sock.sendall(hello)
+                reset(sock)
+            for sock in half:  # each is closed by the server once header_timeout passed
+                sock.settimeout(5)
+                try:
+                    assert sock.recv(100) == b""
+                except ConnectionResetError:
+                    pass
+        lines = [r for r in caplog.records if "handshake" in r.getMessage() and r.levelno >= logging.INFO]
+        assert len(lines) <= 2, [r.getMessage() for r in lines]
+    finally:
+        for sock in half:
+            sock.close()
+        server.shutdown()

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from channels.http import HttpServer
+from container import ConfigurationException
 
 from .conftest import ServerContainer, client_manager
 from .services import WireService
@@ -257,3 +258,10 @@ def test_garbage_instead_of_http_answers_400_and_the_server_keeps_serving(server
     assert status_of(read_answer(sock)) == 400
     sock.close()
     assert proxy.hello("still here") == "still here"
+
+
+@pytest.mark.parametrize("threads", [0, -3, 2.5, True])
+def test_a_server_without_worker_threads_is_refused(threads):
+    """threads=0 was silently taken as http.workers: a thread count below 1 is a configuration error."""
+    with pytest.raises(ConfigurationException, match=r"HttpServer\(threads=.*at least 1"):
+        HttpServer(host="127.0.0.1", port=0, threads=threads)

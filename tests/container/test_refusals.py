@@ -114,7 +114,10 @@ def test_an_unknown_selector_is_refused_naming_the_key():
 
 
 def test_an_unknown_channel_in_the_static_registry_is_refused_naming_the_key():
-    registry = {"type": "static", "components": {"rf-ledger-component": {"dispatch-jsn": ["http://127.0.0.1:1"]}}}
+    registry = {
+        "type": "static",
+        "components": {"rf-ledger-component": {"dispatch-jsn": ["http://127.0.0.1:1"]}},
+    }
     message = refused_at_boot_and_at_injection({"registry": registry})
     assert "config key 'registry.components.rf-ledger-component.dispatch-jsn'" in message
     assert "'dispatch-jsn', which no plugin provides" in message

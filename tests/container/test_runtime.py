@@ -197,7 +197,9 @@ def test_in_process_servers_are_reachable_from_their_runtime_only():
         other = ServiceContainer(config=providers.Object(config), runtime=providers.Object(blue_runtime))
         manager = other.service_manager()
         try:
-            with pytest.raises(ServiceUnavailableException, match="nothing in this runtime listens at inproc://"):
+            with pytest.raises(
+                ServiceUnavailableException, match="nothing in this runtime listens at inproc://"
+            ):
                 manager.get_service(Red, "local").colour()
         finally:
             manager.close()

@@ -1,13 +1,16 @@
 """A component for the command-line tests: typed methods, an application error, a health switch.
 
 ``OPS_HEALTH_FILE`` names a file whose content (``OK``, ``WARNING``, ``ERROR``) is the
-process's health: a test changes one instance's health by writing its file.
+process's health: a test changes one instance's health by writing its file. ``OPS_NAP_FILE``
+names a file that ``nap`` writes as it starts (a test waits for it); with ``OPS_HANG_ON_STOP``
+set, the component's ``shutdown()`` never returns.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 import time
 from abc import abstractmethod
 from pathlib import Path
@@ -109,11 +112,19 @@ class OpsServiceImpl(OpsService):
         return identity.subject if identity is not None else ""
 
     def nap(self, seconds: float) -> None:
+        marker = os.environ.get("OPS_NAP_FILE")
+        if marker:
+            Path(marker).write_text("napping")
         time.sleep(seconds)
 
 
 @implementation()
 class OpsComponentImpl(AbstractComponent, OpsComponent):
+    def shutdown(self) -> None:
+        if os.environ.get("OPS_HANG_ON_STOP"):
+            threading.Event().wait()  # a component whose shutdown hangs
+        super().shutdown()
+
     def get_addresses(self, port: int) -> list[ChannelAddress]:
         scheme = os.environ.get("OPS_SCHEME", "http")
         return [

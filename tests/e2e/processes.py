@@ -16,10 +16,12 @@ ROOT = Path(__file__).resolve().parents[2]
 class ServerProcess:
     """A child process that prints ``serving on http(s)://...`` once it accepts calls."""
 
-    def __init__(self, args: list[str], env: dict[str, str] | None = None, timeout: float = 30) -> None:
+    def __init__(
+        self, args: list[str], env: dict[str, str] | None = None, timeout: float = 30, cwd: Path = ROOT
+    ) -> None:
         self.process = subprocess.Popen(
             args,
-            cwd=ROOT,
+            cwd=cwd,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

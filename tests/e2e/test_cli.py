@@ -110,7 +110,7 @@ def test_a_port_in_use_is_one_line_and_exit_status_1():
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_one_line_at_start_says_what_and_where_one_at_a_graceful_stop(tmp_path: Path, stop: signal.Signals):
+def test_one_line_at_start_says_what_and_where_two_at_a_graceful_stop(tmp_path: Path, stop: signal.Signals):
     """The start line names the URL, each component with its services and registered URLs; exit 0."""
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"registry": {"type": "static"}}))
@@ -120,13 +120,17 @@ def test_one_line_at_start_says_what_and_where_one_at_a_graceful_stop(tmp_path: 
     server.process.send_signal(stop)
     assert server.wait() == 0, server.output
     lines = server.output.splitlines()
-    assert len(lines) == 2, server.output  # nothing else: the core's boot lines are summarised
+    assert len(lines) == 3, server.output  # nothing else: the core's boot lines are summarised
     start = re.sub(r"^\S+ \S+ ", "", lines[0])  # without the time stamp
     assert start == (
         f"servicewire.cli INFO serving on {url} (pid {pid}): hello-component [hello-service] "
         f"at dispatch-json {url}, dispatch-msgpack {url}"
     )
-    assert lines[1].endswith(f"servicewire.cli INFO stopped gracefully on {stop.name}")
+    assert lines[1].endswith(
+        f"servicewire.cli INFO stopping on {stop.name}: "
+        "deregistering, then up to 10 s for the calls in flight"
+    )
+    assert lines[2].endswith(f"servicewire.cli INFO stopped gracefully on {stop.name}")
 
 
 def test_the_server_stops_serving_when_it_says_it_stopped(tmp_path: Path):
@@ -209,6 +213,7 @@ def test_setup_runs_before_boot_and_json_logs_parse(tmp_path: Path):
     records = [json.loads(line) for line in server.output.splitlines()]
     assert [r["message"].split(" (pid")[0] for r in records] == [
         f"serving on {server.url}",
+        "stopping on SIGTERM: deregistering, then up to 10 s for the calls in flight",
         "stopped gracefully on SIGTERM",
     ]
     assert {r["level"] for r in records} == {"INFO"} and {r["logger"] for r in records} == {"servicewire.cli"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -26,6 +27,8 @@ from .processes import ROOT, ServerProcess, python_module, wait_until
 COMMAND = python_module("channels.cli")
 SERVE = [*COMMAND, "serve", "tests.e2e.cli_services:MainContainer"]
 OPS = "ops-component.ops-service"
+CONNECTION_FAILED = "the connection failed"
+"""servicewire's words for a connection that could not be made; the system's reason follows."""
 
 
 def run(
@@ -175,9 +178,16 @@ def test_health_of_what_cannot_be_reached_is_an_error(fleet: Fleet, tmp_path: Pa
     """An instance that does not answer, and a component with no instance, are ERROR (exit 2)."""
     from container.testing import free_port
 
-    silent = run("health", "--url", f"http://127.0.0.1:{free_port()}", "ops-component", "--json")
+    port = free_port()
+    silent = run("health", "--url", f"http://127.0.0.1:{port}", "ops-component", "--json")
     assert silent.returncode == 2
-    assert json.loads(silent.stdout)["instances"][0]["status"] == "UNREACHABLE"
+    [instance] = json.loads(silent.stdout)["instances"]
+    assert instance["status"] == "UNREACHABLE"
+    # servicewire's words and the system's reason, not requests' and urllib3's nested text
+    assert (
+        instance["detail"]
+        == f"cannot reach http://127.0.0.1:{port}: {CONNECTION_FAILED} (Connection refused)"
+    )
     nobody = run("health", "--config", str(fleet.config), "nobody-component", "--json")
     assert nobody.returncode == 2
     assert json.loads(nobody.stdout)["detail"] == "no instance of nobody-component is registered"
@@ -256,9 +266,13 @@ def test_call_exit_statuses_tell_remote_error_bad_input_and_unreachable(fleet: F
     line = one_line(usage)  # the middle is click's wording: only our frame is checked
     assert line.startswith("servicewire call: ") and "--timeout" in line
     assert line.endswith("(see 'servicewire call --help')")
-    nowhere = run("call", "--url", f"http://127.0.0.1:{free_port()}", f"{OPS}.add", "[1, 2]")
+    port = free_port()
+    nowhere = run("call", "--url", f"http://127.0.0.1:{port}", f"{OPS}.add", "[1, 2]")
     assert nowhere.returncode == 3
-    assert one_line(nowhere).startswith("servicewire: could not reach: ")
+    assert one_line(nowhere) == (
+        f"servicewire: could not reach: cannot reach http://127.0.0.1:{port}/invoke/"
+        f"{OPS.replace('.', '/')}/add: {CONNECTION_FAILED} (Connection refused)"
+    )
     unregistered = run("call", *config, "nobody-component.ops-service.add", "[1, 2]")
     assert unregistered.returncode == 3
     assert one_line(unregistered).startswith(
@@ -274,6 +288,8 @@ def test_call_exit_statuses_tell_remote_error_bad_input_and_unreachable(fleet: F
 
 def test_describe_from_the_server_and_from_the_interface_agree(fleet: Fleet):
     """The server's /describe and the interface give the same document; text lists signatures."""
+    from container.testing import free_port
+
     served = run("describe", "--config", str(fleet.config), OPS, "--json")
     assert served.returncode == 0, served.stderr
     document = json.loads(served.stdout)
@@ -294,6 +310,13 @@ def test_describe_from_the_server_and_from_the_interface_agree(fleet: Fleet):
     assert (
         "    order(item: tests.e2e.cli_services.Item) -> tests.e2e.cli_services.Receipt"
         in text.stdout.splitlines()
+    )
+    port = free_port()
+    nowhere = run("describe", "--url", f"http://127.0.0.1:{port}", "ops-component")
+    assert nowhere.returncode == 3
+    assert one_line(nowhere) == (
+        f"servicewire: could not reach: cannot reach http://127.0.0.1:{port}: "
+        f"{CONNECTION_FAILED} (Connection refused)"
     )
     missing = run("describe", "--config", str(fleet.config), "ops-component.nothing")
     assert missing.returncode == 2
@@ -502,3 +525,67 @@ def test_a_spinner_shows_on_a_terminal_while_a_call_waits(fleet: Fleet):
     assert result.returncode == 0 and json.loads(result.stdout) is None
     assert b"calling ops-component/ops-service/nap" in drawn
     assert drawn.endswith(b"\r")  # the line is erased once the answer is there
+
+
+def test_serve_stops_within_its_bound_with_a_call_in_flight_and_an_idle_connection(tmp_path: Path):
+    """SIGTERM while a call runs past --drain-timeout and a keep-alive connection idles: exit 0 in time.
+
+    The call is abandoned after the drain (logged), the idle connection is closed; nothing holds
+    the process. (A SIGTERM once made `servicewire serve` hang: its handler set a
+    threading.Event, whose lock the main thread may hold at that moment.)
+    """
+    config = tmp_path / "servicewire.json"
+    config.write_text(json.dumps({"registry": {"type": "static"}}))
+    nap = tmp_path / "napping"
+    server = ServerProcess(
+        [*SERVE, "--config", str(config), "--drain-timeout", "1"], env={"OPS_NAP_FILE": str(nap)}
+    )
+    port = int(server.url.rsplit(":", 1)[1])
+    idle = socket.create_connection(("127.0.0.1", port), timeout=5)
+    busy = socket.create_connection(("127.0.0.1", port), timeout=5)
+    try:
+        idle.sendall(b"GET /health/ops-component HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert idle.recv(100).startswith(b"HTTP/1.1 200 ")
+        body = b'{"args": [60]}'
+        busy.sendall(
+            b"POST /invoke/ops-component/ops-service/nap HTTP/1.1\r\nHost: x\r\n"
+            + f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        assert wait_until(nap.exists, timeout=10), server.output
+        started = time.monotonic()
+        status = server.terminate(timeout=30)
+        took = time.monotonic() - started
+    finally:
+        idle.close()
+        busy.close()
+    assert status == 0, server.output
+    assert took < 5.0, f"exit took {took:.1f} s:\n{server.output}"
+    assert "stopping on SIGTERM" in server.output
+    assert "stopped on SIGTERM; 1 calls still running after 1 s were abandoned" in server.output
+
+
+def test_serve_exits_when_its_shutdown_hangs(tmp_path: Path):
+    """A component whose shutdown() never returns: the command logs what still runs and exits 1.
+
+    The bound is twice --drain-timeout and 5 s.
+    """
+    config = tmp_path / "servicewire.json"
+    config.write_text(json.dumps({"registry": {"type": "static"}}))
+    server = ServerProcess(
+        [*SERVE, "--config", str(config), "--drain-timeout", "0.5"], env={"OPS_HANG_ON_STOP": "1"}
+    )
+    started = time.monotonic()
+    status = server.terminate(timeout=30)
+    took = time.monotonic() - started
+    assert status == 1, server.output
+    assert 6.0 - 0.5 < took < 10.0, f"exit took {took:.1f} s:\n{server.output}"
+    assert "the shutdown did not end within 6 s; exiting now" in server.output, server.output
+
+
+@pytest.mark.parametrize("threads", ["0", "-3"])
+def test_serve_refuses_a_thread_count_below_one(threads: str):
+    """--threads 0 or below was silently ignored: now a usage error (exit 2) naming the option."""
+    result = run("serve", "tests.e2e.cli_services:MainContainer", "--threads", threads)
+    assert result.returncode == 2
+    assert "--threads" in one_line(result)

@@ -6,7 +6,9 @@ URL selection, failover, interceptors, deadlines and shutdown work as on a remot
 what an implementation raises arrives as it would over the wire (an application exception as
 itself, anything else as :class:`~container.RemoteServiceException`). An ``async def`` method's
 implementation runs on the caller's own event loop, in the caller's task: its deadline and
-cancellation reach the implementation directly.
+cancellation reach the implementation directly. While a channel has one such URL, the calls of
+its ``def`` methods take the direct route: the transport hands the core the dispatcher's
+runner of each method (``direct_runner``), which the core calls with each call's context.
 
 The URLs live in the runtime's address space (``settings.runtime.addresses``): a container's
 local listeners are reachable from the containers that share its runtime, and from no other.
@@ -14,6 +16,7 @@ local listeners are reachable from the containers that share its runtime, and fr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from container import Channel, ChannelAddress, ServiceUnavailableException
@@ -23,6 +26,7 @@ from container.plugin import (
     InProcessTransport,
     Invocation,
     Listener,
+    MethodDescriptor,
     Settings,
     URLShape,
 )
@@ -65,6 +69,17 @@ class LocalTransport(InProcessTransport):
             raise ServiceUnavailableException(f"nothing in this runtime listens at {url}", url)
         return await dispatcher.call_local_async(invocation, url)
 
+    def direct_runner(self, url: str, method: MethodDescriptor) -> Callable[..., Any] | None:
+        """Return the runner of ``method`` at ``url``'s dispatcher (None: nothing listens there).
+
+        The core calls it directly while ``url`` is its channel's only choice; the listener
+        stops it when it stops being reachable (:meth:`LocalListener.stop_accepting`).
+        """
+        dispatcher: Dispatcher | None = self._lookup(url)
+        if dispatcher is None:
+            return None
+        return dispatcher.local_runner(method, url)
+
 
 class LocalListener(Listener):
     """Makes a server's dispatcher reachable at an ``inproc://`` URL of its runtime."""
@@ -83,6 +98,8 @@ class LocalListener(Listener):
     def stop_accepting(self) -> None:
         """Stop being reachable: new calls to the URL fail over to other instances."""
         self._addresses.unbind(self._url)
+        if self._url:
+            self.dispatcher.stop_local_runners(self._url)
 
     def close(self) -> None:
         """Stop being reachable (idempotent)."""

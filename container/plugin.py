@@ -6,7 +6,8 @@ a URL and back) and, when it serves, a :class:`Listener` (server side: hands eac
 the :class:`Dispatcher`). Everything between a proxy and the transport, and between a listener
 and the implementation, is the core's call pipeline; :class:`Interceptor` wraps it on either
 side (``intercept_async`` for ``async def`` methods). A transport may offer ``send_async``
-(one that does not is run in the runtime's thread pool), and an asyncio listener hands requests
+(one that does not is run in the runtime's thread pool), an :class:`InProcessTransport` a
+direct runner per URL and method (``direct_runner``), and an asyncio listener hands requests
 to :meth:`Dispatcher.handle_async`, on a :class:`BackgroundLoop` of its own if it likes. A
 registry plugin is a :class:`~container.ComponentRegistry` subclass. A plugin's config
 section is typed (a msgspec Struct or an attrs class) and declared in the

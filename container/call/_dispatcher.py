@@ -154,10 +154,23 @@ class CallerCheck(Protocol):
         """
 
 
+LocalRunner = Callable[[CallContext, tuple[Any, ...], dict[str, Any]], Any]
+"""Runs one in-process call of a method: ``run(context, args, kwargs)`` returns its result or raises."""
+
+
+class _Gate:
+    """Whether the calls that reach a dispatcher through one URL are taken (closed once, for good)."""
+
+    __slots__ = ("open",)
+
+    def __init__(self, open: bool) -> None:
+        self.open = open
+
+
 class _Route:
     """What the dispatcher compiled for one hosted method: run it, decode and encode for it."""
 
-    __slots__ = ("chain", "codecs", "function", "is_async", "method")
+    __slots__ = ("chain", "codecs", "function", "is_async", "local_runners", "method")
 
     def __init__(
         self,
@@ -176,6 +189,7 @@ class _Route:
             hops = workers.hops if self.is_async else None
             self.chain = compose(interceptors, _terminal(function), hops, method.path)
         self.codecs = codecs
+        self.local_runners: dict[str, LocalRunner] = {}  # by URL (Dispatcher._local_runner)
 
 
 class Dispatcher:
@@ -243,6 +257,8 @@ class Dispatcher:
         self._by_method: dict[MethodDescriptor, _Route] = {}
         self._by_component: dict[str, ComponentDescriptor[Any]] = {}
         self._active: list[None] = []  # one entry per call in flight: append/pop are atomic
+        self._gates: dict[str, _Gate] = {}  # URL -> whether in-process calls through it are taken
+        self._gates_lock = threading.Lock()
         self._health_logged: dict[str, tuple[Any, ...]] = {}  # component -> the health last logged
         self._accepting = True
         self.health_paths: dict[str, str] = {}
@@ -560,31 +576,99 @@ class Dispatcher:
         deadline = context.deadline
         if deadline is not None and _monotonic() >= deadline:
             raise ServiceTimeoutException(url, "deadline", 0.0, sent=False)
-        # In process, the caller's context object is the served one: no copy on this path.
-        serving = Serving(context)
-        active = self._active
-        active.append(None)
-        token = _serving_set(serving)
-        try:
+        run = route.local_runners.get(url) or self._local_runner(route, url)
+        return run(context, invocation._args, invocation._kwargs)
+
+    def local_runner(self, method: MethodDescriptor, url: str) -> LocalRunner | None:
+        """Return the function that runs in-process calls of ``method`` that reach us through ``url``.
+
+        What an in-process transport's ``direct_runner`` hands the core (the ``local``
+        channel's does): ``run(context, args, kwargs)`` does what
+        ``call_local(Invocation(method, args, kwargs, context), url)`` does, without looking the
+        route up and without reading the clock again: the core calls it at once, with a context
+        it has just made, whose deadline had not passed then. It refuses new calls
+        (:class:`~container.ServiceUnavailableException`, ``sent`` False: nothing ran) once the
+        server stops taking calls or :meth:`stop_local_runners` ran for ``url``.
+
+        Returns:
+            The function; None when this dispatcher does not run ``method`` so: not hosted here,
+            an ``async def`` method, or calls through ``url`` are no longer taken.
+        """
+        route = self._local_routes.get(method)
+        if route is None:
+            return None
+        run = self._local_runner(route, url)
+        return run if self._gates[url].open else None
+
+    def stop_local_runners(self, url: str) -> None:
+        """Refuse, from now on, the in-process calls that reach this dispatcher through ``url``.
+
+        An in-process listener calls it when it stops being reachable at ``url``, so that the
+        functions :meth:`local_runner` gave for ``url`` refuse calls as its transport's
+        ``call`` then would (nothing runs; the caller fails over). :meth:`stop_taking_calls`
+        does it for every URL.
+        """
+        with self._gates_lock:
+            gate = self._gates.setdefault(url, _Gate(False))
+            gate.open = False
+
+    def _local_runner(self, route: _Route, url: str) -> LocalRunner:
+        """The function that serves the in-process calls of a ``def`` method reaching us at ``url``.
+
+        Made once per route and URL; the one place where an in-process call runs: counted in
+        flight, its context made the served one (nested calls inherit its deadline,
+        :func:`~container.call_context` reads it), the server interceptors and the
+        implementation run, what they raise turned into what a remote caller would receive,
+        and the answer's metadata handed back to the caller.
+        """
+        with self._gates_lock:
+            run = route.local_runners.get(url)
+            if run is not None:
+                return run
+            gate = self._gates.get(url)
+            if gate is None:
+                gate = self._gates[url] = _Gate(self._accepting)
+            method = route.method
+            path = method.path
+            function = route.function
             chain = route.chain
-            if chain is None:
-                kwargs = invocation._kwargs
-                if kwargs:
-                    return route.function(*invocation._args, **kwargs)
-                return route.function(*invocation._args)
-            arguments = Arguments(None, invocation._args, invocation._kwargs)
-            return chain(ServerCall(route.method, context, arguments))
-        except CallRejected as exc:
-            raise _rejected(exc, url, route.method.path) from None
-        except Exception as exc:
-            if is_application_exception(type(exc)):
-                raise
-            raise self._local_failure(route.method.path, exc) from exc
-        finally:
-            _serving_reset(token)
-            active.pop()
-            if serving.answer:
-                hand_back(invocation, serving.answer)
+            active = self._active
+
+            def run(context: CallContext, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+                if not gate.open:
+                    raise self._not_taken(path, url)
+                # In process, the caller's context object is the served one: no copy.
+                serving = Serving(context)
+                active.append(None)
+                token = _serving_set(serving)
+                try:
+                    if chain is None:
+                        if kwargs:
+                            return function(*args, **kwargs)
+                        return function(*args)
+                    return chain(ServerCall(method, context, Arguments(None, args, kwargs)))
+                except CallRejected as exc:
+                    raise _rejected(exc, url, path) from None
+                except Exception as exc:
+                    if is_application_exception(type(exc)):
+                        raise
+                    raise self._local_failure(path, exc) from exc
+                finally:
+                    _serving_reset(token)
+                    active.pop()
+                    if serving.answer:
+                        hand_back(context, serving.answer)
+
+            route.local_runners[url] = run
+            return run
+
+    def _not_taken(self, path: str, url: str) -> ServiceUnavailableException:
+        """What an in-process call gets once its URL no longer reaches this dispatcher (nothing ran)."""
+        if not self._accepting:
+            return ServiceUnavailableException(
+                f"this process's dispatcher is shutting down and did not run {path}", url, sent=False
+            )
+        return ServiceUnavailableException(f"nothing in this runtime listens at {url}", url, sent=False)
 
     async def call_local_async(self, invocation: Invocation, url: str = "") -> Any:
         """Run a call of an ``async def`` method made in this process, on the caller's event loop.
@@ -604,7 +688,7 @@ class Dispatcher:
             return await self._serve_local(route, invocation, serving, url)
         finally:
             if serving.answer:
-                hand_back(invocation, serving.answer)
+                hand_back(invocation.context, serving.answer)
 
     def _call_local_async_route(self, invocation: Invocation, url: str) -> Any:
         """:meth:`call_local` of an ``async def`` method (for a transport without ``call_async``).
@@ -622,7 +706,7 @@ class Dispatcher:
             return self._blocking(coroutine)
         finally:
             if serving.answer:
-                hand_back(invocation, serving.answer)
+                hand_back(invocation.context, serving.answer)
 
     def _local_route(self, invocation: Invocation, url: str) -> _Route:
         """The route of an in-process call of an async method, checked as :meth:`call_local` checks."""
@@ -948,6 +1032,9 @@ class Dispatcher:
         """Answer new calls with 503 (the caller may try elsewhere); calls in flight go on."""
         self._accepting = False
         self._local_routes = {}
+        with self._gates_lock:
+            for gate in self._gates.values():
+                gate.open = False
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no call is in flight; return False when ``timeout`` ran out first."""

@@ -42,10 +42,10 @@ from ._messages import Request, Response
 
 if TYPE_CHECKING:
     from ..config._settings import Settings
-    from ..declarations._descriptors import ComponentDescriptor
+    from ..declarations._descriptors import ComponentDescriptor, MethodDescriptor
     from ..values._values import ChannelAddress
     from ._calls import Invocation
-    from ._dispatcher import Dispatcher
+    from ._dispatcher import Dispatcher, LocalRunner
 
 
 class Transport(ABC):
@@ -122,6 +122,25 @@ class InProcessTransport(ABC):
         on the caller's own event loop.
         """
         return await in_thread(workers_of(self.settings.runtime).pool, self.call, url, invocation)
+
+    def direct_runner(self, url: str, method: MethodDescriptor) -> LocalRunner | None:
+        """Return a function that runs the calls of ``method`` at ``url`` directly, or None.
+
+        Optional (the default returns None, and every call goes through :meth:`call`). The
+        core asks when the URL a channel's calls go to changes (a new address, a cool-down
+        that ends) and, while that URL stands, runs each call of a ``def`` method that has no
+        client interceptor and no open :func:`~container.last_response` block as
+        ``run(context, args, kwargs)``, without making an :class:`Invocation` (the only URL of
+        the channel, so there is nothing to choose). ``run`` must do what
+        ``call(url, Invocation(method, args, kwargs, context))`` would, and keep doing so: the
+        ``local`` channel returns :meth:`Dispatcher.local_runner` and calls
+        :meth:`Dispatcher.stop_local_runners` when its listener stops being reachable at
+        ``url``. The core calls ``run`` at once, on the caller's thread, with a context it has
+        just made, whose deadline had not passed then; a
+        :class:`~container.ServiceCommunicationException` that ``run`` raises is handled as one
+        that :meth:`call` raised (cool-down, failover).
+        """
+        return None
 
     def close(self) -> None:
         """Release what the transport holds."""

@@ -11,6 +11,16 @@ idempotent, the client interceptors composed around the terminal, and the channe
 with one terminal per kind of transport (bytes, in process) and one loop over the attempts,
 shared by both.
 
+The direct route: a plan of a ``def`` method without client interceptors, on an in-process
+transport that offers runners (``InProcessTransport.direct_runner``), decides once per choice
+of URLs whether its calls may skip the Invocation and the chain. While the channel has one URL
+with nothing cooling down, a call not watched by a ``last_response`` block goes::
+
+    new_client_context(timeout) -> the transport's runner(context, args, kwargs)
+
+which is what the chain would do with it, minus the objects nobody reads. Anything else (an
+interceptor, a block that reads the answer, several URLs, a cool-down) takes the whole path.
+
 An ``async def`` method runs the same plan asynchronously: the same context builder, the same
 Invocation, the same attempt decisions (:mod:`~container.policies._attempts`) and codec; its
 chain is composed of the interceptors' async sides around async terminals, which await the
@@ -36,7 +46,7 @@ from ..call._context import (
 from ..call._messages import Request, Response
 from ..call._transport import InProcessTransport, Transport
 from ..config._runtime import workers_of
-from ..policies._attempts import Attempts
+from ..policies._attempts import Attempts, Choice
 from ..values._errors import PluginException, ServiceCommunicationException, ServiceTimeoutException
 from ..values._status import Status
 from ..wire._codec import Codec, CodecError, MethodCodec, bad_answer, codec_for, error_for_status
@@ -85,6 +95,8 @@ class MethodPlan:
     __slots__ = (
         "_codec",
         "_content_type",
+        "_direct",
+        "_direct_runner",
         "_send",
         "_send_async",
         "_transport_send",
@@ -128,6 +140,18 @@ class MethodPlan:
         self._send: Callable[[str, Any], Any]
         self._send_async: Callable[[str, Any], Awaitable[Any]]
         workers = workers_of(settings.runtime)
+        self._direct = _NO_DIRECT
+        # The transport's direct runners, for the calls of a `def` method without client
+        # interceptors on an in-process transport that offers them (see _direct_route).
+        self._direct_runner: Callable[[str, MethodDescriptor], Any] | None = None
+        if (
+            terminal is None
+            and not interceptors
+            and not self.is_async
+            and isinstance(transport, InProcessTransport)
+            and type(transport).direct_runner is not InProcessTransport.direct_runner
+        ):
+            self._direct_runner = transport.direct_runner
         terminal_async: Callable[[Invocation], Awaitable[Any]]
         if terminal is not None:  # the channel's own invoke (first contract): from a thread
             terminal_async = functools.partial(in_thread, workers.pool, terminal)
@@ -150,8 +174,55 @@ class MethodPlan:
     # the runners
 
     def call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        """Run one call of the method with these arguments: context, Invocation, chain."""
+        """Run one call of the method with these arguments: context, Invocation, chain.
+
+        The direct route: while the channel's URLs leave one choice and the in-process
+        transport gave a runner for it (:meth:`_direct_route`), a call that no
+        :func:`~container.last_response` block watches goes straight to that runner with its
+        context, as the chain would take it there (the plan has no interceptors, and there is
+        no URL to choose): no Invocation is made. A failure to reach the runner is handled by
+        the loop over the attempts (:meth:`fail_over`), as any failure to send.
+        """
+        if self._direct_runner is not None:  # decided when the plan was compiled
+            direct = self._direct
+            if direct.choice is not self.attempts.choice:  # a new address, a cool-down, a selector
+                direct = self._direct_route()
+            run = direct.run
+            if run is not None and responses_get() is None:
+                context = new_client_context(self.timeout)
+                budget = context.budget
+                if budget is None or budget > 0.0:  # else the chain says that the deadline passed
+                    try:
+                        return run(context, args, kwargs)
+                    except ServiceCommunicationException as exc:
+                        invocation = Invocation(self.method, args, kwargs, context)
+                        return self._direct_failed(direct, exc, invocation)
         return self.chain(Invocation(self.method, args, kwargs, new_client_context(self.timeout)))
+
+    def _direct_route(self) -> _Direct:
+        """Decide, for the channel's current choice of URLs, whether calls may go direct.
+
+        They may when the choice is one URL with nothing to decide (no selector that counts
+        calls, nothing cooling down) and the transport has a runner for it. Decided once per
+        choice: the choice is replaced whenever the URLs, the selector or a cool-down change.
+        """
+        choice = self.attempts.settled()
+        url = choice.only
+        run = None
+        if url and self._direct_runner is not None:
+            run = self._direct_runner(url, self.method)
+        direct = self._direct = _Direct(choice, url, run)
+        return direct
+
+    def _direct_failed(
+        self, direct: _Direct, exc: ServiceCommunicationException, invocation: Invocation
+    ) -> Any:
+        """Go on with a direct call that failed to reach its runner, as the attempts loop does."""
+        assert direct.choice is not None  # a runner is only found for a choice
+        context = invocation.context
+        return self.fail_over(
+            direct.choice, direct.url, exc, self._send, invocation, context.deadline, context.budget
+        )[1]
 
     async def call_async(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Run one call of an ``async def`` method: the same context, Invocation and chain, awaited."""
@@ -165,22 +236,54 @@ class MethodPlan:
         The one loop over the attempts of a call (see
         :mod:`~container.policies._attempts` for the decisions it follows).
         """
-        attempts = self.attempts
-        choice = attempts.choice
+        choice = self.attempts.choice
         url = choice.only or choice.pick()
         tracks = choice.tracks
-        failover = None
+        if tracks:
+            choice.selector.started(url)
+        try:
+            answer = send(url, payload)
+        except ServiceCommunicationException as exc:
+            if tracks:
+                choice.selector.finished(url)
+            return self.fail_over(choice, url, exc, send, payload, deadline, budget)
+        if tracks:
+            choice.selector.finished(url)
+        if choice.cooling:
+            self.attempts.succeeded(url)
+        return url, answer
+
+    def fail_over(
+        self,
+        choice: Choice,
+        url: str,
+        exc: ServiceCommunicationException,
+        send: Callable[[str, Any], Any],
+        payload: Any,
+        deadline: float | None,
+        budget: float | None,
+    ) -> tuple[str, Any]:
+        """Go on with a call whose first attempt, on ``url``, failed with ``exc``; return (URL, answer).
+
+        The rest of :meth:`attempt`'s loop: the next URL while moving on is safe, until one
+        answers.
+
+        Raises:
+            ServiceCommunicationException: the call may not go elsewhere, or every URL failed.
+        """
+        attempts = self.attempts
+        tracks = choice.tracks
+        failover = attempts.failover(choice, url, self.idempotent, deadline, budget)
         while True:
+            url = failover.next_url(url, exc)  # raises when the call may not go elsewhere
             if tracks:
                 choice.selector.started(url)
             try:
                 answer = send(url, payload)
-            except ServiceCommunicationException as exc:
+            except ServiceCommunicationException as failure:
                 if tracks:
                     choice.selector.finished(url)
-                if failover is None:
-                    failover = attempts.failover(choice, url, self.idempotent, deadline, budget)
-                url = failover.next_url(url, exc)  # raises when the call may not go elsewhere
+                exc = failure
                 continue
             if tracks:
                 choice.selector.finished(url)
@@ -329,7 +432,7 @@ class MethodPlan:
             raise
         record = responses_get()  # inline, not _record_local: the local channel's hot path
         if record is not None:
-            record_response(record, url, take_local_answer(invocation))
+            record_response(record, url, take_local_answer(invocation.context))
         return result
 
     async def _in_process_async(self, invocation: Invocation) -> Any:
@@ -356,7 +459,22 @@ def _record_local(invocation: Invocation, url: str) -> None:
     """Tell the caller's :func:`~container.last_response` block what an in-process answer carried."""
     record = responses_get()
     if record is not None:
-        record_response(record, url, take_local_answer(invocation))
+        record_response(record, url, take_local_answer(invocation.context))
+
+
+class _Direct:
+    """A plan's decision for one choice of URLs: the URL and the transport's runner, or no runner."""
+
+    __slots__ = ("choice", "run", "url")
+
+    def __init__(self, choice: Choice | None, url: str, run: Callable[..., Any] | None) -> None:
+        self.choice = choice
+        self.url = url
+        self.run = run
+
+
+_NO_DIRECT = _Direct(None, "", None)
+"""Before the first call: no choice decided yet."""
 
 
 class _NoTransport:

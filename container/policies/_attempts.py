@@ -256,6 +256,13 @@ class Attempts:
         choice = self.choice
         return choice.only or choice.pick()
 
+    def settled(self) -> Choice:
+        """Return the choice of the next call, computed again first if it changed or a cool-down ended."""
+        choice = self.choice
+        if type(choice) is _Stale or (choice._until is not None and _monotonic() >= choice._until):
+            return self.refresh()
+        return choice
+
     def refresh(self) -> Choice:
         """Compute the candidates again (the URLs, a cool-down or the selector changed)."""
         now = _monotonic()

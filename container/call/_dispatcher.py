@@ -296,36 +296,10 @@ class Dispatcher:
             The answer: 200 with the result, or an error status with the error envelope; with
             the metadata the implementation or an interceptor set for it.
         """
-        # _prepare, inline: the hot path of every listener saves a call.
-        codec = codec_for(request.content_type)
-        if codec is None or codec.content_type not in self.codecs:
-            known = ", ".join(self.codecs)
-            return self.error_response(
-                UNSUPPORTED_MEDIA_TYPE,
-                f"content type {request.content_type!r} is not supported; use one of {known}",
-            )
-        route = self._routes.get(request.path)
-        if route is None and self.guard is None:
-            return self.error_response(NOT_FOUND, f"no service method at {request.path}", codec)
-        if not self._accepting:
-            return self.error_response(
-                UNAVAILABLE, "the server is shutting down; the call did not run", codec
-            )
-        try:
-            metadata, budget = _received(request.metadata)
-        except CallRejected as exc:
-            return self.error_response(exc.status, exc.message, codec)
-        deadline = None
-        if budget is not None:
-            if budget <= 0:
-                return self.error_response(
-                    DEADLINE_EXCEEDED, "the deadline passed before the call ran", codec
-                )
-            deadline = _monotonic() + budget
-        if route is None:  # authentication is configured: answered as a hosted method would be
-            return self._no_route(request, metadata, codec)
-        context = CallContext(metadata, deadline, None, request.peer, request.peer_certificate, budget)
-        serving = Serving(context)
+        prepared = self._prepare(request)
+        if isinstance(prepared, Response):
+            return prepared
+        route, codec, serving = prepared
         if route.is_async:
             return self._handle_on_loop(route, codec, serving, request)
         return self._run(route, codec, serving, request.body)
@@ -339,9 +313,9 @@ class Dispatcher:
         implementation; a sync one finishes in its thread.
         """
         prepared = self._prepare(request)
-        if type(prepared) is Response:
+        if isinstance(prepared, Response):
             return prepared
-        route, codec, serving = prepared  # type: ignore[misc]
+        route, codec, serving = prepared
         if not route.is_async:
             return await in_thread(self._workers_pool(), self._run, route, codec, serving, request.body)  # type: ignore[no-any-return]
         cancellation = request.cancellation

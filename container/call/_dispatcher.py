@@ -491,31 +491,18 @@ class Dispatcher:
         still goes through :meth:`handle`.
 
         Returns:
-            None when the call would run; else the answer to give at once: 404 (no such
-            method), 503 (shutting down), 504 (the deadline passed), 401 or 403 (the caller's
-            credential or the method's rule).
+            None when the call would run; else the answer to give at once: 415 (a content
+            type not served), 404 (no such method), 503 (shutting down), 504 (the deadline
+            passed), 401 or 403 (the caller's credential or the method's rule).
         """
-        codec = codec_for(request.content_type)
-        route = self._routes.get(request.path)
-        if route is None and self.guard is None:
-            return self.error_response(NOT_FOUND, f"no service method at {request.path}", codec)
-        if not self._accepting:
-            return self.error_response(
-                UNAVAILABLE, "the server is shutting down; the call did not run", codec
-            )
-        try:
-            metadata, budget = _received(request.metadata)
-        except CallRejected as exc:
-            return self.error_response(exc.status, exc.message, codec)
-        if budget is not None and budget <= 0:
-            return self.error_response(DEADLINE_EXCEEDED, "the deadline passed before the call ran", codec)
-        if route is None:
-            return self._no_route(request, metadata, codec)
+        prepared = self._prepare(request)
+        if isinstance(prepared, Response):
+            return prepared
+        route, codec, serving = prepared
         guard = self.guard
         if not isinstance(guard, Interceptor):  # none, or one that only identifies callers
             return None
-        deadline = None if budget is None else _monotonic() + budget
-        context = CallContext(metadata, deadline, None, request.peer, request.peer_certificate, budget)
+        context = serving.context
         try:
             # The guard's own decision (credential, then the method's rule), with nothing after it.
             guard.intercept(ServerCall(route.method, context, Arguments()), lambda call: None)

@@ -438,6 +438,17 @@ def test_an_unrouted_call_is_refused_without_100_continue(target, request):
     assert first.startswith(b"HTTP/1.1 404 "), first
 
 
+def test_a_content_type_not_served_is_refused_without_100_continue(target, request):
+    differs_under_gunicorn(request, target, "it sends 100 Continue before the application runs")
+    data = f"POST {HELLO} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    data += "Content-Type: text/csv\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n"
+    with connect(target.port) as sock:
+        sock.sendall(data.encode())
+        sock.settimeout(3)
+        first = sock.recv(100)
+    assert first.startswith(b"HTTP/1.1 415 "), first
+
+
 def test_an_http_1_0_client_never_gets_100_continue(target):
     body = b'{"args": ["old"]}'
     with connect(target.port) as sock:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import logging
-import signal
-import threading
-from typing import Any
 
 import click
 
@@ -42,6 +39,7 @@ def dashboard_command(
     from dependency_injector import containers, providers
 
     from channels.http import HttpServer
+    from channels.http._signals import StopSignals
     from container import ServiceContainer
 
     from ._config import client_config
@@ -60,19 +58,12 @@ def dashboard_command(
         services = providers.Container(ServiceContainer, config=providers.Object(config))
 
     server = HttpServer(host, port)
-    stopped = threading.Event()
-
-    def stop(signum: int, frame: Any) -> None:
-        stopped.set()
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        server.boot(DashboardContainer)
-        logger.info("dashboard serving on %s://%s:%d/dashboard", server.scheme, host, server.port)
-        stopped.wait()
-    finally:
-        server.shutdown()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    with StopSignals() as signals:
+        try:
+            server.boot(DashboardContainer)
+            logger.info("dashboard serving on %s://%s:%d/dashboard", server.scheme, host, server.port)
+            signals.wait()
+        finally:
+            server.shutdown()
     logger.info("dashboard stopped")
     return 0

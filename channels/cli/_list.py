@@ -118,8 +118,15 @@ def show(document: dict[str, Any], as_json: bool) -> None:
 
 
 def _watch(manager: Any, probe: Any, component: str | None, as_json: bool, interval: float) -> int:
+    """List again every ``interval`` seconds, showing changes only, until SIGINT or SIGTERM (0).
+
+    The signals are handled here rather than left to Python's KeyboardInterrupt: a process
+    started from a shell's background job inherits SIGINT ignored, and would never stop.
+    """
+    from channels.http._signals import StopSignals
+
     last = None
-    try:
+    with StopSignals() as signals:
         while True:
             started = time.monotonic()
             try:
@@ -135,6 +142,5 @@ def _watch(manager: Any, probe: Any, component: str | None, as_json: bool, inter
                 else:
                     show(document, as_json)
                 last = document
-            time.sleep(max(0.0, interval - (time.monotonic() - started)))
-    except KeyboardInterrupt:
-        return 0
+            if signals.wait_for(interval - (time.monotonic() - started)) is not None:
+                return 0

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import signal
 import sys
 import threading
@@ -56,6 +57,11 @@ class StopSignals:
         """Block until SIGINT or SIGTERM arrives (or arrived already); return its name."""
         received = os.read(self._read, 1)
         return signal.Signals(received[0]).name
+
+    def wait_for(self, seconds: float) -> str | None:
+        """Wait at most ``seconds`` for SIGINT or SIGTERM; return its name, or None if none came."""
+        ready, _, _ = select.select([self._read], [], [], max(0.0, seconds))
+        return self.wait() if ready else None
 
     def __exit__(
         self, kind: type[BaseException] | None, value: BaseException | None, trace: TracebackType | None

@@ -351,11 +351,38 @@ def test_list_watch_json_follows_instances_as_they_come_and_go(fleet: Fleet):
         assert wait_until(lambda: seen[-1] == fleet.urls, timeout=20), seen
     finally:
         watcher.send_signal(signal.SIGINT)
-        assert watcher.wait(15) == 0
+        try:
+            assert watcher.wait(15) == 0
+        finally:
+            watcher.kill()  # a no-op once it exited; never left running after a failure
         reader.join(5)
         assert watcher.stdout is not None
         watcher.stdout.close()
         fleet.servers = [server for server in fleet.servers if server is not third]
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_list_watch_stops_on_sigint_or_sigterm_even_with_sigint_ignored(tmp_path: Path, stop: signal.Signals):
+    """A watcher started from a background job (SIGINT ignored, as shells do) still stops, with 0."""
+    config = tmp_path / "static.json"
+    config.write_text(json.dumps({"registry": {"type": "static", "components": {}}}))
+    watcher = subprocess.Popen(
+        [*COMMAND, "list", "--config", str(config), "--json", "--watch", "--interval", "0.2"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        assert watcher.stdout is not None
+        first = json.loads(watcher.stdout.readline())
+        assert first["components"] == []
+        watcher.send_signal(stop)
+        assert watcher.wait(10) == 0
+    finally:
+        watcher.kill()
+        watcher.communicate()
 
 
 def _follow(watcher: subprocess.Popen[str], seen: list[list[str]]) -> None:

@@ -6,9 +6,8 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from .sources import copy_distribution
 
 PROBE = """
 import json, importlib.metadata as md
@@ -25,6 +24,7 @@ print(json.dumps({
 
 def test_pip_install_non_editable(tmp_path):
     """A regular install lays out container/, channels/, registry/ with py.typed and entry points."""
+    source = copy_distribution(tmp_path / "source")  # pip builds in the folder it installs
     target = tmp_path / "site"
     subprocess.run(
         [
@@ -37,7 +37,7 @@ def test_pip_install_non_editable(tmp_path):
             "--no-build-isolation",
             "--target",
             str(target),
-            str(ROOT),
+            str(source),
         ],
         check=True,
         capture_output=True,

@@ -208,7 +208,9 @@ def run_client(case: str, port: int, server_pid: int) -> dict[str, Any]:
     if code_root:
         import channels.http
 
-        assert channels.http.__file__.startswith(code_root), f"{channels.http.__file__} is not from {code_root}"
+        assert channels.http.__file__.startswith(code_root), (
+            f"{channels.http.__file__} is not from {code_root}"
+        )
 
     client, shared = make_client(case, port)
     payload = workload.make_payload()

@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from dependency_injector import containers, providers
 
 from container import Channel, ServiceContainer
-from container.plugin import CHANNELS, MSGPACK_CODEC, Request, Response, Transport, URLShape
+from container.codec import MSGPACK_CODEC
+from container.plugin import CHANNELS, Request, Response, Transport, URLShape
 
 try:  # the dispatcher's one request object; trees before it take the fields one by one
     from container.plugin import ServerRequest

@@ -99,6 +99,38 @@ class BenchComponentImpl(AbstractComponent, BenchComponent):
         return addresses
 
 
+@service(name="async-bench-service")
+class AsyncBenchService(Service):
+    """The same two methods, ``async def`` (bench/async_bench.py)."""
+
+    @abstractmethod
+    async def hello(self, message: str) -> str: ...
+
+    @abstractmethod
+    async def echo(self, data: Data) -> Data: ...
+
+
+@component(name="async-bench-component", services=[AsyncBenchService])
+class AsyncBenchComponent(Component):
+    pass
+
+
+@implementation()
+class AsyncBenchServiceImpl(AsyncBenchService):
+    async def hello(self, message: str) -> str:
+        return message
+
+    async def echo(self, data: Data) -> Data:
+        return data
+
+
+@implementation()
+class AsyncBenchComponentImpl(AbstractComponent, AsyncBenchComponent):
+    def get_addresses(self, port: int) -> list[ChannelAddress]:
+        url = f"http://127.0.0.1:{port}"
+        return [ChannelAddress("dispatch-json", url), ChannelAddress("dispatch-msgpack", url)]
+
+
 # measurement (the peers harness's method: per-call perf_counter_ns, median and p99)
 
 

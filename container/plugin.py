@@ -18,9 +18,11 @@ through the entry-point groups :data:`CHANNEL_GROUP` and :data:`REGISTRY_GROUP`;
 docs/writing-a-registry-plugin.md.
 
 Value types, errors and the classes a plugin subclasses that the seed API names (``Channel``,
-``ComponentRegistry``, ``ChannelAddress``, ...) come from :mod:`container`; the codec's
-functions from :mod:`container.codec`. No name is in both ``container`` and this module. Names
-that left this module still resolve from it, silently; they are not in ``__all__`` or ``dir()``.
+``ComponentRegistry``, ``ChannelAddress``, ...) come from :mod:`container`; the codecs
+(``JSON_CODEC``, ``MSGPACK_CODEC``, ``Codec``, ``CODECS``, ``codec_for``) and the codec's
+functions from :mod:`container.codec`. Each public name has one public module: no name is in
+two of them. Names that left this module still resolve from it, silently; they are not in
+``__all__`` or ``dir()``.
 """
 
 from __future__ import annotations
@@ -39,7 +41,6 @@ from .call._dispatcher import CallRejected, Dispatcher
 from .call._messages import Cancellation, Request, Response, ServerRequest
 from .call._pool import IdlePool, socket_is_stale
 from .call._transport import InProcessTransport, Listener, Transport
-from .codec import CODECS, JSON_CODEC, MSGPACK_CODEC, Codec, codec_for
 from .config._plugins import CHANNEL_GROUP, REGISTRY_GROUP, SETTINGS_GROUP, PluginGroup
 from .config._runtime import AddressSpace, PluginRuntime
 from .config._settings import SECTIONS, Settings
@@ -58,9 +59,6 @@ from .values._status import Status
 __all__ = [
     "CHANNELS",
     "CHANNEL_GROUP",
-    "CODECS",
-    "JSON_CODEC",
-    "MSGPACK_CODEC",
     "REGISTRIES",
     "REGISTRY_GROUP",
     "RESERVED_METADATA",
@@ -76,7 +74,6 @@ __all__ = [
     "CallNext",
     "CallRejected",
     "Cancellation",
-    "Codec",
     "Dispatcher",
     "IdlePool",
     "InProcessTransport",
@@ -100,7 +97,6 @@ __all__ = [
     "WatchList",
     "Workers",
     "check_metadata",
-    "codec_for",
     "create_registry",
     "deadline_from_metadata",
     "load_object",
@@ -110,10 +106,7 @@ __all__ = [
     "url_problem",
 ]
 
-_CODEC_NAMES = ("CODECS", "JSON_CODEC", "MSGPACK_CODEC", "Codec", "codec_for")
-"""Re-exported from :mod:`container.codec`, their public module (and ``__module__``)."""
-
-publish(globals(), [name for name in __all__ if name not in _CODEC_NAMES], __name__)
+publish(globals(), __all__, __name__)
 
 # Names that left this module's public surface: where each one lives now.
 if not TYPE_CHECKING:  # type checkers see only the names of __all__
@@ -139,9 +132,14 @@ if not TYPE_CHECKING:  # type checkers see only the names of __all__
             "ServiceTimeoutException": "container:ServiceTimeoutException",
             "ServiceUnavailableException": "container:ServiceUnavailableException",
             "URLSelector": "container:URLSelector",
-            # the codec's functions: container.codec
+            # the codecs and the codec's functions: container.codec
+            "CODECS": "container.codec:CODECS",
+            "Codec": "container.codec:Codec",
+            "JSON_CODEC": "container.codec:JSON_CODEC",
+            "MSGPACK_CODEC": "container.codec:MSGPACK_CODEC",
+            "codec_for": "container.codec:codec_for",
             "CodecError": "container.codec:CodecError",
-        "CodecErrorKind": "container.codec:CodecErrorKind",
+            "CodecErrorKind": "container.codec:CodecErrorKind",
             "MethodCodec": "container.codec:MethodCodec",
             "decode_error": "container.codec:decode_error",
             "encode_error": "container.codec:encode_error",

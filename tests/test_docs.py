@@ -14,6 +14,7 @@ import yaml
 from dependency_injector import providers
 
 from container import ChannelAddress, ConfigurationException, ServiceContainer
+from container.config._settings import CORE_SECTIONS
 from container.plugin import CHANNELS, REGISTRIES, SECTIONS, Settings, create_registry
 from container.testing import ChannelConformance, RegistryConformance
 
@@ -92,7 +93,13 @@ def test_the_runtime_examples_run():
 
 # every code block of the pages that explain calls runs
 
-RUNNABLE = ["async.md", "calls.md", "concepts.md", "writing-a-channel-plugin.md"]
+RUNNABLE = [
+    "async.md",
+    "calls.md",
+    "concepts.md",
+    "writing-a-channel-plugin.md",
+    "writing-a-registry-plugin.md",
+]
 """Pages whose every code block runs: Python in order in one namespace per page, YAML as a
 servicewire configuration, TOML and JSON parsed. A block without a language is a diagram."""
 
@@ -130,3 +137,68 @@ def test_every_code_block_of_the_page_runs(page: str) -> None:
             json.loads(code)
         else:
             assert lang == "", f"{where}: a block in {lang!r}, which this test cannot run"
+
+
+# every YAML block of every page is a configuration that validates
+
+ROOT = DOCS.parent
+PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
+NOT_A_CONFIG = "<!-- not a servicewire configuration -->"
+"""Put on the line before a YAML block that is something else (a Kubernetes manifest)."""
+
+
+def yaml_blocks() -> list[tuple[str, str]]:
+    """(page:line, YAML) of every YAML block of README.md and docs/ that is a servicewire config."""
+    found = []
+    for page in PAGES:
+        lines = page.read_text().splitlines()
+        for lang, code, line in code_blocks(page):
+            if lang in ("yaml", "yml") and lines[line - 2].strip() != NOT_A_CONFIG:
+                found.append((f"{page.relative_to(ROOT)}:{line}", code))
+    return found
+
+
+@pytest.mark.parametrize(("where", "code"), yaml_blocks(), ids=[where for where, _ in yaml_blocks()])
+def test_every_yaml_configuration_of_the_docs_validates(where: str, code: str) -> None:
+    """Each block validates against the real Settings, and names only sections someone declares."""
+    config = yaml.safe_load(code)
+    assert isinstance(config, dict), f"{where}: not a mapping"
+    settings = Settings(config)
+    declared = CORE_SECTIONS | set(settings.runtime.sections.names())
+    unknown = sorted(set(config) - declared)
+    assert not unknown, f"{where}: sections no one declares: {unknown}"
+
+
+def test_the_docs_have_yaml_configurations_to_validate() -> None:
+    pages = {where.split(":")[0] for where, _ in yaml_blocks()}
+    assert {"README.md", "docs/security.md", "docs/observability.md", "docs/http.md"} <= pages
+
+
+# every public name is documented: docs/api.md lists each surface's __all__, and nothing else
+
+API = DOCS / "api.md"
+
+
+def api_entries() -> dict[str, list[str]]:
+    """The names docs/api.md lists (``- `name`: ...``), by the module heading they stand under."""
+    entries: dict[str, list[str]] = {}
+    module = None
+    for line in API.read_text().splitlines():
+        heading = re.match(r"^## `([a-z.]+)`$", line)
+        if heading:
+            module = heading.group(1)
+            entries[module] = []
+        entry = re.match(r"^- `([A-Za-z_][A-Za-z0-9_]*)`: \S", line)
+        if entry and module is not None:
+            entries[module].append(entry.group(1))
+    return entries
+
+
+@pytest.mark.parametrize("module", ["container", "container.plugin", "container.codec"])
+def test_every_public_name_is_listed_in_the_api_reference(module: str) -> None:
+    """Each name of the module's __all__ has its line in docs/api.md, under that module, once."""
+    listed = api_entries().get(module, [])
+    public = importlib.import_module(module).__all__
+    assert sorted(set(public) - set(listed)) == [], f"docs/api.md does not list these {module} names"
+    assert sorted(set(listed) - set(public)) == [], f"docs/api.md lists names {module} does not export"
+    assert len(listed) == len(set(listed)), "a name listed twice"

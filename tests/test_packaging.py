@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
-from .sources import copy_distribution
+from .sources import ROOT, copy_distribution
 
 PROBE = """
 import json, importlib.metadata as md
@@ -16,6 +17,7 @@ print(json.dumps({
     "files": [container.__file__, channels.inproc.__file__, registry.static.__file__],
     "channels": sorted(e.name for e in md.entry_points(group="servicewire.channels")),
     "registries": sorted(e.name for e in md.entry_points(group="servicewire.registries")),
+    "settings": sorted(e.name for e in md.entry_points(group="servicewire.settings")),
     "typed": all(__import__("os").path.exists(__import__("os").path.join(
         __import__("os").path.dirname(m.__file__), "py.typed")) for m in (container, channels.inproc)),
 }))
@@ -59,4 +61,24 @@ def test_pip_install_non_editable(tmp_path):
     assert all(str(target) in f for f in found["files"]), found["files"]
     assert "local" in found["channels"]
     assert "static" in found["registries"]
+    assert found["settings"] == ["http", "serve"], "the typed sections of the HTTP channels and the CLI"
     assert found["typed"]
+
+
+def test_the_version_is_one_everywhere():
+    """setup.cfg's version, container.__version__, the installed metadata and README's file names agree."""
+    import configparser
+    import importlib.metadata
+
+    import container
+
+    setup = configparser.ConfigParser()
+    setup.read(ROOT / "setup.cfg")
+    version = setup["metadata"]["version"]
+    assert container.__version__ == version
+    assert importlib.metadata.version("servicewire") == version
+    # README's install section names the files that `make dist` builds: they carry this version.
+    readme = (ROOT / "README.md").read_text()
+    named = re.findall(r"servicewire-(\d[^-\s`']*?)(?:-py3-none-any\.whl|\.tar\.gz)", readme)
+    assert named, "README names the sdist and the wheel that make dist builds"
+    assert set(named) == {version}, f"README's file names say {sorted(set(named))}; setup.cfg says {version}"

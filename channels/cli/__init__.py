@@ -7,5 +7,6 @@ One module per command (``_serve``, ``_list``, ``_call``, ``_health``, ``_descri
 """
 
 from ._main import cli, main
+from ._settings import ServeSettings
 
-__all__ = ["cli", "main"]
+__all__ = ["ServeSettings", "cli", "main"]

@@ -133,13 +133,9 @@ def run_serve(
 
 
 def _setup_key(config: Mapping[str, Any]) -> str | None:
-    section = config.get("serve")
-    value = section.get("setup") if isinstance(section, Mapping) else None
-    if value is not None and not isinstance(value, str):
-        raise Failure(
-            f"config key 'serve.setup' must be 'package.module:function', got {value!r}", CONFIG_ERROR
-        )
-    return value
+    from ._settings import serve_settings
+
+    return serve_settings(config).setup
 
 
 def run_setup(spec: str | None, config: Mapping[str, Any]) -> None:

@@ -5,7 +5,8 @@ the ``servicewire.channels`` entry points, whose :class:`HttpTransport` POSTs ea
 through the client transport config chooses: :class:`PoolTransport` (the default) or
 :class:`RequestsTransport` (``http.client: requests``). Server side:
 :class:`ServiceApplication`, a WSGI application over the dispatcher (run it under any WSGI
-server), and :class:`HttpServer`, which serves it in process. Their config section ``http`` is
+server), :class:`AsgiApplication`, its ASGI twin (uvicorn, granian), and :class:`HttpServer`,
+which serves them in process. Their config section ``http`` is
 :class:`HttpSettings` (``http.tls``: :class:`TlsSettings`, ``http.components.<name>``:
 :class:`HttpComponentSettings`), declared in the ``servicewire.settings`` entry-point group.
 Operator tools read a server's own endpoints with :class:`HttpProbe`; :class:`Dashboard` is the
@@ -13,6 +14,7 @@ live page the server (or ``servicewire dashboard``) serves; :func:`describe_comp
 ``/describe`` answers.
 """
 
+from ._asgi import AsgiApplication
 from ._client import (
     DispatchJsonChannel,
     DispatchMsgpackChannel,
@@ -40,6 +42,7 @@ from ._settings import HttpComponentSettings, HttpSettings, Timeouts, TlsSetting
 from ._wsgi import ServiceApplication
 
 __all__ = [
+    "AsgiApplication",
     "Dashboard",
     "DispatchJsonChannel",
     "DispatchMsgpackChannel",

@@ -20,9 +20,10 @@ from typing import NoReturn
 import requests
 
 from container import Channel, ConfigurationException
-from container.plugin import JSON_CODEC, MSGPACK_CODEC, Request, Response, Settings, Transport, URLShape
+from container.codec import JSON_CODEC, MSGPACK_CODEC
+from container.plugin import Request, Response, Settings, Transport, URLShape
 
-from ._pool_transport import PoolTransport, Sender
+from ._pool_transport import AsyncSender, PoolTransport, Sender
 from ._requests_transport import RequestsTransport, SessionCustomizer
 from ._settings import HttpSettings, requests_not_chosen
 
@@ -86,6 +87,7 @@ class HttpTransport(Transport):
         self.pool = PoolTransport(settings) if uses_pool else None
         self.requests = RequestsTransport(settings, self.create_session) if http.uses_requests() else None
         self._senders: dict[str, Sender] = {}
+        self._async_senders: dict[str, AsyncSender] = {}
 
     def create_session(self, component: str) -> requests.Session:
         """Return a new session for calls to ``component`` on the requests client.
@@ -111,12 +113,41 @@ class HttpTransport(Transport):
         component = request.path.partition("/")[0]
         return (self._senders.get(component) or self.sender(component))(url, request)
 
+    def async_sender(self, component: str) -> AsyncSender:
+        """Return the coroutine function that sends calls to ``component`` from an event loop.
+
+        The pool's asyncio client; for a component on the requests client, its sync ``send``
+        run in the runtime's thread pool (requests has no asyncio side).
+        """
+        found = self._async_senders.get(component)
+        if found is None:
+            if self.http.client_of(component) == "pool":
+                assert self.pool is not None
+                found = self.pool.async_sender(component)
+            else:
+                found = self._send_in_thread
+            self._async_senders[component] = found
+        return found
+
+    async def _send_in_thread(self, url: str, request: Request) -> Response:
+        return await super().send_async(url, request)
+
+    async def send_async(self, url: str, request: Request) -> Response:
+        """POST the call to ``url`` from the running event loop and return the answer."""
+        component = request.path.partition("/")[0]
+        return await (self._async_senders.get(component) or self.async_sender(component))(url, request)
+
     def close(self) -> None:
         """Close every pooled connection and every session."""
         self._senders.clear()
+        self._async_senders.clear()
         for transport in (self.pool, self.requests):
             if transport is not None:
                 transport.close()
+
+    async def aclose(self) -> None:
+        """Close every pooled connection (the calling loop's at once) and every session."""
+        self.close()
 
 
 class HttpChannel(Channel):

@@ -106,8 +106,31 @@ Answer = tuple[int, bytes, str, dict[str, str]]
 """An answer as the pool returns it: (status, body, content type, metadata)."""
 
 
-class _Answer:
-    """httptools callbacks collecting one answer."""
+Target = tuple[str, str, int, str, str]
+"""Where a base URL points: (scheme, host, port, path prefix, Host header value)."""
+
+
+def target_of(base: str) -> Target:
+    """Return where a base URL points (see :data:`Target`).
+
+    Raises:
+        ConfigurationException: ``base`` is not an http:// or https:// URL.
+    """
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationException(f"{base!r} is not an http:// or https:// URL")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    default = port == (443 if parts.scheme == "https" else 80)
+    host = parts.hostname
+    shown = f"[{host}]" if ":" in host else host
+    return (parts.scheme, host, port, parts.path.rstrip("/"), shown if default else f"{shown}:{port}")
+
+
+class AnswerReader:
+    """httptools callbacks collecting one answer (status, body, content type, metadata).
+
+    Shared by the pool of sockets and the asyncio pool, so that both read answers alike.
+    """
 
     __slots__ = (
         "body",
@@ -227,7 +250,7 @@ class Connection:
     def _read_answer(
         self, deadline: float | None, max_response: int
     ) -> tuple[int, bytes, str, dict[str, str], bool]:
-        answer = _Answer(max_response)
+        answer = AnswerReader(max_response)
         parser = answer.parser = httptools.HttpResponseParser(answer)
         while not answer.complete:
             self._arm(deadline)
@@ -270,7 +293,7 @@ class Pool:
         self._idle: IdlePool[Connection] = IdlePool(
             max_idle, Connection.close, lambda c: socket_is_stale(c.sock)
         )
-        self._targets: dict[str, tuple[str, str, int, str, str]] = {}
+        self._targets: dict[str, Target] = {}
 
     def post(
         self,
@@ -363,24 +386,10 @@ class Pool:
             connection.close()
         return status, body, content_type, metadata
 
-    def _target(self, base: str) -> tuple[str, str, int, str, str]:
+    def _target(self, base: str) -> Target:
         target = self._targets.get(base)
         if target is None:
-            parts = urlsplit(base)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ConfigurationException(f"{base!r} is not an http:// or https:// URL")
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-            default = port == (443 if parts.scheme == "https" else 80)
-            host = parts.hostname
-            shown = f"[{host}]" if ":" in host else host
-            target = (
-                parts.scheme,
-                host,
-                port,
-                parts.path.rstrip("/"),
-                shown if default else f"{shown}:{port}",
-            )
-            self._targets[base] = target
+            target = self._targets[base] = target_of(base)
         return target
 
     def _open(self, scheme: str, host: str, port: int, connect_timeout: float) -> Connection:

@@ -13,7 +13,7 @@ deadlines cannot both hold).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -26,6 +26,9 @@ from ._routes import Route, route
 
 if TYPE_CHECKING:
     from ._dashboard import Dashboard
+
+InThread = Callable[[Callable[["HttpRequest"], "HttpAnswer"], "HttpRequest"], Awaitable["HttpAnswer"]]
+"""Runs ``function(request)`` in a thread and returns its answer (an asyncio listener's pool)."""
 
 _INVOKE_ALLOW = (("Allow", "POST, OPTIONS"),)
 _REFUSALS = {408: "RequestTimeout", 431: "RequestHeaderFieldsTooLarge"}
@@ -107,21 +110,34 @@ class HttpFrontend:
         refused = self._refused_head(request)
         if refused is not None:
             return refused
+        found = route(request.target)
+        if found.kind == "invoke" and request.method == "POST":
+            return _from(self.dispatcher.handle(_call(found, request)))
+        return self._other(request, found)
+
+    async def answer_async(self, request: HttpRequest, in_thread: InThread) -> HttpAnswer:
+        """Return the answer to one request from an event loop (an asyncio listener, ASGI).
+
+        A call goes to :meth:`Dispatcher.handle_async <container.plugin.Dispatcher.handle_async>`
+        (an ``async def`` implementation runs on the running loop; cancelling the awaiting
+        task cancels it); every other route is answered as :meth:`answer` does, in a thread
+        (``in_thread(function, request)``), since health checks, the report and the dashboard
+        may block.
+        """
+        refused = self._refused_head(request)
+        if refused is not None:
+            return refused
+        found = route(request.target)
+        if found.kind == "invoke" and request.method == "POST":
+            call = _call(found, request)
+            return _from(await self.dispatcher.handle_async(call))
+        return await in_thread(self.answer, request)
+
+    def _other(self, request: HttpRequest, found: Route) -> HttpAnswer:
+        """Answer what is not a call: the other methods on a call's path, health, the operator routes."""
         method, target, headers = request.method, request.target, request.headers
-        found = route(target)
         dispatcher = self.dispatcher
         if found.kind == "invoke":
-            if method == "POST":
-                call = ServerRequest(
-                    found.path,
-                    request.body,
-                    headers.get("content-type", ""),
-                    metadata_from_headers(headers),
-                    request.peer,
-                    request.peer_certificate,
-                    request.cancellation,  # the server cancels it when the caller goes away
-                )
-                return _from(dispatcher.handle(call))
             if method == "OPTIONS":
                 return HttpAnswer(204, headers=_INVOKE_ALLOW)
             unknown_caller = dispatcher.unauthenticated(
@@ -195,6 +211,19 @@ class HttpFrontend:
         metadata = metadata_from_headers(request.headers)
         refused = dispatcher.unauthenticated(target, metadata, request.peer_certificate)
         return _from(refused or dispatcher.error_response(404, message))
+
+
+def _call(found: Route, request: HttpRequest) -> ServerRequest:
+    headers = request.headers
+    return ServerRequest(
+        found.path,
+        request.body,
+        headers.get("content-type", ""),
+        metadata_from_headers(headers),
+        request.peer,
+        request.peer_certificate,
+        request.cancellation,  # the server cancels it when the caller goes away
+    )
 
 
 def _from(response: Response, headers: tuple[tuple[str, str], ...] = ()) -> HttpAnswer:

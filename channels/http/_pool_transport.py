@@ -11,7 +11,8 @@ no session, so credentials go through the credentials interceptor (``auth.creden
 from __future__ import annotations
 
 import ssl
-from collections.abc import Callable
+from asyncio import get_running_loop
+from collections.abc import Awaitable, Callable
 
 from container import (
     CallInterruptedException,
@@ -22,6 +23,7 @@ from container import (
 )
 from container.plugin import Request, Response, Settings, Transport
 
+from ._aio_pool import AsyncPool
 from ._connections import (
     ConnectError,
     ConnectTimeout,
@@ -35,6 +37,9 @@ from ._tls import client_context
 
 Sender = Callable[[str, Request], Response]
 """Sends one call to a base URL: what a client transport gives for one component."""
+
+AsyncSender = Callable[[str, Request], Awaitable[Response]]
+"""Sends one call to a base URL from an event loop (a coroutine function)."""
 
 
 class PoolTransport(Transport):
@@ -52,29 +57,58 @@ class PoolTransport(Transport):
         super().__init__(settings)
         self.http = http = settings.section("http", HttpSettings)
         tls = http.tls
+        context: Callable[[], ssl.SSLContext]
         if tls.verify is True and not tls.cert:
             # The default context (certifi's bundle) is loaded at the first https connection.
-            self.pool = Pool(http.pool_size, lambda: client_context(True, None))
+            context = _default_context
         else:
             # Files named in config are read now, so a wrong path fails at boot.
-            self.pool = Pool(http.pool_size, configured_context(http))
+            configured = configured_context(http)
+            context = lambda: configured  # noqa: E731
+        self.pool = Pool(http.pool_size, context)
+        self.async_pool = AsyncPool(http.connections_per_url, http.pool_size, context)
         self._senders: dict[str, Sender] = {}
+        self._async_senders: dict[str, AsyncSender] = {}
+
+    def _route(self, component: str) -> _Route:
+        route = _Route(self, self.http.headers_of(component))
+        self._senders[component] = route.send
+        self._async_senders[component] = route.send_async
+        return route
 
     def sender(self, component: str) -> Sender:
         """Return the function that sends calls to ``component`` (its header fields prepared once)."""
-        found = self._senders.get(component)
-        if found is None:
-            found = self._senders[component] = _Route(self, self.http.headers_of(component)).send
-        return found
+        return self._senders.get(component) or self._route(component).send
+
+    def async_sender(self, component: str) -> AsyncSender:
+        """Return the coroutine function that sends calls to ``component`` from an event loop."""
+        return self._async_senders.get(component) or self._route(component).send_async
 
     def send(self, url: str, request: Request) -> Response:
         """POST the call to ``url`` and return the answer, its metadata included."""
         component = request.path.partition("/")[0]
         return (self._senders.get(component) or self.sender(component))(url, request)
 
+    async def send_async(self, url: str, request: Request) -> Response:
+        """POST the call to ``url`` from the running event loop, on that loop's connections."""
+        component = request.path.partition("/")[0]
+        return await (self._async_senders.get(component) or self.async_sender(component))(url, request)
+
     def close(self) -> None:
-        """Close every pooled connection (those in use are closed when their call ends)."""
+        """Close every pooled connection (those in use are closed when their call ends).
+
+        The connections of an event loop running in another thread are closed on that loop.
+        """
         self.pool.close()
+        self.async_pool.close()
+
+    async def aclose(self) -> None:
+        """Close every pooled connection, those of the calling event loop at once."""
+        self.close()
+
+
+def _default_context() -> ssl.SSLContext:
+    return client_context(True, None)
 
 
 def configured_context(http: HttpSettings) -> ssl.SSLContext:
@@ -96,11 +130,12 @@ def configured_context(http: HttpSettings) -> ssl.SSLContext:
 class _Route:
     """How calls to one component are written: its header field lines, prepared once per content type."""
 
-    __slots__ = ("_lines", "headers", "lower", "pool", "transport")
+    __slots__ = ("_lines", "async_pool", "headers", "lower", "pool", "transport")
 
     def __init__(self, transport: PoolTransport, headers: dict[str, str]) -> None:
         self.transport = transport
         self.pool = transport.pool
+        self.async_pool = transport.async_pool
         self.headers = {**headers, "Accept-Encoding": "identity"}  # never a compressed answer (gzip bombs)
         self.lower = frozenset(name.lower() for name in headers)
         self._lines: dict[str, str] = {}
@@ -117,18 +152,43 @@ class _Route:
                 self._lines[content_type] = found
         return found
 
-    def send(self, url: str, request: Request) -> Response:
-        full_url = f"{url}/invoke/{request.path}"
+    def head(self, request: Request) -> str:
+        """The header field lines of one call: the configured, the codec's, then the call's metadata."""
         metadata = request.wire_metadata()
         if self.lower and not self.lower.isdisjoint(metadata):
             # A call's metadata wins over a configured field of the same name: never both.
             head = self.lines(request.content_type, self.lower.intersection(metadata))
         else:
             head = self._lines.get(request.content_type) or self.lines(request.content_type)
-        lines = head + "".join(f"{k}: {v}\r\n" for k, v in metadata.items())
+        return head + "".join(f"{k}: {v}\r\n" for k, v in metadata.items())
+
+    def send(self, url: str, request: Request) -> Response:
+        full_url = f"{url}/invoke/{request.path}"
+        lines = self.head(request)
         connect = request.connect_time(full_url)
         try:
             status, body, content_type, answer_metadata = self.pool.post(
+                url,
+                "/invoke/" + request.path,
+                request.body,
+                lines,
+                connect,
+                request.deadline,
+                self.transport.http.max_response_size,
+            )
+        except _EXCHANGE_FAILURES as exc:
+            raise _call_error(exc, full_url, request, connect) from exc
+        except ConfigurationException as exc:
+            raise ServiceUnavailableException(f"cannot call {full_url}: {exc}", full_url) from exc
+        return Response(status, body, content_type, answer_metadata)
+
+    async def send_async(self, url: str, request: Request) -> Response:
+        full_url = f"{url}/invoke/{request.path}"
+        lines = self.head(request)
+        connect = request.connect_time(full_url)
+        try:
+            pool = self.async_pool.for_loop(get_running_loop())
+            status, body, content_type, answer_metadata = await pool.post(
                 url,
                 "/invoke/" + request.path,
                 request.body,

@@ -10,7 +10,9 @@ from typing import Any
 import attrs
 
 from container import ChannelAddress, Server
+from container.plugin import Dispatcher
 
+from ._aio_engine import AsyncioEngine
 from ._dashboard import dashboard_for
 from ._engine import HttpEngine
 from ._frontend import HttpFrontend
@@ -55,7 +57,7 @@ class HttpServer(Server):
         super().__init__(host, port, debug)
         self.threads = threads
         self.tls = tls
-        self.engine: HttpEngine | None = None
+        self.engine: HttpEngine | AsyncioEngine | None = None
         self.frontend: HttpFrontend | None = None
 
     @property
@@ -86,17 +88,30 @@ class HttpServer(Server):
             dashboard_for(self.manager),
         )
 
-        engine = HttpEngine(
-            frontend.answer,
-            limits,
-            self.threads or http.workers,
-            server_context(settings, self.tls),
-            frontend.refuse,
-            frontend.precheck,
-        )
+        engine: HttpEngine | AsyncioEngine
+        kind = engine_for(http.server, self.dispatcher)
+        if kind == "asyncio":
+            engine = AsyncioEngine(
+                frontend.answer_async,
+                limits,
+                self.threads or http.workers,
+                server_context(settings, self.tls),
+                frontend.refuse,
+                frontend.precheck,
+            )
+        else:
+            engine = HttpEngine(
+                frontend.answer,
+                limits,
+                self.threads or http.workers,
+                server_context(settings, self.tls),
+                frontend.refuse,
+                frontend.precheck,
+            )
         self.port = engine.bind(self.host, self.port)
         engine.start()
         self.engine = engine
+        logger.debug("HTTP server on port %d runs on %s", self.port, kind)
 
     def own_address(self, address: ChannelAddress) -> ChannelAddress:
         """Register ``https://`` for an ``http://`` address when this server speaks TLS.
@@ -140,3 +155,20 @@ class HttpServer(Server):
             self.shutdown()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+
+def engine_for(setting: str, dispatcher: Dispatcher) -> str:
+    """Return the engine that ``http.server`` chooses: ``"threads"`` or ``"asyncio"``.
+
+    ``"auto"`` chooses asyncio when every hosted service method is ``async def`` (each call
+    then runs on the loop that read it, with no thread switch), else threads.
+    """
+    if setting != "auto":
+        return setting
+    paths = [
+        f"{component.name}/{service.name}/{method.name}"
+        for component in dispatcher.components
+        for service in component.services
+        for method in service.methods.values()
+    ]
+    return "asyncio" if paths and all(dispatcher.is_async(path) for path in paths) else "threads"

@@ -27,6 +27,7 @@ Seconds = Annotated[float, msgspec.Meta(gt=0)]
 Bytes = Annotated[int, msgspec.Meta(gt=0)]
 Count = Annotated[int, msgspec.Meta(gt=0)]
 ClientName = Literal["pool", "requests"]
+ServerName = Literal["auto", "threads", "asyncio"]
 
 
 class TlsSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -92,12 +93,23 @@ class HttpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             go through ``auth.credentials``).
         components: per-component client settings (``client``, ``headers``), by component name.
         trust_env: honour proxy and netrc settings from the environment (the requests client).
-        pool_size: idle keep-alive connections the client keeps per instance URL.
+        pool_size: idle keep-alive connections the client keeps per instance URL (the asyncio
+            client: per instance URL and event loop).
+        connections_per_url: the most connections the asyncio client (``async def`` methods)
+            holds open to one instance URL from one event loop, busy and idle together; a
+            call beyond it waits for a free one, within its deadline. (The sync client opens
+            one per calling thread.)
         max_response_size: the largest answer the client accepts, bytes.
         max_body_size: the largest request body the server accepts, bytes (413).
         session_customizers: functions ``f(session, component)`` that adjust the
             ``requests.Session`` of each component on the requests client, by import path.
-        workers: threads of the embedded server answering requests.
+        server: how the embedded server runs: ``"threads"`` (one I/O loop thread, worker
+            threads computing the answers), ``"asyncio"`` (one asyncio event loop doing the I/O
+            and running ``async def`` implementations itself), or ``"auto"`` (the default:
+            asyncio when every hosted service method is ``async def``, else threads). See
+            docs/http.md, "The server's event loop".
+        workers: threads of the embedded server answering requests (with asyncio: running
+            ``def`` implementations and the routes that may block).
         max_connections: open connections the server keeps at most: at the cap it closes the
             oldest idle one, or refuses the new one (503) when none is idle.
         max_connections_per_peer: open connections from one client address at most (the same
@@ -119,9 +131,11 @@ class HttpSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     components: dict[str, HttpComponentSettings] = {}
     trust_env: bool = False
     pool_size: Count = 10
+    connections_per_url: Count = 100
     max_response_size: Bytes = 64 * 1024 * 1024
     max_body_size: Bytes = 8 * 1024 * 1024
     session_customizers: list[str] = []
+    server: ServerName = "auto"
     workers: Count = 8
     max_connections: Count = 1024
     max_connections_per_peer: Count = 256

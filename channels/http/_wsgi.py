@@ -82,7 +82,7 @@ class ServiceApplication:
         self.dispatcher = dispatcher
         self.max_body_size = max_body_size
         self.frontend = HttpFrontend(
-            dispatcher, report or (lambda: _describe(dispatcher)), metrics, dashboard
+            dispatcher, report or (lambda: describe_hosted(dispatcher)), metrics, dashboard
         )
 
     @property
@@ -137,7 +137,8 @@ class ServiceApplication:
         return None if len(body) > self.max_body_size else body
 
 
-def _describe(dispatcher: Dispatcher) -> str:
+def describe_hosted(dispatcher: Dispatcher) -> str:
+    """The plain-text report of what a bare dispatcher hosts (``/report`` without a ServiceManager)."""
     lines = []
     for component in dispatcher.components:
         lines.append(f"component {component.name} ({component.type.__qualname__})")

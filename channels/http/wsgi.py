@@ -61,6 +61,22 @@ def create_app(
     Returns:
         The WSGI application. The components are shut down when the process exits.
     """
+    host_server = boot_host(main_container, port, host, debug)
+    assert host_server.manager is not None and host_server.dispatcher is not None
+    metrics = host_server.manager.observability.metrics
+    application = ServiceApplication(
+        host_server.dispatcher,
+        host_server.manager.settings.section("http", HttpSettings).max_body_size,
+        report=host_server.manager.report,
+        metrics=metrics.exposition if metrics is not None else None,
+    )
+    atexit.register(host_server.shutdown)
+    _withdraw_on_sigterm(host_server)
+    return application
+
+
+def boot_host(main_container: Any, port: int, host: str, debug: bool) -> WsgiHost:
+    """Boot ``main_container`` (a container, a class, a factory, or ``"module:Name"``) in a host server."""
     if isinstance(main_container, str):
         from container.plugin import load_object
 
@@ -73,17 +89,7 @@ def create_app(
         main_container = main_container()
     host_server = WsgiHost(port, host, debug)
     host_server.boot(main_container)
-    assert host_server.manager is not None and host_server.dispatcher is not None
-    metrics = host_server.manager.observability.metrics
-    application = ServiceApplication(
-        host_server.dispatcher,
-        host_server.manager.settings.section("http", HttpSettings).max_body_size,
-        report=host_server.manager.report,
-        metrics=metrics.exposition if metrics is not None else None,
-    )
-    atexit.register(host_server.shutdown)
-    _withdraw_on_sigterm(host_server)
-    return application
+    return host_server
 
 
 def _withdraw_on_sigterm(host_server: WsgiHost) -> None:

@@ -28,7 +28,7 @@ from typing import Any, NoReturn
 import attrs
 import msgspec
 
-from ..values._errors import ConfigurationException, LocalServiceException
+from ..values._errors import ConfigurationException
 
 _METADATA_KEY = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _METADATA_VALUE = re.compile(r"^[\x20-\x7e\t]{0,8192}$")
@@ -83,6 +83,16 @@ metadata)."""
 
 TIMEOUT_KEY = "sw-timeout-ms"
 """The metadata key that carries the time remaining until the deadline, in milliseconds."""
+
+_TIMEOUT_VALUE = re.compile(r"[0-9]{1,10}")
+"""What an ``sw-timeout-ms`` value may be: 1 to 10 ASCII digits (milliseconds; no sign, no
+``_``, no other digits than 0-9, no spaces, no exponent). Anything else is refused (400),
+never read as "no deadline"."""
+
+
+def timeout_milliseconds(value: str) -> int | None:
+    """Return the milliseconds an ``sw-timeout-ms`` value announces, or None when it is malformed."""
+    return int(value) if _TIMEOUT_VALUE.fullmatch(value) else None
 
 
 class FrozenCallError(AttributeError):
@@ -287,7 +297,8 @@ def call_context() -> CallContext | None:
     """Return the context of the call being served by this thread, or None outside a call.
 
     Inside an implementation it holds the caller's metadata, the deadline and, when an
-    authenticator runs, the caller's :class:`Identity`.
+    authenticator runs, the caller's :class:`Identity`. An implementation called directly (the
+    local shortcut of ``get_service``, a unit test) is not serving a call: it gets None.
     """
     serving = _serving.get()
     return None if serving is None else serving.context
@@ -305,20 +316,19 @@ def set_response_metadata(metadata: Mapping[str, str]) -> None:
             set_response_metadata({"stock-checked-at": self.clock.now().isoformat()})
             ...
 
+    Outside a served call it checks the pairs and does nothing else: an implementation called
+    directly (the local shortcut of ``get_service``, a unit test) has no answer to carry them
+    and no caller waiting for them, and must work there as it works when served.
+
     Raises:
-        LocalServiceException: no call is being served here.
         ConfigurationException: a key or value is not allowed (the rules of
             :func:`check_metadata`, and none of :data:`RESERVED_RESPONSE_METADATA`).
     """
-    serving = _serving.get()
-    if serving is None:
-        raise LocalServiceException(
-            "set_response_metadata() was called outside a served call: call it from an "
-            "implementation or a server interceptor while it runs"
-        )
     pairs = dict(metadata)
     check_metadata(pairs, "response metadata", RESERVED_RESPONSE_METADATA)
-    serving.answer = Metadata({**serving.answer, **pairs})
+    serving = _serving.get()
+    if serving is not None:
+        serving.answer = Metadata({**serving.answer, **pairs})
 
 
 # Options of the calls a block makes ---------------------------------------------------------
@@ -493,13 +503,13 @@ def timeout_metadata(deadline: float | None) -> str | None:
 
 
 def deadline_from_metadata(value: str | None) -> float | None:
-    """Return the deadline that an ``sw-timeout-ms`` value announces, or None (absent or malformed)."""
+    """Return the deadline that an ``sw-timeout-ms`` value announces, or None (absent or malformed).
+
+    A value is 1 to 10 ASCII digits, in milliseconds. A listener need not call this: the
+    dispatcher reads ``sw-timeout-ms`` from the metadata it is handed, and answers a
+    malformed value with 400.
+    """
     if not value:
         return None
-    try:
-        milliseconds = int(value)
-    except ValueError:
-        return None
-    if milliseconds < 0 or milliseconds > 10**10:
-        return None
-    return time.monotonic() + milliseconds / 1000
+    milliseconds = timeout_milliseconds(value)
+    return None if milliseconds is None else time.monotonic() + milliseconds / 1000

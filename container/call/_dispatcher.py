@@ -80,6 +80,7 @@ from ._context import (
     Serving,
     hand_back,
     serving_variable,
+    timeout_milliseconds,
 )
 from ._messages import Response, ServerRequest
 
@@ -294,7 +295,10 @@ class Dispatcher:
             return self.error_response(
                 UNAVAILABLE, "the server is shutting down; the call did not run", codec
             )
-        metadata, budget = _received(request.metadata)
+        try:
+            metadata, budget = _received(request.metadata)
+        except CallRejected as exc:
+            return self.error_response(exc.status, exc.message, codec)
         deadline = None
         if budget is not None:
             if budget <= 0:
@@ -347,7 +351,10 @@ class Dispatcher:
             return self.error_response(
                 UNAVAILABLE, "the server is shutting down; the call did not run", codec
             )
-        metadata, budget = _received(request.metadata)
+        try:
+            metadata, budget = _received(request.metadata)
+        except CallRejected as exc:
+            return self.error_response(exc.status, exc.message, codec)
         deadline = None
         if budget is not None:
             if budget <= 0:
@@ -506,7 +513,10 @@ class Dispatcher:
             return self.error_response(
                 UNAVAILABLE, "the server is shutting down; the call did not run", codec
             )
-        metadata, budget = _received(request.metadata)
+        try:
+            metadata, budget = _received(request.metadata)
+        except CallRejected as exc:
+            return self.error_response(exc.status, exc.message, codec)
         if budget is not None and budget <= 0:
             return self.error_response(DEADLINE_EXCEEDED, "the deadline passed before the call ran", codec)
         if route is None:
@@ -963,9 +973,11 @@ class Dispatcher:
 def _received(metadata: Mapping[str, str]) -> tuple[Metadata, float | None]:
     """Split what a caller sent into the call's metadata and the seconds its deadline left.
 
-    The seconds are None without a deadline, or with an ``sw-timeout-ms`` that is not a
-    number of milliseconds from 0 to 10**10 (as :func:`~container.plugin.deadline_from_metadata`
-    reads it).
+    The seconds are None without a deadline.
+
+    Raises:
+        CallRejected: 400, an ``sw-timeout-ms`` that is not 1 to 10 ASCII digits (a deadline
+            the caller meant is never dropped silently).
     """
     if type(metadata) is Metadata and TIMEOUT_KEY not in metadata:
         return metadata, None
@@ -973,12 +985,12 @@ def _received(metadata: Mapping[str, str]) -> tuple[Metadata, float | None]:
     value = dict.pop(received, TIMEOUT_KEY, None)  # our own copy: dict's pop, before anyone reads it
     if value is None:
         return received, None
-    try:
-        milliseconds = int(value)
-    except ValueError:
-        return received, None
-    if milliseconds < 0 or milliseconds > 10**10:
-        return received, None
+    milliseconds = timeout_milliseconds(value)
+    if milliseconds is None:
+        raise CallRejected(
+            BAD_REQUEST,
+            f"{TIMEOUT_KEY} is {value[:40]!r}: it must be the milliseconds left, 1 to 10 ASCII digits",
+        )
     return received, milliseconds / 1000
 
 

@@ -18,6 +18,7 @@ on as it was given.
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -227,6 +228,10 @@ class MtlsSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 EXPOSURES = ("open", "authenticated", "off")
+"""Who may read one of the server's own endpoints (YAML's boolean ``off`` is read as ``"off"``)."""
+
+EXPOSED = ("health", "health_details", "report", "metrics", "dashboard")
+"""The endpoints of ``auth.expose``."""
 
 
 class ExposeSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -250,7 +255,7 @@ class ExposeSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     dashboard: str = "off"
 
     def __post_init__(self) -> None:
-        for name in ("health", "health_details", "report", "metrics", "dashboard"):
+        for name in EXPOSED:
             if getattr(self, name) not in EXPOSURES:
                 raise ValueError(f"{name} is {getattr(self, name)!r}; use one of {', '.join(EXPOSURES)}")
 
@@ -348,8 +353,66 @@ def _located(message: str, value: Any, where: str, type_: Any) -> str:
         key, known = unknown
         return f"config key {key!r} is unknown; known keys there: {', '.join(known)}"
     detail, _, location = message.partition(" - at `$")
-    key = where + location.rstrip("`")
+    location = location.rstrip("`")
+    key = where + location
+    if isinstance(_at(value, location), bool):
+        return (
+            f"config key {key!r} has an invalid value ({detail.strip()}): YAML reads on, off, yes, "
+            "no, true and false as booleans: quote a word meant as text"
+        )
     return f"config key {key!r} has an invalid value ({detail.strip()})"
+
+
+_STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
+
+
+def _at(value: Any, location: str) -> Any:
+    """The value at a location such as ``.expose.dashboard`` or ``.client[0]`` (None: not found)."""
+    position = 0
+    while position < len(location):
+        step = _STEP.match(location, position)
+        if step is None:
+            return None
+        name, index = step.groups()
+        if name is not None and isinstance(value, Mapping):
+            value = value.get(name)
+        elif index is not None and isinstance(value, list) and int(index) < len(value):
+            value = value[int(index)]
+        else:
+            return None
+        position = step.end()
+    return value
+
+
+def _words_for_booleans(
+    section: Any, key: str, fields: Sequence[str], where: str, words: Sequence[str]
+) -> Any:
+    """Return ``section`` with YAML's ``off`` (False) read as ``"off"`` in ``section[key][field]``.
+
+    YAML reads ``off`` and ``no`` as False, so ``dashboard: off`` arrives as a boolean; for a
+    field whose words include ``off`` that is unambiguous. True (``on``, ``yes``) is not: which
+    word it means is for the author to say.
+
+    Raises:
+        ConfigurationException: one of ``fields`` is True (the key, and the words to use).
+    """
+    inner = section.get(key) if isinstance(section, Mapping) else None
+    if not isinstance(inner, Mapping):
+        return section
+    changed: dict[str, str] = {}
+    for field in fields:
+        value = inner.get(field)
+        if value is False:
+            changed[field] = "off"
+        elif value is True:
+            raise ConfigurationException(
+                f"config key '{where}.{key}.{field}' is true (YAML reads on, yes and true as a "
+                f"boolean), which could mean several of its words: write one of {', '.join(words)}, "
+                "quoted if YAML would read it as a boolean"
+            )
+    if not changed:
+        return section
+    return {**section, key: {**inner, **changed}}
 
 
 def _unknown_key(value: Any, type_: Any, where: str) -> tuple[str, tuple[str, ...]] | None:
@@ -478,12 +541,23 @@ class Settings:
         self.calls = convert(_section(raw, "calls"), CallSettings, "calls")
         legacy = convert(_section(raw, "http"), _HttpTimeouts, "http")
         self.interceptors = convert(_section(raw, "interceptors"), InterceptorSettings, "interceptors")
-        self.auth = convert(_section(raw, "auth"), AuthSettings, "auth")
+        auth = _words_for_booleans(_section(raw, "auth"), "expose", EXPOSED, "auth", EXPOSURES)
+        self.auth = convert(auth, AuthSettings, "auth")
+        for token in self.auth.bearer.tokens:
+            if not token.strip() or token.strip() == "sha256:":
+                raise ConfigurationException(
+                    f"config key 'auth.bearer.tokens' holds the empty token {token!r}, which no caller "
+                    "can send (an empty bearer credential is no credential): remove it, or give the "
+                    "token (or its sha256:<hex> digest)"
+                )
         jwt = self.auth.jwt
         problem = None if jwt is None else audience_problem(jwt.audience, jwt.verify_audience)
         if problem is not None:
             raise ConfigurationException(problem)
-        self.observability = convert(_section(raw, "observability"), ObservabilitySettings, "observability")
+        observability = _words_for_booleans(
+            _section(raw, "observability"), "call_log", ("server", "client"), "observability", LOG_LEVELS
+        )
+        self.observability = convert(observability, ObservabilitySettings, "observability")
         self.components: dict[str, ComponentSettings] = {}
         for name, section in (_section(raw, "components") or {}).items():
             where = f"components.{name}"

@@ -6,9 +6,12 @@ hints could not be resolved at declaration (a forward reference to a class defin
 checked again when its hints are resolved (:func:`check_method`).
 
 Supported: ``def`` methods (their calls are synchronous) and ``async def`` methods (their
-calls are awaited), in any mix, whose parameters and result are values the codec carries. Not
-supported yet: streaming results (generator and async generator methods, or a declared result
-that is an iterator or a generator).
+calls are awaited), in any mix, whose every parameter (``self`` aside; ``*args`` and
+``**kwargs`` too, each value of the annotated type) and result is annotated with a type the
+codec carries (:func:`~container.wire._carried.uncarried` asks msgspec). Not supported:
+streaming results (generator methods, or an iterator or a generator anywhere in a declared
+type), awaitables as declared types (write ``async def m(...) -> T``), and any other type the
+codec cannot build (a ``Callable``, a plain class, ``complex``).
 """
 
 from __future__ import annotations
@@ -17,32 +20,35 @@ import collections.abc
 import inspect
 import re
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..wire._carried import uncarried
 from ._component import Component, Service
 
 SUPPORTED = (
-    "servicewire supports `def` and `async def` methods whose parameters and result are values "
-    "the codec carries (see docs/calls.md)"
+    "servicewire supports `def` and `async def` methods whose every parameter and result is "
+    "annotated with a type the codec carries: bool, int, float, str, bytes, None, list, tuple, "
+    "set, frozenset, dict, Optional/Union, Literal, Enum, datetime, date, time, timedelta, UUID, "
+    "Decimal, dataclasses, attrs classes, msgspec Structs, TypedDicts, NamedTuples, pydantic "
+    "models, Any and object (see docs/calls.md)"
 )
 
-_STREAMS = {
+_STREAMS = (
     collections.abc.Iterator,
-    collections.abc.Generator,
     collections.abc.AsyncIterator,
-    collections.abc.AsyncGenerator,
     collections.abc.AsyncIterable,
-}
-"""Result types that stream values one by one, which no channel carries."""
+)
+"""Types that stream values one by one (generators included), which no channel carries."""
+
+_AWAITABLES = (collections.abc.Awaitable,)
+"""Types a caller awaits (coroutines included): an ``async def`` method declares its result."""
 
 _STREAM_NAMES = re.compile(
     r"^\s*(?:typing\.|collections\.abc\.|abc\.)?"
     r"(Iterator|Generator|AsyncIterator|AsyncGenerator|AsyncIterable)\b"
 )
 """The same types, spelled in a string annotation that cannot be resolved yet."""
-
-_NOT_YET = object()
 
 
 def check_service(interface: type, methods: dict[str, Callable[..., Any]]) -> None:
@@ -53,23 +59,29 @@ def check_service(interface: type, methods: dict[str, Callable[..., Any]]) -> No
         methods: its public methods by name.
 
     Raises:
-        TypeError: the method, what is wrong with it, and what is supported.
+        TypeError: the method (and the parameter), what is wrong with it, and what is
+            supported.
     """
     for name, function in methods.items():
-        check_method(interface, name, function, _return_hint(function))
+        check_method(interface, name, function, _resolved_hints(function))
 
 
-def check_method(interface: type, name: str, function: Callable[..., Any], returns: Any) -> None:
+def check_method(
+    interface: type, name: str, function: Callable[..., Any], hints: Mapping[str, Any] | None
+) -> None:
     """Refuse one method whose shape servicewire cannot serve.
 
     Args:
         interface: the declaring interface.
         name: the method name.
         function: the method.
-        returns: its resolved return hint, or a string annotation not resolved yet.
+        hints: its resolved type hints, or None when they cannot be resolved yet (a forward
+            reference to a class defined later: what can be seen without them is checked now,
+            the rest when they are resolved).
 
     Raises:
-        TypeError: the method, what is wrong with it, and what is supported.
+        TypeError: the method (and the parameter), what is wrong with it, and what is
+            supported.
     """
     where = f"{interface.__qualname__}.{name}"
     if inspect.isasyncgenfunction(function):
@@ -82,34 +94,79 @@ def check_method(interface: type, name: str, function: Callable[..., Any], retur
             f"{where} is a generator (it yields), and streaming results are not supported; "
             f"return a list of the values instead; {SUPPORTED}"
         )
-    streams = _names_a_stream(returns)
-    if streams is not None:
+    annotations = getattr(function, "__annotations__", {})
+    for parameter in list(inspect.signature(function).parameters.values())[1:]:  # after self
+        if parameter.name not in annotations:
+            raise TypeError(
+                f"{where}: parameter {_spelled_parameter(parameter)!r} has no type annotation, so "
+                "the server could not decode its argument; annotate it (`Any` takes any plain "
+                f"value); {SUPPORTED}"
+            )
+    if "return" not in annotations:
         raise TypeError(
-            f"{where} returns {streams}, and streaming results are not supported; return a "
-            f"list of the values instead; {SUPPORTED}"
+            f"{where} has no return annotation, so the caller could not decode its result; "
+            f"annotate it (`-> None` when it returns nothing); {SUPPORTED}"
         )
+    if hints is None:
+        returns = annotations["return"]
+        if isinstance(returns, str) and _STREAM_NAMES.match(returns):
+            raise TypeError(
+                f"{where} returns {returns}, and streaming results are not supported; return a "
+                f"list of the values instead; {SUPPORTED}"
+            )
+        return
+    for parameter in list(inspect.signature(function).parameters.values())[1:]:
+        _check_type(f"{where}: parameter {_spelled_parameter(parameter)!r} is typed", hints[parameter.name])
+    _check_type(f"{where} returns", hints["return"])
 
 
-def _return_hint(function: Callable[..., Any]) -> Any:
-    """The resolved return hint; the raw annotation when it cannot be resolved yet."""
+def _check_type(what: str, hint: Any) -> None:
+    """Refuse a parameter's or result's type that the codec cannot carry, saying why.
+
+    ``what`` begins the message: ``"Api.m: parameter 'f' is typed"``, ``"Api.m returns"``.
+    """
+    found = uncarried(hint)
+    if found is None:
+        return
+    spelled = _spelled(hint)
+    outer = hint if typing.get_origin(hint) is None else typing.get_origin(hint)
+    inner = "" if found is outer else f" (because of {_spelled(found)})"
+    if isinstance(found, type) and issubclass(found, _STREAMS):
+        streamed = "results" if what.endswith("returns") else "arguments"
+        raise TypeError(
+            f"{what} {spelled}{inner}, and streaming {streamed} are not supported; carry a list "
+            f"of the values instead; {SUPPORTED}"
+        )
+    if isinstance(found, type) and issubclass(found, _AWAITABLES):
+        raise TypeError(
+            f"{what} {spelled}{inner}, an awaitable, which no channel carries; declare "
+            f"the method `async def` with the awaited type instead (`async def m(...) -> int`); "
+            f"{SUPPORTED}"
+        )
+    raise TypeError(f"{what} {spelled}{inner}, which the codec cannot carry; {SUPPORTED}")
+
+
+def _resolved_hints(function: Callable[..., Any]) -> dict[str, Any] | None:
+    """The resolved type hints; None when they cannot be resolved yet (checked again later)."""
     try:
-        return typing.get_type_hints(function).get("return")
+        return typing.get_type_hints(function)
     except Exception:  # a forward reference to a class defined later: checked again when resolved
-        return getattr(function, "__annotations__", {}).get("return", _NOT_YET)
+        return None
 
 
-def _names_a_stream(hint: Any) -> str | None:
-    if isinstance(hint, str):
-        match = _STREAM_NAMES.match(hint)
-        return hint if match else None
-    origin = typing.get_origin(hint) or hint
-    if origin in _STREAMS:
-        return _spelled(hint)
-    return None
+def _spelled_parameter(parameter: inspect.Parameter) -> str:
+    if parameter.kind == parameter.VAR_POSITIONAL:
+        return f"*{parameter.name}"
+    if parameter.kind == parameter.VAR_KEYWORD:
+        return f"**{parameter.name}"
+    return parameter.name
 
 
 def _spelled(hint: Any) -> str:
-    text = repr(hint) if typing.get_origin(hint) is not None else getattr(hint, "__qualname__", repr(hint))
+    if isinstance(hint, type) and typing.get_origin(hint) is None:
+        text = hint.__qualname__
+    else:
+        text = repr(hint)
     return text.replace("collections.abc.", "").replace("typing.", "")
 
 

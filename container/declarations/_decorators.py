@@ -22,7 +22,7 @@ from ._descriptors import (
     descriptor_for,
     public_methods,
 )
-from ._health import CHECKS_ATTRIBUTE
+from ._health import CHECKS_ATTRIBUTE, EVERY_COMPONENT_ATTRIBUTE
 
 _C = TypeVar("_C", bound=type)
 _T = TypeVar("_T")
@@ -42,8 +42,9 @@ def service(name: str = "", description: str = "") -> Callable[[_C], _C]:
 
     Raises:
         TypeError: the class is no Service, or a method has a shape servicewire does not
-            support (``async def``, a generator, an iterator result); the message names the
-            method and says what is supported.
+            support (a parameter or result without an annotation, a generator, an iterator
+            or an awaitable anywhere in a declared type, a type the codec cannot carry); the
+            message names the method and the parameter, and says what is supported.
     """
 
     def decorate(cls: _C) -> _C:
@@ -162,22 +163,26 @@ def health_checks(component: type | None = None) -> Callable[[type[_T]], type[_T
     provides the class (``db_checks = providers.Singleton(DbChecks, pool=pool)``), otherwise
     with no arguments. A class that cannot be created reports ERROR in the health document.
 
-    This annotates the component class named (or :class:`~container.Component`, when None):
-    the checks apply wherever that class or a subclass of it is hosted.
+    This annotates the component class named: the checks apply wherever that class or a
+    subclass of it is hosted. Without a component they apply to every component of the
+    containers that provide the class (``checks = providers.Singleton(DiskChecks)``), and to
+    none of the others: any module of the process may declare such a class, and one
+    application's checks must not make another's containers unhealthy.
 
     Args:
         component: the component interface or implementation whose health these checks
-            affect; when None they affect every component.
+            affect; when None, every component of a container that provides the class.
 
     Returns:
         The class decorator.
     """
     target = Component if component is None else component
+    attribute = EVERY_COMPONENT_ATTRIBUTE if component is None else CHECKS_ATTRIBUTE
 
     def decorate(cls: type[_T]) -> type[_T]:
-        declared = vars(target).get(CHECKS_ATTRIBUTE, ())
+        declared = vars(target).get(attribute, ())
         if cls not in declared:
-            setattr(target, CHECKS_ATTRIBUTE, (*declared, cls))
+            setattr(target, attribute, (*declared, cls))
         return cls
 
     return decorate

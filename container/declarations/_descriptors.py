@@ -76,7 +76,7 @@ class MethodDescriptor:
         self.parameters = list(self.signature.parameters.values())[1:]
         self.parameter_types: dict[str, Any] = {p.name: hints.get(p.name, Any) for p in self.parameters}
         self.return_type: Any = hints.get("return", Any)
-        check_method(service.type, self.name, function, self.return_type)
+        check_method(service.type, self.name, function, hints)
         self.idempotent: bool = bool(getattr(function, IDEMPOTENT_ATTRIBUTE, False))
         self.is_async: bool = inspect.iscoroutinefunction(function)
 
@@ -348,6 +348,11 @@ def declare_implementation(cls: type) -> list[BaseDescriptor[Any]]:
     if implemented:
         setattr(cls, IMPLEMENTATION_ATTRIBUTE, next(_declared))
     return implemented
+
+
+def declared_components() -> dict[str, ComponentDescriptor[Any]]:
+    """Return the components declared by the classes of this process, by name (the class graph)."""
+    return {component.name: component for component in _declared_components()}
 
 
 def _declared_components() -> list[ComponentDescriptor[Any]]:

@@ -196,15 +196,31 @@ def _interpret(name: str, outcome: object) -> tuple[HealthStatus, str]:
 CHECKS_ATTRIBUTE = "__servicewire_health_checks__"
 """The attribute ``@health_checks(component=X)`` annotates ``X`` with: the check classes declared for it."""
 
+EVERY_COMPONENT_ATTRIBUTE = "__servicewire_every_component_checks__"
+"""The attribute ``@health_checks()`` (no component) annotates ``Component`` with."""
 
-def check_classes_for(component_type: type) -> list[type]:
+
+def check_classes_for(component_type: type, provided: Callable[[type], bool] | None = None) -> list[type]:
     """Return the health-check classes that apply to a component implementation class.
 
     They are read from the annotations of the class and its bases (``@health_checks``
     annotates the component it names, and :class:`~container.Component` for every component),
-    in declaration order, the most general first.
+    in declaration order, the most general first (those for every component, then those of
+    the bases, then the class's own). A class declared for every component
+    (``component=None``) applies only where a container provides it: any module of the
+    process can declare one, and a container must not fail because of another application's
+    checks.
+
+    Args:
+        component_type: the component implementation class.
+        provided: whether the hosting container provides a check class (None: no container
+            hosts the component, so none of the checks for every component applies).
     """
     found: list[type] = []
+    for klass in reversed(component_type.__mro__):
+        for check_class in vars(klass).get(EVERY_COMPONENT_ATTRIBUTE, ()):
+            if provided is not None and provided(check_class) and check_class not in found:
+                found.append(check_class)
     for klass in reversed(component_type.__mro__):
         for check_class in vars(klass).get(CHECKS_ATTRIBUTE, ()):
             if check_class not in found:

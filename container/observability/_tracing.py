@@ -159,8 +159,3 @@ def _failed(span: Any, exc: BaseException) -> None:
     span.record_exception(exc)
     span.set_status(Status(StatusCode.ERROR, kind))
 
-
-def current_trace_id() -> str:
-    """Return the trace id of the current span as 32 hex digits, or "" outside a span."""
-    span_context = trace.get_current_span().get_span_context()
-    return format(span_context.trace_id, "032x") if span_context.is_valid else ""

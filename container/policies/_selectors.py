@@ -6,6 +6,8 @@ import itertools
 import random
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import ClassVar
 
 from ..values._errors import ConfigurationException, NoAddressException
@@ -103,13 +105,20 @@ class LeastInFlightURLSelector(URLSelector):
             self._in_flight[url] = self._in_flight.get(url, 1) - 1
 
 
-SELECTORS: dict[str, type[URLSelector]] = {
-    "first": FirstURLSelector,
-    "round-robin": RoundRobinURLSelector,
-    "random": RandomURLSelector,
-    "least-in-flight": LeastInFlightURLSelector,
-}
-"""Selectors that config can name (``components.<name>.selector``)."""
+SELECTORS: Mapping[str, type[URLSelector]] = MappingProxyType(
+    {
+        "first": FirstURLSelector,
+        "round-robin": RoundRobinURLSelector,
+        "random": RandomURLSelector,
+        "least-in-flight": LeastInFlightURLSelector,
+    }
+)
+"""Selectors that config can name (``components.<name>.selector``); read-only.
+
+A process-wide table that code could change would make one container's choice another's:
+a selector of your own is set on a channel in code (``channel_of(proxy).url_selector =
+...``), not added here.
+"""
 
 
 def selector_by_name(name: str, where: str = "selector") -> URLSelector:

@@ -25,7 +25,6 @@ from ..declarations._descriptors import (
     BaseDescriptor,
     Catalog,
     ComponentDescriptor,
-    ServiceDescriptor,
     implementations_of,
     interfaces_of,
     is_implementation,
@@ -197,10 +196,15 @@ class Hosting:
                 if manager is None:
                     component_class = self.implementation_class(component)
                     manager = HealthCheckManager.build(
-                        check_classes_for(component_class), self._check_instance, self._runner
+                        check_classes_for(component_class, self._provides),
+                        self._check_instance,
+                        self._runner,
                     )
                     self._health[component.name] = manager
         return manager
+
+    def _provides(self, cls: type) -> bool:
+        return bool(_providers_of(self.application, cls))
 
     def _check_instance(self, cls: type) -> Any:
         for provider in _providers_of(self.application, cls):
@@ -210,10 +214,6 @@ class Hosting:
     def health_endpoint(self, component: ComponentDescriptor[Any]) -> str | None:
         """Return the extra health path a hosted component's implementation declares, or None."""
         return getattr(self.implementation_class(component), "__servicewire_health__", None) or None
-
-    def service_descriptors(self) -> list[ServiceDescriptor[Any]]:
-        """Return the descriptors of every hosted service."""
-        return [service for component in self.components for service in component.services]
 
 
 def _providers_of(application: Any, cls: type) -> list[Any]:

@@ -16,7 +16,7 @@ from ..call._proxy import Binding, make_proxy
 from ..call._transport import InProcessTransport, Listener, Transport
 from ..client._channel import Channel
 from ..config._settings import Settings
-from ..declarations._descriptors import ComponentDescriptor, ServiceDescriptor
+from ..declarations._descriptors import ComponentDescriptor, ServiceDescriptor, declared_components
 from ..discovery._registry import ComponentRegistry
 from ..observability import Observability
 from ..policies._events import ChannelEvents
@@ -32,6 +32,7 @@ from ..values._errors import (
 from ..values._redact import redact_credentials
 from ..values._values import ChannelAddress, ChannelInstances
 from ._channel_manager import ChannelManager
+from ._config_checks import check_method_keys, warn_unknown_component, warn_unknown_sections
 from ._hosting import Hosting
 from ._runtime import Runtime
 
@@ -133,8 +134,10 @@ class ServiceManager:
                 name: credentials_from(self.settings, name) for name in self.settings.components
             }
             self._check_configuration()
+            self._checked_components: set[str] = set()
             if _application_container(self._container) is not None:
                 self.hosting.check()
+            self._check_named_components()
         except BaseException:  # refused: release the registry the container made for it
             component_registry.close()
             raise
@@ -175,6 +178,42 @@ class ServiceManager:
                         f"config key {where!r} holds the URL {redact_credentials(url)!r}, which channel "
                         f"{address.channel!r} refuses: {problem}"
                     )
+
+    def _check_named_components(self) -> None:
+        """Check what the configuration names against what the container knows.
+
+        An unknown top-level section is logged; so is a ``components.<name>`` that no class of
+        the process declares, when this container hosts components. The per-method keys of
+        each component known now (hosted here, or declared by a class of the process) are
+        checked now; those of another component when it is first asked for.
+
+        Raises:
+            ConfigurationException: a ``components.<component>.methods`` key names no method
+                of the component (named, with the component's methods).
+        """
+        warn_unknown_sections(self.settings.raw, self.runtime.sections.names())
+        hosted: dict[str, ComponentDescriptor[Any]] = {}
+        if _application_container(self._container) is not None:
+            hosted = {component.name: component for component in self.hosting.components}
+        declared: dict[str, ComponentDescriptor[Any]] | None = None  # the class graph, walked once
+        for name in self.settings.raw.get("components") or {}:
+            component = hosted.get(name) or self.runtime.catalog.components.get(name)
+            if component is None:
+                declared = declared_components() if declared is None else declared
+                component = declared.get(name)
+            if component is not None:
+                self._check_component_settings(component)
+            elif hosted:
+                warn_unknown_component(str(name), declared or {})
+
+    def _check_component_settings(self, component: ComponentDescriptor[Any]) -> None:
+        """Check a component's per-method config keys, once per component."""
+        if component.name in self._checked_components:
+            return
+        configured = self.settings.components.get(component.name)
+        if configured is not None:
+            check_method_keys(component, configured)
+        self._checked_components.add(component.name)
 
     def _channel_class(self, name: str, where: str) -> type[Channel]:
         """Return the channel class of ``name``; unknown, a ConfigurationException naming ``where``."""
@@ -435,6 +474,7 @@ class ServiceManager:
 
     def _service_descriptor(self, service_type: Any) -> ServiceDescriptor[Any]:
         descriptor = self.runtime.catalog.get(service_type)
+        self._check_component_settings(descriptor.get_component_descriptor())
         if isinstance(descriptor, ComponentDescriptor):
             names = ", ".join(s.type.__qualname__ for s in descriptor.services)
             raise ServiceNotFoundException(

@@ -183,10 +183,29 @@ class JwtAuthenticator(Authenticator):
             return f"the JWT is signed with an algorithm that is not allowed (allowed: {allowed})"
         if isinstance(exc, jwt.DecodeError):
             return "the JWT is malformed"
+        claim = _badly_typed_claim(jwt, exc)
+        if claim is not None:
+            return f"the JWT's {claim!r} claim is {_CLAIM_KINDS[claim]}"
         if isinstance(exc, jwt.InvalidTokenError):
-            return f"the JWT is not valid ({type(exc).__name__})"
+            return "the JWT is not valid"
         # Not a refusal PyJWT names (a key or a value its crypto backend chokes on): still the token's.
         return "the JWT cannot be verified with the configured key"
+
+
+_CLAIM_KINDS = {"sub": "not a name", "jti": "not a string", "iat": "not a time"}
+"""Registered claims PyJWT checks the type of, and what is wrong when it refuses one."""
+
+_CLAIM_ERRORS = {"sub": "InvalidSubjectError", "jti": "InvalidJTIError", "iat": "InvalidIssuedAtError"}
+"""PyJWT's exception for each (looked up by name: older versions lack some)."""
+
+
+def _badly_typed_claim(jwt: Any, exc: Exception) -> str | None:
+    """The registered claim whose type PyJWT refused, or None."""
+    for claim, name in _CLAIM_ERRORS.items():
+        error = getattr(jwt.exceptions, name, None)
+        if isinstance(error, type) and isinstance(exc, error):
+            return claim
+    return None
 
 
 def _prepared(algorithm: Any, name: str, key: str) -> Any:

@@ -10,19 +10,53 @@ lives now; it is in neither ``__all__`` nor ``dir()``.
 from __future__ import annotations
 
 import importlib
+import inspect
 import types
+import typing
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 
 def publish(namespace: Mapping[str, Any], names: Iterable[str], module: str) -> None:
-    """Set the ``__module__`` of the classes and functions among ``names`` to ``module``."""
+    """Set the ``__module__`` of the classes and functions among ``names`` to ``module``.
+
+    A class's own annotations are evaluated first, where they were written: ``typing`` looks
+    the names of a class's string annotations up in the module its ``__module__`` names, and
+    the public module does not hold ``ClassVar``, ``Mapping`` and the like. A function's are
+    looked up in its ``__globals__``, which stay its own.
+    """
     for name in names:
         value = namespace[name]
         if isinstance(value, types.GenericAlias):  # Python 3.10 calls `Callable[...]` a type too
             continue
-        if isinstance(value, (type, types.FunctionType)):
+        if isinstance(value, type):
+            if value.__module__ != module:
+                _evaluate_annotations(value)
             value.__module__ = module
+        elif isinstance(value, types.FunctionType):
+            value.__module__ = module
+
+
+def _evaluate_annotations(cls: type) -> None:
+    """Replace the string annotations a class declares itself by the objects they name.
+
+    Each is evaluated alone, as ``typing.get_type_hints`` would, in the class's own module (a
+    name only imported for type checkers stays a string).
+    """
+    own = inspect.get_annotations(cls)
+    if not any(isinstance(a, str) for a in own.values()):
+        return
+    evaluated: dict[str, Any] = {}
+    for key, annotation in own.items():
+        if isinstance(annotation, str):
+            namespace = {"__annotations__": {key: annotation}, "__module__": cls.__module__}
+            holder = type("_Annotation", (), namespace)
+            try:
+                annotation = typing.get_type_hints(holder, localns=dict(vars(cls)), include_extras=True)[key]
+            except Exception:  # noqa: S110 - unresolvable where written: left as it was
+                pass
+        evaluated[key] = annotation
+    cls.__annotations__ = evaluated
 
 
 def moved_names(module: str, moved: Mapping[str, str]) -> Callable[[str], Any]:

@@ -1,7 +1,9 @@
 """A real HttpServer on 127.0.0.1 hosting the wire-test component, shared by a module.
 
-The client tests run over both client transports of the HTTP channels: ``transport`` is
-``"pool"`` (the default) or ``"requests"`` (``http.client: requests``).
+The client tests run over every client of the HTTP channels: ``transport`` is ``"pool"`` (the
+default), ``"requests"`` (``http.client: requests``) or ``"asyncio"`` (the pool's asyncio side:
+the same cases through ``async def`` methods, awaited; see :func:`wire`). A test that applies to
+the sync clients only says so with ``@pytest.mark.parametrize("transport", SYNC_TRANSPORTS)``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dependency_injector import containers, providers
 from channels.http import HttpServer
 from container import ServiceContainer, ServiceInstanceProvider, ServiceManager
 
+from .async_services import AsyncWireService, AsyncWireServiceImpl, Awaited
 from .services import WireService, WireServiceImpl
 
 
@@ -22,6 +25,7 @@ class ServerContainer(containers.DeclarativeContainer):
     config = providers.Configuration()
     services = providers.Container(ServiceContainer, config=config)
     wire_impl = providers.Singleton(WireServiceImpl)
+    async_wire_impl = providers.Singleton(AsyncWireServiceImpl)
     wire_service = ServiceInstanceProvider(WireService)
 
 
@@ -58,21 +62,46 @@ def implementation(server: HttpServer) -> WireServiceImpl:
     return server.manager.get_instance(WireServiceImpl)
 
 
-TRANSPORTS = ["pool", "requests"]
-"""The client transports of the HTTP channels (``http.client``)."""
+SYNC_TRANSPORTS = ["pool", "requests"]
+"""The client transports of the HTTP channels (``http.client``), for ``def`` methods."""
+
+TRANSPORTS = [*SYNC_TRANSPORTS, "asyncio"]
+"""Every client: the two transports, and the pool's asyncio side for ``async def`` methods."""
 
 
 @pytest.fixture(params=TRANSPORTS)
 def transport(request: pytest.FixtureRequest) -> str:
-    """Each client transport in turn: the test id says which (``[pool]``, ``[requests]``)."""
+    """Each client in turn: the test id says which (``[pool]``, ``[requests]``, ``[asyncio]``)."""
     return str(request.param)
 
 
 def with_transport(config: dict[str, Any], transport: str) -> dict[str, Any]:
-    """Return ``config`` with ``http.client`` set to ``transport`` (other ``http`` keys kept)."""
+    """Return ``config`` with ``http.client`` set for ``transport`` (other ``http`` keys kept).
+
+    ``"asyncio"`` is the pool (``http.client: pool``) called from an event loop.
+    """
     http = dict(config.get("http") or {})
-    http.setdefault("client", transport)
+    http.setdefault("client", "pool" if transport == "asyncio" else transport)
     return {**config, "http": http}
+
+
+def wire(manager: ServiceManager, transport: str, channel: str = "dispatch-msgpack") -> Any:
+    """A proxy of wire-test, or for ``"asyncio"`` of its async mirror, called as a sync proxy.
+
+    async-wire (tests/channels/async_services.py) has wire-test's methods as ``async def``;
+    :class:`Awaited` runs each call to its end in ``asyncio.run`` (a loop, so a connection, per
+    call), with the caller's context (call options) copied into the task.
+    """
+    if transport == "asyncio":
+        return Awaited(manager.get_service(AsyncWireService, channel))
+    return manager.get_service(WireService, channel)
+
+
+def wire_names(transport: str) -> tuple[str, str]:
+    """The component and service names :func:`wire` calls for ``transport``."""
+    return (
+        ("async-wire-component", "async-wire") if transport == "asyncio" else ("wire-component", "wire-test")
+    )
 
 
 def client_manager(base_url: str, transport: str = "pool", **extra: Any) -> ServiceManager:
@@ -80,7 +109,10 @@ def client_manager(base_url: str, transport: str = "pool", **extra: Any) -> Serv
     config = {
         "registry": {
             "type": "static",
-            "components": {"wire-component": {"dispatch-json": [base_url], "dispatch-msgpack": [base_url]}},
+            "components": {
+                name: {"dispatch-json": [base_url], "dispatch-msgpack": [base_url]}
+                for name in ("wire-component", "async-wire-component")
+            },
         },
         **extra,
     }

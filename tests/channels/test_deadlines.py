@@ -20,9 +20,8 @@ from container import (
 )
 from container.testing import ConformanceService, ConformanceServiceImpl
 
-from .conftest import client_manager
+from .conftest import SYNC_TRANSPORTS, client_manager, wire
 from .relay import RelayService, RelayServiceImpl
-from .services import WireService
 
 CODECS = ["dispatch-json", "dispatch-msgpack"]
 
@@ -79,7 +78,7 @@ def dripping() -> Iterator[DrippingServer]:
 def test_a_server_dripping_bytes_cannot_outlast_the_deadline(dripping, channel, transport):
     """Each byte arrives within any read timeout, yet the call ends at its 1 s deadline."""
     manager = client_manager(f"http://127.0.0.1:{dripping.port}", transport, calls={"timeout": 1.0})
-    proxy = manager.get_service(WireService, channel)
+    proxy = wire(manager, transport, channel)
     started = time.monotonic()
     try:
         with pytest.raises(ServiceTimeoutException) as info:
@@ -113,6 +112,7 @@ class RelayContainer(containers.DeclarativeContainer):
     relay = providers.Singleton(RelayServiceImpl, downstream=downstream)
 
 
+@pytest.mark.parametrize("transport", SYNC_TRANSPORTS)  # relay's methods are `def`
 def test_a_nested_call_inherits_the_deadline_and_never_extends_it(base_url, transport):
     """A call made inside an implementation gets the caller's deadline, not its own 30 s default."""
     server = HttpServer()

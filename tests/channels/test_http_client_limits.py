@@ -1,7 +1,8 @@
 """The HTTP client against many callers and hostile servers: bounded connections, bounded answers.
 
-Every test runs over both client transports: the pool (the default) and requests
-(``http.client: requests``).
+Every test runs over both client transports, the pool (the default) and requests
+(``http.client: requests``); the hostile servers' cases over the pool's asyncio side too.
+(tests/channels/test_http_async_pool.py bounds the asyncio client's connections.)
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dependency_injector import providers
 
 from container import InvalidResponseException, ServiceContainer, ServiceManager
 
-from .conftest import client_manager
+from .conftest import SYNC_TRANSPORTS, client_manager, wire, with_transport
 from .services import WireService
 
 
@@ -33,6 +34,7 @@ def established_to(port: int) -> int:
     return count
 
 
+@pytest.mark.parametrize("transport", SYNC_TRANSPORTS)
 def test_a_thousand_short_lived_calling_threads_leave_at_most_the_pool_bound(server, base_url, transport):
     """1,000 threads, 50 at a time, share the transport's connections: at most pool_size stay open."""
     manager = client_manager(base_url, transport, http={"pool_size": 4})
@@ -110,12 +112,13 @@ class HostileServer:
 
 def manager_for(port: int, transport: str, **http: object) -> ServiceManager:
     url = f"http://127.0.0.1:{port}"
+    components = {name: {"dispatch-msgpack": [url]} for name in ("wire-component", "async-wire-component")}
     config = {
-        "registry": {"type": "static", "components": {"wire-component": {"dispatch-msgpack": [url]}}},
+        "registry": {"type": "static", "components": components},
         "calls": {"timeout": 10},
-        "http": {**http, "client": transport},
+        "http": http,
     }
-    return ServiceContainer(config=providers.Object(config)).service_manager()
+    return ServiceContainer(config=providers.Object(with_transport(config, transport))).service_manager()
 
 
 @pytest.fixture()
@@ -138,7 +141,7 @@ def test_a_declared_3_gib_answer_is_refused_cleanly(hostile, transport):
     )
     manager = manager_for(server.port, transport)
     try:
-        proxy = manager.get_service(WireService, preferred_channel="dispatch-msgpack")
+        proxy = wire(manager, transport)
         with pytest.raises(InvalidResponseException, match="3221225472"):
             proxy.hello("x")
     finally:
@@ -154,7 +157,7 @@ def test_a_gzip_bomb_is_refused_at_the_size_limit(hostile, transport):
     )
     manager = manager_for(server.port, transport, max_response_size=4 * 1024 * 1024)
     try:
-        proxy = manager.get_service(WireService, preferred_channel="dispatch-msgpack")
+        proxy = wire(manager, transport)
         # The pool never decompresses (it asks for identity), so the codec refuses the bytes;
         # requests decompresses, counted against the limit as it goes.
         with pytest.raises(InvalidResponseException):
@@ -170,7 +173,7 @@ def test_an_answer_over_the_limit_without_a_length_is_refused(hostile, transport
     )
     manager = manager_for(server.port, transport, max_response_size=100_000)
     try:
-        proxy = manager.get_service(WireService, preferred_channel="dispatch-msgpack")
+        proxy = wire(manager, transport)
         with pytest.raises(InvalidResponseException, match="100000"):
             proxy.hello("x")
     finally:

@@ -1,15 +1,17 @@
-"""The two client transports of the HTTP channels: chosen in config, configured alike, failing alike.
+"""The client transports of the HTTP channels: chosen in config, configured alike, failing alike.
 
 The pool is the default and has no session: header fields come from ``http.headers``,
 credentials from ``auth.credentials``. requests is chosen explicitly (``http.client: requests``,
 or per component) for auth objects, hooks, adapters and proxies. Both return the answer's
-header fields as its metadata and turn every failure and every status into the same exception.
+header fields as its metadata and turn every failure and every status into the same exception;
+so does the pool's asyncio side, which carries the calls of ``async def`` methods (``[asyncio]``).
 Servers are real, on 127.0.0.1: the embedded server, a WSGI server behind HTTP digest
 authentication, and canned servers that answer with exactly the bytes a case needs.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -42,7 +44,8 @@ from container import (
 from container.plugin import Request
 from container.testing import ConformanceService, ConformanceServiceImpl
 
-from .conftest import TRANSPORTS, ServerContainer, client_manager, with_transport
+from .async_services import AsyncWireService, AsyncWireServiceImpl, Awaited
+from .conftest import TRANSPORTS, ServerContainer, client_manager, wire, with_transport
 from .services import WireService
 
 CONFORMANCE = "sw-conformance-component"
@@ -52,6 +55,7 @@ class ConformanceContainer(containers.DeclarativeContainer):
     config = providers.Configuration()
     services = providers.Container(ServiceContainer, config=config)
     conformance = providers.Singleton(ConformanceServiceImpl)
+    async_wire = providers.Singleton(AsyncWireServiceImpl)
 
 
 def boot(container: containers.DeclarativeContainer, config: dict[str, Any]) -> HttpServer:
@@ -73,15 +77,23 @@ def conformance_url() -> Iterator[str]:
 
 
 def conformance_client(url: str, transport: str, **extra: Any) -> ServiceManager:
+    components = {name: {"dispatch-json": [url]} for name in (CONFORMANCE, "async-wire-component")}
     config = {
-        "registry": {"type": "static", "components": {CONFORMANCE: {"dispatch-json": [url]}}},
+        "registry": {"type": "static", "components": components},
         "auth": {"credentials": {"token": "t1"}},
         **extra,
     }
     return ServiceContainer(config=providers.Object(with_transport(config, transport))).service_manager()
 
 
-# Header fields and credentials: typed settings, the same on both transports.
+# Header fields and credentials: typed settings, the same on every client.
+
+
+def context_of(manager: ServiceManager, transport: str) -> Callable[[], dict[str, str]]:
+    """The metadata a call arrives with, as the server sees it (awaited for ``[asyncio]``)."""
+    if transport == "asyncio":
+        return Awaited(manager.get_service(AsyncWireService, "dispatch-json")).context  # type: ignore[no-any-return]
+    return manager.get_service(ConformanceService, "dispatch-json").context
 
 
 def test_configured_header_fields_reach_the_server(conformance_url, transport):
@@ -91,11 +103,13 @@ def test_configured_header_fields_reach_the_server(conformance_url, transport):
         transport,
         http={
             "headers": {"X-Tenant": "acme", "X-Team": "core"},
-            "components": {CONFORMANCE: {"headers": {"X-Tenant": "acme-eu"}}},
+            "components": {
+                name: {"headers": {"X-Tenant": "acme-eu"}} for name in (CONFORMANCE, "async-wire-component")
+            },
         },
     )
     try:
-        seen = manager.get_service(ConformanceService, "dispatch-json").context()
+        seen = context_of(manager, transport)()
     finally:
         manager.close()
     assert seen["x-tenant"] == "acme-eu" and seen["x-team"] == "core"
@@ -106,10 +120,10 @@ def test_a_calls_metadata_wins_over_a_configured_header_field(conformance_url, t
     """A metadata key and a configured field of the same name: the call's value is sent, once."""
     manager = conformance_client(conformance_url, transport, http={"headers": {"X-Tenant": "configured"}})
     try:
-        proxy = manager.get_service(ConformanceService, "dispatch-json")
+        context = context_of(manager, transport)
         with call_options(metadata={"x-tenant": "this-call"}):
-            assert proxy.context()["x-tenant"] == "this-call"
-        assert proxy.context()["x-tenant"] == "configured"
+            assert context()["x-tenant"] == "this-call"
+        assert context()["x-tenant"] == "configured"
     finally:
         manager.close()
 
@@ -155,11 +169,11 @@ def test_a_token_that_changes_goes_through_auth_credentials_on_both_transports(c
         conformance_url, transport, auth={"credentials": {"provider": f"{__name__}:rotating_token"}}
     )
     try:
-        proxy = manager.get_service(ConformanceService, "dispatch-json")
-        assert proxy.context()["authorization"] == "Bearer t1"
-        assert proxy.context()["authorization"] == "Bearer t2"
+        context = context_of(manager, transport)
+        assert context()["authorization"] == "Bearer t1"
+        assert context()["authorization"] == "Bearer t2"
         with pytest.raises(UnauthenticatedException):
-            proxy.context()
+            context()
     finally:
         manager.close()
     assert ISSUED == ["t1", "t2", "expired"]
@@ -423,14 +437,16 @@ def http_answer(status: int, body: bytes, *headers: str) -> bytes:
     return (head + "".join(f"{h}\r\n" for h in headers) + "\r\n").encode() + body
 
 
-def send_directly(manager: ServiceManager, url: str) -> Any:
+def send_directly(manager: ServiceManager, url: str, transport: str = "pool") -> Any:
     """Send one call through the dispatch-json channel's transport, as the pipeline (and the CLI) does."""
-    transport = manager.transport_for(DispatchJsonChannel)
+    channel = manager.transport_for(DispatchJsonChannel)
     body = b'{"args": ["x"], "kwargs": {}}'
     request = Request(
         "wire-component/wire-test/hello", body, "application/json", {}, time.monotonic() + 5, 2.0, 5.0
     )
-    return transport.send(url, request)  # type: ignore[union-attr]
+    if transport == "asyncio":
+        return asyncio.run(channel.send_async(url, request))  # type: ignore[union-attr]
+    return channel.send(url, request)  # type: ignore[union-attr]
 
 
 def test_both_transports_return_the_answers_header_fields_as_its_metadata(canned, transport):
@@ -452,7 +468,7 @@ def test_both_transports_return_the_answers_header_fields_as_its_metadata(canned
     )
     manager = client_manager(server.url, transport)
     try:
-        response = send_directly(manager, server.url)
+        response = send_directly(manager, server.url, transport)
     finally:
         manager.close()
     assert response.status == 200 and response.body == b'{"result": "x"}'
@@ -467,12 +483,13 @@ def test_both_transports_return_the_answers_header_fields_as_its_metadata(canned
 ENVELOPE = json.dumps({"error": {"type": "Refused", "message": "refused here"}}).encode()
 
 
-def outcome(manager: ServiceManager) -> tuple[str, Any, Any, str]:
-    """What a caller sees: the exception's type, status, sent flag and message."""
+def outcome(manager: ServiceManager, transport: str = "pool") -> tuple[str, Any, Any, str]:
+    """What a caller sees: the exception's type, status, sent flag and message (paths as wire-test's)."""
     try:
-        manager.get_service(WireService, "dispatch-json").hello("x")
+        wire(manager, transport, "dispatch-json").hello("x")
     except Exception as exc:  # the outcome under test
-        return type(exc).__name__, getattr(exc, "status", None), getattr(exc, "sent", None), str(exc)
+        message = str(exc).replace("async-wire-component/async-wire/", "wire-component/wire-test/")
+        return type(exc).__name__, getattr(exc, "status", None), getattr(exc, "sent", None), message
     return "returned", None, None, ""
 
 
@@ -480,8 +497,8 @@ STATUSES = [400, 401, 403, 404, 408, 413, 415, 429, 431, 500, 502, 503, 504]
 
 
 @pytest.mark.parametrize("body", [ENVELOPE, b""], ids=["envelope", "empty"])
-def test_every_status_is_the_same_exception_on_both_transports(canned, body):
-    """Each status, with the error envelope or an empty body, raises the same on the pool and requests."""
+def test_every_status_is_the_same_exception_on_every_client(canned, body):
+    """Each status, with the error envelope or an empty body, raises the same on every client."""
     server = canned(
         lambda head: http_answer(
             int(head.split(b"x-status: ")[1].split(b"\r\n")[0]), body, "Content-Type: application/json"
@@ -493,10 +510,10 @@ def test_every_status_is_the_same_exception_on_both_transports(canned, body):
         try:
             for status in STATUSES:
                 with call_options(metadata={"x-status": str(status)}):
-                    seen.setdefault(transport, {})[status] = outcome(manager)
+                    seen.setdefault(transport, {})[status] = outcome(manager, transport)
         finally:
             manager.close()
-    assert seen["pool"] == seen["requests"]
+    assert seen["pool"] == seen["requests"] == seen["asyncio"]
     pool = seen["pool"]
     for status in (408, 413, 431, 500):
         assert pool[status][:2] == ("RemoteServiceException", status), pool[status]
@@ -524,7 +541,7 @@ def test_a_413_sent_before_the_upload_ended_is_read_by_both_transports(transport
     manager = client_manager(f"http://127.0.0.1:{listener.getsockname()[1]}", transport, calls={"timeout": 5})
     try:
         with pytest.raises(RemoteServiceException) as caught:
-            manager.get_service(WireService, "dispatch-json").hello("x" * 9 * 1024 * 1024)
+            wire(manager, transport, "dispatch-json").hello("x" * 9 * 1024 * 1024)
     finally:
         manager.close()
         listener.close()
@@ -546,7 +563,7 @@ def test_the_embedded_servers_413_and_431_are_the_documented_errors_on_both_tran
     """A body over max_body_size is 413, a head over max_header_size 431; the connection then serves on."""
     manager = client_manager(f"http://127.0.0.1:{strict_server.port}", transport, calls={"timeout": 5})
     try:
-        proxy = manager.get_service(WireService, "dispatch-msgpack")
+        proxy = wire(manager, transport)
         with pytest.raises(RemoteServiceException) as too_large:
             proxy.hello("x" * 2 * 1024 * 1024)
         with (
@@ -575,7 +592,7 @@ def test_a_connection_attempt_that_runs_out_is_a_connect_timeout_on_both_transpo
             )
             try:
                 with pytest.raises(ServiceTimeoutException) as info:
-                    manager.get_service(WireService, "dispatch-json").hello("x")
+                    wire(manager, transport, "dispatch-json").hello("x")
             finally:
                 manager.close()
             assert info.value.limit == "connect" and info.value.sent is False, transport
@@ -606,11 +623,11 @@ def test_a_failure_after_sending_is_classified_alike(canned, answer, expected):
         )
         try:
             with pytest.raises(expected) as info:
-                manager.get_service(WireService, "dispatch-json").hello("x")
+                wire(manager, transport, "dispatch-json").hello("x")
         finally:
             manager.close()
         seen[transport] = (type(info.value), info.value.sent)
-    assert seen["pool"] == seen["requests"] and seen["pool"][1] is True
+    assert seen["pool"] == seen["requests"] == seen["asyncio"] and seen["pool"][1] is True
 
 
 def test_an_unavailable_instance_is_not_sent_on_both_transports():
@@ -622,7 +639,7 @@ def test_an_unavailable_instance_is_not_sent_on_both_transports():
         manager = client_manager(f"http://127.0.0.1:{port}", transport)
         try:
             with pytest.raises(ServiceUnavailableException) as info:
-                manager.get_service(WireService, "dispatch-json").hello("x")
+                wire(manager, transport, "dispatch-json").hello("x")
         finally:
             manager.close()
         assert info.value.sent is False and f"cannot reach http://127.0.0.1:{port}" in str(info.value)
@@ -641,3 +658,29 @@ def test_the_operator_probe_sends_the_configured_header_fields(canned):
         probe.close()
     head = server.requests[0].decode("latin-1").lower()
     assert "\r\nx-tenant: acme" in head and "\r\nauthorization: bearer t1" in head
+
+
+THREADS: list[str] = []
+
+
+def record_thread(session: requests.Session, component: str) -> None:
+    session.hooks["response"].append(lambda response, **_: THREADS.append(threading.current_thread().name))
+
+
+def test_an_awaited_call_to_a_component_on_requests_runs_in_the_runtimes_thread_pool(base_url):
+    """requests has no asyncio side: an async method's call is sent by requests in a worker thread."""
+    THREADS.clear()
+    manager = client_manager(
+        base_url,
+        http={
+            "components": {"async-wire-component": {"client": "requests"}},
+            "session_customizers": [f"{__name__}:record_thread"],
+        },
+    )
+    try:
+        assert asyncio.run(manager.get_service(AsyncWireService, "dispatch-json").hello("via requests")) == (
+            "via requests"
+        )
+    finally:
+        manager.close()
+    assert len(THREADS) == 1 and THREADS[0].startswith("servicewire-pool")

@@ -1,4 +1,4 @@
-"""HTTP/1.1 conformance on raw sockets: the embedded server and the WSGI application under gunicorn.
+"""HTTP/1.1 conformance on raw sockets: the embedded server (on threads and on asyncio) and gunicorn.
 
 Every case sends bytes as a client (or an attacker) would and checks the answers a user would
 check: statuses, their order, whether the connection stays open. Each runs against both
@@ -77,18 +77,34 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def embedded(certificates: dict[str, str]) -> Iterator[Target]:
+def embedded_servers(certificates: dict[str, str], engine: str) -> Iterator[Target]:
     servers = []
     for tls in (None, {"certfile": certificates["server.pem"], "keyfile": certificates["server.key"]}):
         server = HttpServer(host="127.0.0.1", port=0, threads=4, tls=tls)
         container = ServerContainer()
-        container.config.from_dict({"registry": {"type": "static"}, "http": HTTP})
+        container.config.from_dict({"registry": {"type": "static"}, "http": {**HTTP, "server": engine}})
         server.boot(container)
         servers.append(server)
-    yield Target("embedded", servers[0].port, servers[1].port, certificates["ca.pem"])
+    yield Target(
+        "embedded" if engine == "threads" else engine,
+        servers[0].port,
+        servers[1].port,
+        certificates["ca.pem"],
+    )
     for server in servers:
         server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def embedded(certificates: dict[str, str]) -> Iterator[Target]:
+    """The embedded server on threads (the engine of services with any ``def`` method)."""
+    yield from embedded_servers(certificates, "threads")
+
+
+@pytest.fixture(scope="module")
+def asyncio_engine(certificates: dict[str, str]) -> Iterator[Target]:
+    """The embedded server on its asyncio loop (``http.server: asyncio``): the same answers."""
+    yield from embedded_servers(certificates, "asyncio")
 
 
 def start_gunicorn(port: int, tls: dict[str, str] | None) -> subprocess.Popen[str]:
@@ -156,7 +172,7 @@ def gunicorn(certificates: dict[str, str]) -> Iterator[Target]:
             process.wait(timeout=30)
 
 
-@pytest.fixture(params=["embedded", "gunicorn"])
+@pytest.fixture(params=["embedded", "asyncio_engine", "gunicorn"])
 def target(request: pytest.FixtureRequest) -> Target:
     return request.getfixturevalue(request.param)  # type: ignore[no-any-return]
 
@@ -280,9 +296,14 @@ def test_a_call_with_content_length_is_answered(target):
 def test_a_chunked_body_is_read(target):
     body = b'{"args": ["chunked"]}'
     data = (
-        f"POST {HELLO} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-        "Transfer-Encoding: chunked\r\n\r\n"
-    ).encode() + f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n"
+        (
+            f"POST {HELLO} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n"
+        ).encode()
+        + f"{len(body):x}\r\n".encode()
+        + body
+        + b"\r\n0\r\n\r\n"
+    )
     answers = exchange(target.port, data)
     assert statuses(answers) == [200]
     assert json.loads(answers[0].body) == {"result": "chunked"}
@@ -353,6 +374,23 @@ def test_a_doubled_deadline_is_refused(target):
     answers = exchange(target.port, post(extra=extra))
     assert statuses(answers) == [400]
     assert b"sw-timeout-ms" in answers[0].body
+
+
+@pytest.mark.parametrize(
+    "value", ["nan", "-5", "1e3", "5_000", "+5000", "5000.0", "12345678901", "0x10", "5 000", ""]
+)
+def test_a_malformed_deadline_is_refused(target, value):
+    """sw-timeout-ms is 1 to 10 ASCII digits: anything else is 400, never a silently dropped deadline."""
+    answers = exchange(target.port, post(extra=f"sw-timeout-ms: {value}\r\n"))
+    assert statuses(answers) == [400]
+    assert b"sw-timeout-ms" in answers[0].body and b"1 to 10 ASCII digits" in answers[0].body
+
+
+@pytest.mark.parametrize(
+    ("value", "status"), [("5000", 200), ("0005000", 200), ("9999999999", 200), ("0", 504)]
+)
+def test_a_well_formed_deadline_is_kept(target, value, status):
+    assert statuses(exchange(target.port, post(extra=f"sw-timeout-ms: {value}\r\n"))) == [status]
 
 
 # pipelining (RFC 9112, 9.3.2)

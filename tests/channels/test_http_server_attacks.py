@@ -31,7 +31,16 @@ from .services import WireService
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def boot(tls: dict[str, str] | None = None, threads: int | None = None, **http: object) -> HttpServer:
+@pytest.fixture(params=["threads", "asyncio"])
+def engine(request: pytest.FixtureRequest) -> str:
+    """Each way the embedded server runs (``http.server``): the same attacks, the same outcome."""
+    return str(request.param)
+
+
+def boot(
+    engine: str, tls: dict[str, str] | None = None, threads: int | None = None, **http: object
+) -> HttpServer:
+    http["server"] = engine
     server = HttpServer(host="127.0.0.1", port=0, threads=threads, tls=tls)
     container = ServerContainer()
     container.config.from_dict({"registry": {"type": "static"}, "http": http})
@@ -86,9 +95,9 @@ def client_hello() -> bytes:
     return outgoing.read()
 
 
-def test_connections_reset_during_the_tls_handshake_do_not_stop_the_server(certificates):
+def test_connections_reset_during_the_tls_handshake_do_not_stop_the_server(certificates, engine):
     """One byte, or a ClientHello, then a reset: each closes that connection only; calls go on."""
-    server = boot(tls={"certfile": certificates["server.pem"], "keyfile": certificates["server.key"]})
+    server = boot(engine, tls={"certfile": certificates["server.pem"], "keyfile": certificates["server.key"]})
     manager = client_manager(
         f"https://127.0.0.1:{server.port}",
         calls={"timeout": 5},
@@ -108,12 +117,12 @@ def test_connections_reset_during_the_tls_handshake_do_not_stop_the_server(certi
         server.shutdown()
 
 
-def test_clients_that_never_read_their_answers_hold_no_worker():
+def test_clients_that_never_read_their_answers_hold_no_worker(engine):
     """4 connections pipeline calls with big answers and read none: other calls are still answered fast.
 
     With 0.2, each such connection held a worker in ``sendall`` until ``write_timeout`` (30 s).
     """
-    server = boot(threads=4, max_body_size=4 * 1024 * 1024)
+    server = boot(engine, threads=4, max_body_size=4 * 1024 * 1024)
     manager = client_manager(f"http://127.0.0.1:{server.port}", calls={"timeout": 5})
     message = json.dumps({"args": ["x" * 256 * 1024]}).encode()
     request = invoke_head(server.port, len(message)) + message
@@ -151,14 +160,12 @@ def test_clients_that_never_read_their_answers_hold_no_worker():
         server.shutdown()
 
 
-def test_a_header_is_refused_as_it_grows_past_max_header_size():
+def test_a_header_is_refused_as_it_grows_past_max_header_size(engine):
     """A header that never ends is refused with 431 once the head passes the limit, not buffered."""
-    server = boot(max_header_size=8 * 1024)
+    server = boot(engine, max_header_size=8 * 1024)
     try:
         sock = socket.create_connection(("127.0.0.1", server.port))
-        sock.sendall(
-            b"POST /invoke/wire-component/wire-test/hello HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: "
-        )
+        sock.sendall(b"POST /invoke/wire-component/wire-test/hello HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ")
         sent = 0
         status = None
         chunk = b"a" * 16384
@@ -183,9 +190,9 @@ def test_a_header_is_refused_as_it_grows_past_max_header_size():
         server.shutdown()
 
 
-def test_one_address_cannot_take_the_whole_connection_cap():
+def test_one_address_cannot_take_the_whole_connection_cap(engine):
     """60 half-sent connections from 127.0.0.2, cap 60: calls from 127.0.0.1 are still answered."""
-    server = boot(max_connections=60, max_connections_per_peer=20, header_timeout=30)
+    server = boot(engine, max_connections=60, max_connections_per_peer=20, header_timeout=30)
     manager = client_manager(f"http://127.0.0.1:{server.port}", calls={"timeout": 5})
     attackers = []
     try:
@@ -269,9 +276,9 @@ def test_the_connection_cap_stays_below_the_descriptor_limit():
     assert errors.count("cannot accept") <= 3, errors[-2000:]
 
 
-def test_an_argument_over_max_body_size_is_the_documented_413_error():
+def test_an_argument_over_max_body_size_is_the_documented_413_error(engine):
     """A 9 MiB argument against the default 8 MiB limit: the client reads the 413, not a reset."""
-    server = boot()
+    server = boot(engine)
     manager = client_manager(f"http://127.0.0.1:{server.port}", calls={"timeout": 5})
     try:
         proxy = manager.get_service(WireService, preferred_channel="dispatch-msgpack")
@@ -284,12 +291,16 @@ def test_an_argument_over_max_body_size_is_the_documented_413_error():
         server.shutdown()
 
 
-def test_100_continue_comes_only_after_authentication():
+def test_100_continue_comes_only_after_authentication(engine):
     """With auth on, a caller without a valid token gets 401 before its body is read; one with it, 100."""
     server = HttpServer(host="127.0.0.1", port=0)
     container = ServerContainer()
     container.config.from_dict(
-        {"registry": {"type": "static"}, "auth": {"bearer": {"tokens": {"s3cret": {"subject": "alice"}}}}}
+        {
+            "registry": {"type": "static"},
+            "auth": {"bearer": {"tokens": {"s3cret": {"subject": "alice"}}}},
+            "http": {"server": engine},
+        }
     )
     server.boot(container)
     body = json.dumps({"args": ["x" * 1000]}).encode()

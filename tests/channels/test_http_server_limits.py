@@ -31,17 +31,24 @@ LIMITS = {
 }
 
 
-def boot(**http: object) -> HttpServer:
+@pytest.fixture(scope="module", params=["threads", "asyncio"])
+def engine(request: pytest.FixtureRequest) -> str:
+    """Each way the embedded server runs (``http.server``): the same limits, the same outcome."""
+    return str(request.param)
+
+
+def boot(engine: str, **http: object) -> HttpServer:
     server = HttpServer(host="127.0.0.1", port=0)
     container = ServerContainer()
-    container.config.from_dict({"registry": {"type": "static"}, "http": {**LIMITS, **http}})
+    config = {"registry": {"type": "static"}, "http": {**LIMITS, **http, "server": engine}}
+    container.config.from_dict(config)
     server.boot(container)
     return server
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[HttpServer]:
-    http = boot()
+def server(engine: str) -> Iterator[HttpServer]:
+    http = boot(engine)
     yield http
     http.shutdown()
 
@@ -210,8 +217,8 @@ def test_header_limits_answer_431(server, extra, what):
     assert status_of(answer) == 431, what
 
 
-def test_at_the_connection_cap_the_oldest_idle_connection_makes_room():
-    server = boot(max_connections=10)
+def test_at_the_connection_cap_the_oldest_idle_connection_makes_room(engine):
+    server = boot(engine, max_connections=10)
     try:
         idle = [connect(server.port) for _ in range(10)]
         time.sleep(0.3)  # let the server register them all as idle
@@ -226,8 +233,8 @@ def test_at_the_connection_cap_the_oldest_idle_connection_makes_room():
         server.shutdown()
 
 
-def test_at_the_connection_cap_with_none_idle_a_new_connection_is_refused_fast():
-    server = boot(max_connections=5)
+def test_at_the_connection_cap_with_none_idle_a_new_connection_is_refused_fast(engine):
+    server = boot(engine, max_connections=5)
     try:
         busy = [connect(server.port) for _ in range(5)]
         for sock in busy:

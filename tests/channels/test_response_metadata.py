@@ -8,6 +8,7 @@ client transports, the WSGI application, the headers on the wire) and the rules 
 from __future__ import annotations
 
 import io
+from abc import abstractmethod
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,16 +18,25 @@ from dependency_injector import containers, providers
 
 from channels.http import HttpServer, ServiceApplication
 from container import (
+    AbstractComponent,
+    ChannelAddress,
+    Component,
     ConfigurationException,
-    LocalServiceException,
     RemoteServiceException,
+    Service,
     ServiceContainer,
+    ServiceInstanceProvider,
+    call_context,
     call_options,
+    component,
+    implementation,
     last_response,
+    service,
     set_response_metadata,
 )
 
-from .conftest import client_manager
+from .async_services import AsyncWireServiceImpl
+from .conftest import client_manager, wire
 from .services import InsufficientFunds, WireService, WireServiceImpl
 
 
@@ -44,6 +54,7 @@ class Host(containers.DeclarativeContainer):
     server_interceptors = providers.List(providers.Object(answer_with_metadata))
     services = providers.Container(ServiceContainer, config=config, server_interceptors=server_interceptors)
     wire = providers.Singleton(WireServiceImpl)
+    async_wire = providers.Singleton(AsyncWireServiceImpl)
 
 
 @pytest.fixture(scope="module")
@@ -59,10 +70,10 @@ def base_url() -> Iterator[str]:
 
 @pytest.mark.parametrize("channel", ["dispatch-json", "dispatch-msgpack"])
 def test_the_caller_reads_the_answers_metadata(base_url, channel, transport):
-    """Both client transports return the answer's headers as its metadata, for results and errors."""
+    """Every client returns the answer's headers as its metadata, for results and errors."""
     manager = client_manager(base_url, transport)
     try:
-        proxy = manager.get_service(WireService, channel)
+        proxy = wire(manager, transport, channel)
         with call_options(metadata={"x-echo": "ping"}), last_response() as response:
             assert proxy.hello("hi") == "hi"
         assert dict(response.metadata) == {"x-served-by": "interceptor", "x-echo": "ping"}
@@ -114,10 +125,66 @@ def test_the_wsgi_application_sends_the_answers_metadata():
     )
 
 
-def test_set_response_metadata_outside_a_call_and_with_reserved_keys_is_refused():
-    """Outside a served call there is no answer to set metadata on; HTTP's own headers are refused."""
-    with pytest.raises(LocalServiceException, match="outside a served call"):
-        set_response_metadata({"x-anything": "1"})
+def test_set_response_metadata_outside_a_served_call_checks_the_pairs_and_does_nothing_else():
+    """No answer to carry them (a direct call, a test): no error; a key not allowed still is one."""
+    assert set_response_metadata({"x-anything": "1"}) is None
+    with pytest.raises(ConfigurationException, match="'date'"):
+        set_response_metadata({"date": "yesterday"})
+
+
+@service(name="rm-stock")
+class Stock(Service):
+    @abstractmethod
+    def reserve(self, sku: str) -> str: ...
+
+
+@component(name="rm-stock-component", services=[Stock])
+class StockComponent(Component):
+    pass
+
+
+@implementation()
+class StockImpl(Stock):
+    """README's InventoryServiceImpl: reads the caller's metadata, sets the answer's."""
+
+    def reserve(self, sku: str) -> str:
+        context = call_context()
+        set_response_metadata({"stock-left": "7"})
+        return f"{sku} for {context.metadata.get('tenant', '-') if context else 'a direct caller'}"
+
+
+@implementation()
+class StockComponentImpl(AbstractComponent, StockComponent):
+    def get_addresses(self, port: int) -> list[ChannelAddress]:
+        return [ChannelAddress("dispatch-json", f"http://127.0.0.1:{port}")]
+
+
+class StockApp(containers.DeclarativeContainer):
+    config = providers.Configuration(default={"registry": {"type": "static"}})
+    services = providers.Container(ServiceContainer, config=config)
+    stock_impl = providers.Singleton(StockImpl)
+    stock = ServiceInstanceProvider(Stock)
+
+
+def test_an_implementation_using_the_call_apis_works_injected_and_served():
+    """The local shortcut hands out the implementation itself: no served call, so call_context()
+    is None and set_response_metadata() does nothing; through a channel the same code answers
+    with its metadata."""
+    app = StockApp()
+    injected = app.stock()
+    assert isinstance(injected, StockImpl), "hosted here: the local shortcut"
+    with call_options(metadata={"tenant": "acme"}), last_response() as direct:
+        assert injected.reserve("cup") == "cup for a direct caller"
+    assert (direct.calls, dict(direct.metadata)) == (0, {})
+    server = HttpServer()
+    server.boot(app)
+    try:
+        served = server.manager.proxy(Stock, "dispatch-json")
+        with call_options(metadata={"tenant": "acme"}), last_response() as answer:
+            assert served.reserve("cup") == "cup for acme"
+        assert answer.metadata["stock-left"] == "7"
+    finally:
+        server.shutdown()
 
 
 def reserved(call: Any, call_next: Any) -> Any:

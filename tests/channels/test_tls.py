@@ -1,8 +1,9 @@
-"""TLS and mutual TLS with certificates made at test time (trustme), on both client transports.
+"""TLS and mutual TLS with certificates made at test time (trustme), on every client.
 
-The pool (the default) and requests (``http.client: requests``) verify the server the same way:
-certifi's bundle by default, or a CA file or a folder given as ``http.tls.verify``; both present
-a client certificate from ``http.tls.cert`` (and ``key``).
+The pool (the default), requests (``http.client: requests``) and the pool's asyncio side (calls
+of ``async def`` methods) verify the server the same way: certifi's bundle by default, or a CA
+file or a folder given as ``http.tls.verify``; all present a client certificate from
+``http.tls.cert`` (and ``key``).
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from dependency_injector import providers
 from channels.http import HttpServer
 from container import ServiceContainer, ServiceManager, ServiceUnavailableException
 
-from .conftest import ServerContainer
-from .services import WireService
+from .conftest import ServerContainer, wire, with_transport
 
 
 class Certificates:
@@ -77,19 +77,23 @@ def mtls_server(certificates: Certificates) -> Iterator[HttpServer]:
     server.shutdown()
 
 
-def client(port: int, transport: str, **tls: object) -> ServiceManager:
+def client(port: int, transport: str, **tls: object) -> tuple[ServiceManager, str]:
     url = f"https://127.0.0.1:{port}"
+    components = {name: {"dispatch-msgpack": [url]} for name in ("wire-component", "async-wire-component")}
     config = {
-        "registry": {"type": "static", "components": {"wire-component": {"dispatch-msgpack": [url]}}},
+        "registry": {"type": "static", "components": components},
         "calls": {"timeout": 10},
-        "http": {"tls": tls, "client": transport},
+        "http": {"tls": tls},
     }
-    return ServiceContainer(config=providers.Object(config)).service_manager()
+    return ServiceContainer(
+        config=providers.Object(with_transport(config, transport))
+    ).service_manager(), transport
 
 
-def call(manager: ServiceManager, text: str = "over TLS") -> str:
+def call(client: tuple[ServiceManager, str], text: str = "over TLS") -> str:
+    manager, transport = client
     try:
-        return manager.get_service(WireService, preferred_channel="dispatch-msgpack").hello(text)
+        return wire(manager, transport).hello(text)  # type: ignore[no-any-return]
     finally:
         manager.close()
 

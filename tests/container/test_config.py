@@ -132,3 +132,55 @@ def test_settings_errors_name_the_full_key_path(config, message):
 
     with pytest.raises(ConfigurationException, match=message):
         Settings(config)
+
+
+# YAML's booleans where a word is expected
+
+
+def test_an_unquoted_off_is_read_as_off():
+    """`dashboard: off` and `client: off` as README and the docs write them (YAML reads false)."""
+    import yaml
+
+    from container.plugin import Settings
+
+    settings = Settings(
+        yaml.safe_load(
+            "auth:\n  expose: {dashboard: off, metrics: no, health: open}\n"
+            "observability:\n  call_log: {client: off, server: off}\n"
+        )
+    )
+    assert (settings.auth.expose.dashboard, settings.auth.expose.metrics) == ("off", "off")
+    assert (settings.auth.expose.health, settings.auth.expose.report) == ("open", "authenticated")
+    assert (settings.observability.call_log.client, settings.observability.call_log.server) == ("off", "off")
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("auth:\n  expose: {dashboard: on}\n", "auth.expose.dashboard"),
+        ("observability:\n  call_log: {client: yes}\n", "observability.call_log.client"),
+    ],
+)
+def test_an_unquoted_on_is_refused_because_it_could_mean_several_words(text, key):
+    import yaml
+
+    from container.plugin import Settings
+
+    with pytest.raises(ConfigurationException) as info:
+        Settings(yaml.safe_load(text))
+    message = str(info.value)
+    assert message.startswith(f"config key '{key}' is true (YAML reads on, yes and true as a boolean)")
+    assert "quoted if YAML would read it as a boolean" in message
+
+
+def test_a_boolean_where_a_word_is_expected_says_quote_it():
+    import yaml
+
+    from container.plugin import Settings
+
+    with pytest.raises(ConfigurationException) as info:
+        Settings(yaml.safe_load("interceptors:\n  client: [off]\n"))
+    assert str(info.value).startswith("config key 'interceptors.client[0]' has an invalid value (")
+    assert str(info.value).endswith(
+        "YAML reads on, off, yes, no, true and false as booleans: quote a word meant as text"
+    )

@@ -6,10 +6,14 @@ the codec; no name is in both ``container`` and ``container.plugin``, and every 
 it, silently, so code written against an older surface runs under ``-W error``.
 """
 
+import importlib
+import inspect
 import json
+import pydoc
 import subprocess
 import sys
 import types
+import typing
 from pathlib import Path
 
 import pytest
@@ -125,12 +129,6 @@ PLUGIN_API = {
     "URLShape",
     "url_problem",
     "redact_credentials",
-    # the codecs a channel names (from container.codec)
-    "Codec",
-    "CODECS",
-    "JSON_CODEC",
-    "MSGPACK_CODEC",
-    "codec_for",
     # calls and interceptors
     "Call",
     "Invocation",
@@ -212,6 +210,11 @@ MOVED = {
     "MethodCodec": ("container.plugin", container.codec),
     "CodecErrorKind": ("container.plugin", container.codec),
     "decode_error": ("container.plugin", container.codec),
+    "Codec": ("container.plugin", container.codec),
+    "CODECS": ("container.plugin", container.codec),
+    "JSON_CODEC": ("container.plugin", container.codec),
+    "MSGPACK_CODEC": ("container.plugin", container.codec),
+    "codec_for": ("container.plugin", container.codec),
 }
 
 
@@ -237,6 +240,12 @@ def test_the_two_surfaces_are_disjoint():
     assert set(container.__all__) & set(container.plugin.__all__) == set()
 
 
+def test_each_public_name_has_one_public_module():
+    """No name is in two of container, container.plugin and container.codec."""
+    surfaces = [set(container.__all__), set(container.plugin.__all__), set(container.codec.__all__)]
+    assert not (surfaces[0] & surfaces[1]) | (surfaces[0] & surfaces[2]) | (surfaces[1] & surfaces[2])
+
+
 def test_the_lengths_a_user_prints_show_two_disjoint_lists():
     """`python -c "import container; print(len(container.__all__))"` and the same for the plugin API."""
     script = (
@@ -257,15 +266,52 @@ def test_the_lengths_a_user_prints_show_two_disjoint_lists():
     ids=lambda module: module.__name__,
 )
 def test_every_public_name_belongs_to_its_public_module(module):
-    """A public class or function reads as its public import: ``container.ServiceManager``.
-
-    The codec names container.plugin re-exports belong to container.codec.
-    """
+    """A public class or function reads as its public import: ``container.ServiceManager``."""
     for name in module.__all__:
         value = getattr(module, name)
         if _class_or_function(value):
-            home = "container.codec" if name in CODEC_API else module.__name__
-            assert value.__module__ == home, f"{module.__name__}.{name} says it is from {value.__module__}"
+            assert value.__module__ == module.__name__, (
+                f"{module.__name__}.{name} says it is from {value.__module__}"
+            )
+
+
+INTROSPECTED = ["container", "container.plugin", "container.codec", "channels.http"]
+
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [(module, name) for module in INTROSPECTED for name in importlib.import_module(module).__all__],
+)
+def test_every_public_name_can_be_introspected(module, name):
+    """typing.get_type_hints, inspect.signature and pydoc work on every public name.
+
+    Re-homing a class (its ``__module__`` is its public module) must not leave string
+    annotations that only resolve where the class was written (``ClassVar``, ``Mapping``).
+    """
+    value = getattr(importlib.import_module(module), name)
+    if _class_or_function(value):
+        typing.get_type_hints(value)
+        if callable(value):
+            try:
+                inspect.signature(value)
+            except ValueError:  # "no signature found": a class inspect cannot read, not an error
+                pass
+    if not isinstance(value, str):  # help("text") looks a name up instead
+        assert pydoc.render_doc(value, renderer=pydoc.plaintext)
+
+
+def test_help_on_a_frozen_call_shows_its_fields():
+    """The reviewer's case: help(Invocation) raised NameError ('ClassVar' is not defined)."""
+    text = pydoc.render_doc(container.plugin.Invocation, renderer=pydoc.plaintext)
+    assert "class Invocation" in text and "method" in text
+    assert "context" in str(inspect.signature(container.plugin.Invocation))
+
+
+def test_selectors_are_read_only():
+    """SELECTORS is process-wide: nobody can add a selector one container would see in another."""
+    with pytest.raises(TypeError):
+        container.plugin.SELECTORS["fastest"] = container.FirstURLSelector  # type: ignore[index]
+    assert sorted(container.plugin.SELECTORS) == ["first", "least-in-flight", "random", "round-robin"]
 
 
 def test_reprs_and_wire_names_read_the_public_module():
@@ -318,6 +364,7 @@ def test_old_imports_run_under_w_error():
             "from container import CATALOG, HealthCheckManager, find_service_manager_provider, Settings",
             "from container.plugin import Channel, ChannelAddress, ServiceManager, ConfigurationException",
             "from container.codec import OK, BAD_REQUEST, INTERNAL_ERROR, ERROR_TYPES, MSGPACK_CODEC",
+            "from container.plugin import JSON_CODEC, Codec, codec_for",
             "from container.plugin import Status",
             "assert OK is Status.OK and INTERNAL_ERROR == 500 and ERROR_TYPES[BAD_REQUEST] == 'BadRequest'",
             "print('ok')",

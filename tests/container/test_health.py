@@ -183,3 +183,38 @@ def test_checks_are_made_by_the_container_and_a_broken_one_is_an_error_in_the_do
     broken = checks["UnbuildableChecks"]
     assert broken["status"] == "ERROR"
     assert broken["details"].startswith("cannot create UnbuildableChecks: TypeError: ")
+
+
+class DiskChecks:
+    """Declared for every component (below, inside the test): applies where a container provides it."""
+
+    @health_check(name="disk")
+    def disk(self):
+        return HealthStatus.ERROR, "disk full"
+
+
+class RepoWithDiskChecks(RepoContainer):
+    repository = providers.Singleton(Repository, reachable=True)
+    checks = providers.Singleton(RepositoryChecks, repository=repository)
+    disk_checks = providers.Singleton(DiskChecks)
+
+
+def health_of(container: containers.DeclarativeContainer) -> tuple[int, list[str]]:
+    server = HttpServer()
+    details = {"expose": {"health_details": "open"}}
+    container.config.from_dict({"registry": {"type": "static"}, "auth": details})
+    server.boot(container)
+    try:
+        response = requests.get(f"http://127.0.0.1:{server.port}/health/ht-repo-component", timeout=10)
+    finally:
+        server.shutdown()
+    return response.status_code, sorted(check["name"] for check in response.json()["checks"])
+
+
+def test_checks_for_every_component_apply_only_where_a_container_provides_them():
+    """Another application's `@health_checks()` in the same process makes no container unhealthy."""
+    without = health_of(RepoContainer())
+    health_checks()(DiskChecks)  # any module of the process may declare one, at any time
+    assert health_of(RepoContainer()) == without, "a container that does not provide it: unchanged"
+    status, names = health_of(RepoWithDiskChecks())
+    assert status == 503 and "disk" in names, "the container that provides it: its checks count"

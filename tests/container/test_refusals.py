@@ -7,10 +7,13 @@ declaration is refused by ``@service`` itself.
 
 from __future__ import annotations
 
+import dataclasses
 from abc import abstractmethod
-from collections.abc import AsyncIterator, Generator, Iterator
-from typing import Any, ClassVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Iterator
+from typing import Any, ClassVar, Optional
 
+import attrs
+import msgspec
 import pytest
 from dependency_injector import containers, providers
 
@@ -155,6 +158,118 @@ def test_an_import_path_that_does_not_import_is_refused_naming_the_key(config, k
     assert f"config key '{key}'" in message and "cannot import" in message
 
 
+# what the configuration names: methods, components, sections
+
+
+@pytest.mark.parametrize(
+    ("key", "why"),
+    [
+        ("rf-ledger.balanec", "it names no method of component 'rf-ledger-component'"),
+        ("balanec", "it names no method of component 'rf-ledger-component'"),
+        ("rf-ledgr.balance", "component 'rf-ledger-component' has no service 'rf-ledgr'"),
+    ],
+)
+def test_a_method_key_that_names_no_method_is_refused_listing_the_methods(key, why):
+    message = refused_at_boot_and_at_injection(
+        {"registry": STATIC, "components": {"rf-ledger-component": {"methods": {key: {"timeout": 2}}}}}
+    )
+    assert f"config key 'components.rf-ledger-component.methods.{key}' is unknown: {why}" in message
+    assert "its methods: rf-ledger.balance, rf-ledger.close_books, rf-ledger.audit" in message
+
+
+def test_a_misspelt_method_rule_is_refused_instead_of_dropping_the_authorization():
+    """The headline: a rule that would silently apply to nothing lets a clerk call an admin method."""
+    auth = {
+        "bearer": {"tokens": {"clerk-token": {"subject": "clerk", "roles": ["clerk"]}}},
+        "allow": ["authenticated"],
+    }
+    methods = {"rf-ledger.balanec": {"allow": ["role:admin"]}}
+    message = refused_at_boot_and_at_injection(
+        {"registry": STATIC, "auth": auth, "components": {"rf-ledger-component": {"methods": methods}}}
+    )
+    assert "'components.rf-ledger-component.methods.rf-ledger.balanec' is unknown" in message
+
+
+def test_method_keys_of_both_forms_that_name_methods_boot():
+    methods = {"rf-ledger.balance": {"timeout": 2}, "audit": {"idempotent": True}}
+    boot_with({"registry": STATIC, "components": {"rf-ledger-component": {"methods": methods}}})
+
+
+def test_a_method_key_of_a_component_this_client_calls_is_refused_when_the_container_is_created():
+    """A component declared by a class of the process is checked at creation, hosted or not."""
+    config = {
+        "registry": STATIC,
+        "components": {"rf-partial-component": {"methods": {"raed": {"timeout": 1}}}},
+    }
+    services = ServiceContainer(config=config)
+    with pytest.raises(
+        ConfigurationException, match="'components.rf-partial-component.methods.raed' is unknown"
+    ):
+        services.service_manager()
+
+
+def test_a_method_key_of_a_component_declared_later_is_refused_when_it_is_first_asked_for():
+    config = {
+        "registry": STATIC,
+        "components": {"rf-late-component": {"methods": {"rf-late.pign": {"timeout": 1}}}},
+    }
+    services = ServiceContainer(config=config)
+    manager = services.service_manager()
+    try:
+
+        @service(name="rf-late")
+        class Late(Service):
+            @abstractmethod
+            def ping(self) -> str: ...
+
+        @component(name="rf-late-component", services=[Late])
+        class LateComponent(Component):
+            pass
+
+        with pytest.raises(ConfigurationException) as info:
+            manager.get_service(Late)
+        assert "'components.rf-late-component.methods.rf-late.pign' is unknown" in str(info.value)
+        assert "its methods: rf-late.ping" in str(info.value)
+    finally:
+        manager.close()
+
+
+def test_an_unknown_top_level_section_is_logged_naming_it(caplog):
+    """Not refused: a plugin may read a section it does not declare (docs/concepts.md says why)."""
+    with caplog.at_level("WARNING", logger="servicewire"):
+        boot_with({"registry": STATIC, "componets": {"rf-ledger-component": {}}, "http": {}})
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith(
+        "config key 'componets' is not a section of servicewire or of any installed plugin"
+    )
+    assert "components" in warnings[0] and "serve" in warnings[0], "the declared sections are listed"
+
+
+def test_an_unknown_component_of_a_hosting_container_is_logged_naming_it(caplog):
+    with caplog.at_level("WARNING", logger="servicewire"):
+        boot_with({"registry": STATIC, "components": {"rf-ledgr-component": {"timeout": 2}}})
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(
+        w.startswith("config key 'components.rf-ledgr-component' names a component that no class")
+        for w in warnings
+    ), warnings
+
+
+@pytest.mark.parametrize("token", ["", "  ", "sha256:"])
+def test_an_empty_bearer_token_is_refused_naming_the_key(token):
+    auth = {"bearer": {"tokens": {token: {"subject": "ghost", "roles": ["admin"]}}}}
+    message = refused_at_boot_and_at_injection({"registry": STATIC, "auth": auth})
+    assert "config key 'auth.bearer.tokens' holds the empty token" in message
+
+
+def test_the_serve_section_is_typed():
+    """`serve` belongs to the CLI, which declares it: a misspelt key is refused like any other."""
+    message = refused_at_boot_and_at_injection({"registry": STATIC, "serve": {"setpu": "x:y"}})
+    assert message == "config key 'serve.setpu' is unknown; known keys there: setup"
+    boot_with({"registry": STATIC, "serve": {"setup": "samples.hello.demo:main"}})
+
+
 @service(name="rf-hosted-pigeon")
 class Pigeon(Service):
     @abstractmethod
@@ -249,6 +364,171 @@ def test_a_list_result_and_an_iterable_argument_are_fine():
         def lines(self, paths: list[str]) -> list[str]: ...
 
     assert Fine.__servicewire_meta__["name"] == "rf-fine"  # type: ignore[attr-defined]
+
+
+class Plain:
+    """A class the codec cannot build (no dataclass, attrs class, Struct or pydantic model)."""
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    y: int
+
+
+@attrs.define
+class Span:
+    start: int
+    end: int
+
+
+class Shape(msgspec.Struct):
+    points: list[Point]
+
+
+def declared(body: Callable[..., Any], name: str = "m") -> type:
+    """Declare a @service whose one method is ``body``."""
+    body.__name__ = name
+    return service(name=f"rf-shape-{name}")(type("Shapes", (Service,), {name: abstractmethod(body)}))
+
+
+def refusal(body: Callable[..., Any]) -> str:
+    with pytest.raises(TypeError) as info:
+        declared(body)
+    return str(info.value)
+
+
+def test_an_untyped_parameter_is_refused_at_service_naming_the_method_and_the_parameter():
+    def m(self, x) -> int: ...  # type: ignore[no-untyped-def]
+
+    message = refusal(m)
+    assert "Shapes.m: parameter 'x' has no type annotation" in message
+    assert "`def` and `async def` methods whose every parameter and result is annotated" in message
+
+
+def test_a_method_without_a_return_annotation_is_refused_and_told_about_none():
+    def m(self, x: int): ...  # type: ignore[no-untyped-def]
+
+    message = refusal(m)
+    assert "Shapes.m has no return annotation" in message and "`-> None`" in message
+
+
+def test_untyped_star_args_are_refused_and_typed_ones_are_fine():
+    def untyped(self, *values) -> int: ...  # type: ignore[no-untyped-def]
+
+    def untyped_kwargs(self, **options) -> int: ...  # type: ignore[no-untyped-def]
+
+    def typed(self, *values: int, **options: str) -> int: ...
+
+    assert "parameter '*values' has no type annotation" in refusal(untyped)
+    assert "parameter '**options' has no type annotation" in refusal(untyped_kwargs)
+    declared(typed, "typed")
+
+
+def test_self_needs_no_annotation_and_none_is_a_result():
+    def m(self) -> None: ...
+
+    declared(m, "nothing")
+
+
+@pytest.mark.parametrize(
+    ("annotation", "spelled"),
+    [
+        (Callable[[], int], "Callable[[], int]"),
+        (Plain, "Plain"),
+        (complex, "complex"),
+        (list[Plain], "list["),
+    ],
+)
+def test_a_parameter_type_the_codec_cannot_carry_is_refused(annotation, spelled):
+    def m(self, value: int) -> int: ...
+
+    m.__annotations__["value"] = annotation
+    message = refusal(m)
+    assert f"Shapes.m: parameter 'value' is typed {spelled}" in message
+    assert "which the codec cannot carry" in message
+
+
+@pytest.mark.parametrize(
+    "annotation",
+    [
+        Optional[Iterator[int]],  # noqa: UP045 - the typing spelling is the case
+        list[Iterator[int]],
+        Iterator[int] | None,
+        dict[str, Generator[int, None, None]],
+    ],
+)
+def test_a_stream_nested_in_a_result_is_refused(annotation):
+    """The stream check looks inside Optional, unions and containers, not only at the outer type."""
+
+    def m(self) -> int: ...
+
+    m.__annotations__["return"] = annotation
+    message = refusal(m)
+    assert "Shapes.m returns" in message and "because of" in message
+    assert "streaming results are not supported" in message
+
+
+def test_a_stream_argument_is_refused():
+    def m(self, values: Iterator[int]) -> int: ...
+
+    assert "streaming arguments are not supported" in refusal(m)
+
+
+@pytest.mark.parametrize("annotation", [Awaitable[int], Coroutine[None, None, int], Awaitable[int] | None])
+def test_an_awaitable_result_is_refused_with_the_async_def_way(annotation):
+    def m(self) -> int: ...
+
+    m.__annotations__["return"] = annotation
+    message = refusal(m)
+    assert "an awaitable, which no channel carries" in message
+    assert "`async def m(...) -> int`" in message
+
+
+def test_the_types_the_codec_carries_are_accepted():
+    def m(
+        self,
+        point: Point,
+        span: Span,
+        shape: Shape,
+        anything: Any,
+        some: object,
+        maybe: dict[str, list[Point]] | None,
+    ) -> tuple[Point, Span] | None: ...
+
+    declared(m, "carried")
+
+    async def a(self, shape: Shape) -> list[Shape]: ...
+
+    declared(a, "awaited")
+
+
+def test_an_unresolved_forward_reference_is_checked_when_it_resolves():
+    """A hint naming a class defined after the interface is checked when the method is described."""
+    import sys
+    import types
+
+    module = types.ModuleType("rf_forward_module")
+    sys.modules[module.__name__] = module
+    try:
+        exec(
+            "from abc import abstractmethod\n"
+            "from container import Service, service\n"
+            "@service(name='rf-forward')\n"
+            "class Forward(Service):\n"
+            "    @abstractmethod\n"
+            "    def m(self, later: 'Later') -> int: ...\n"
+            "class Later:\n"
+            "    pass\n",
+            module.__dict__,
+        )
+        from container import ServiceDescriptor
+
+        with pytest.raises(TypeError) as info:
+            _ = ServiceDescriptor(None, module.Forward).methods  # type: ignore[arg-type]
+        assert "Forward.m: parameter 'later' is typed Later, which the codec cannot carry" in str(info.value)
+    finally:
+        del sys.modules[module.__name__]
 
 
 # implementations

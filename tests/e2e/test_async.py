@@ -34,7 +34,7 @@ from container import (
     call_options,
     last_response,
 )
-from container.plugin import MSGPACK_CODEC
+from container.codec import MSGPACK_CODEC
 from tests.container.async_services import MixedError, MixedService
 
 from .processes import ROOT, ServerProcess, python_module, wait_until

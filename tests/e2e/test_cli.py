@@ -52,8 +52,17 @@ def environment_without(*names: str) -> dict[str, str]:
             "or write ${SW_CLI_TEST_UNSET:default}",
         ),
         ("registry: [unclosed\n", "servicewire: config file {path} cannot be loaded ("),
+        (
+            "registry:\n  type: static\nserve:\n  setpu: samples.hello.demo:main\n",
+            "servicewire: config key 'serve.setpu' is unknown; known keys there: setup",
+        ),
+        (
+            "registry:\n  type: static\ncomponents:\n  hello-component:\n    methods:\n"
+            "      hello-service.helo: {timeout: 2}\n",
+            "servicewire: config key 'components.hello-component.methods.hello-service.helo' is unknown",
+        ),
     ],
-    ids=["invalid-value", "unknown-key", "unset-variable", "malformed-yaml"],
+    ids=["invalid-value", "unknown-key", "unset-variable", "malformed-yaml", "serve-key", "method-key"],
 )
 def test_a_configuration_error_is_one_line_and_exit_status_2(tmp_path: Path, config: str, message: str):
     """What the config holds wrong stops the command at boot: one line naming the key, no traceback."""

@@ -284,10 +284,15 @@ def jwt_server(signing_key) -> Iterator[str]:
     server.shutdown()
 
 
+LEFT_OUT = object()
+"""A claim value that leaves the claim out of the token."""
+
+
 def token(signing_key, **claims: Any) -> str:
     now = int(time.time())
     body = {"sub": "carol", "roles": ["admin"], "aud": "ledger", "iss": "https://idp.test", "exp": now + 60}
-    return jwt.encode({**body, **claims}, signing_key, algorithm="ES256")
+    payload = {name: value for name, value in {**body, **claims}.items() if value is not LEFT_OUT}
+    return jwt.encode(payload, signing_key, algorithm="ES256")
 
 
 def test_a_valid_jwt_identifies_the_caller_with_its_roles(jwt_server, signing_key):
@@ -307,8 +312,20 @@ def test_a_valid_jwt_identifies_the_caller_with_its_roles(jwt_server, signing_ke
         ({"iss": "https://evil.test"}, "the JWT's issuer is not 'https://idp.test'"),
         ({"nbf": int(time.time()) + 3600}, "the JWT is not valid yet (its nbf or iat is in the future)"),
         ({"sub": None}, "the JWT has no 'sub' claim"),
+        ({"exp": LEFT_OUT}, "the JWT has no 'exp' claim"),
+        ({"sub": 42}, "the JWT's 'sub' claim is not a name"),
+        ({"iat": "yesterday"}, "the JWT's 'iat' claim is not a time"),
     ],
-    ids=["expired", "audience", "issuer", "not-yet", "no-subject"],
+    ids=[
+        "expired",
+        "audience",
+        "issuer",
+        "not-yet",
+        "no-subject",
+        "no-exp",
+        "sub-type",
+        "iat-type",
+    ],
 )
 def test_a_bad_jwt_is_401_saying_why(jwt_server, signing_key, claims, message):
     manager = client(jwt_server, auth={"credentials": {"token": token(signing_key, **claims)}})
@@ -334,7 +351,8 @@ def test_a_jwt_signed_by_another_key_is_401(jwt_server):
 # mTLS identity
 
 
-def test_mtls_gives_the_certificate_subject_as_identity(tmp_path):
+@pytest.mark.parametrize("engine", ["threads", "asyncio"])
+def test_mtls_gives_the_certificate_subject_as_identity(tmp_path, engine):
     ca = trustme.CA()
     ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
     server_cert = ca.issue_cert("127.0.0.1")
@@ -342,7 +360,10 @@ def test_mtls_gives_the_certificate_subject_as_identity(tmp_path):
     server_cert.private_key_pem.write_to_path(str(tmp_path / "server.key"))
     ca.issue_cert("orders-service").private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "orders.pem"))
     server = boot(
-        {"auth": {"mtls": {"enabled": True, "roles": {"orders-service": ["admin"]}}}},
+        {
+            "auth": {"mtls": {"enabled": True, "roles": {"orders-service": ["admin"]}}},
+            "http": {"server": engine},
+        },
         tls={
             "certfile": str(tmp_path / "server.pem"),
             "keyfile": str(tmp_path / "server.key"),

@@ -9,18 +9,19 @@ profile (bounded); ``make fuzz`` runs the "fuzz" profile (many more examples).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import msgspec
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from channels.http._routes import route
 from container import ListenerlessServer, ServiceException, descriptor_of
 from container.codec import CODECS, CodecError, CodecErrorKind, MethodCodec, decode_error, error_for_status
-from container.plugin import Dispatcher, ServerRequest
+from container.plugin import Dispatcher, ServerRequest, deadline_from_metadata
 from tests.channels.conftest import ServerContainer
 from tests.channels.services import WireService
 
@@ -84,6 +85,23 @@ def encode(content_type: str, value: Any) -> bytes:
 def test_random_bytes_are_refused_with_400_never_500(dispatcher, path, content_type, body, meta):
     response = dispatcher.handle(ServerRequest(path, body, content_type, meta))
     assert response.status in (200, 400, 504), (response.status, response.body[:200])
+
+
+ASCII_MILLISECONDS = re.compile(r"[0-9]{1,10}")
+
+
+@given(value=st.text(max_size=14).filter(lambda v: not ASCII_MILLISECONDS.fullmatch(v)))
+@example(value="\uff15\uff10\uff10\uff10")  # fullwidth digits, which int() reads as 5000
+@example(value="\u0665\u0660\u0660\u0660")  # Arabic-Indic digits
+@example(value="5_000")
+@example(value="+5000")
+def test_a_deadline_that_is_not_1_to_10_ascii_digits_is_400(dispatcher, value):
+    """Never read as "no deadline": the caller meant one, and the server cannot tell which."""
+    request = ServerRequest(PATHS[0], b'{"args": []}', "application/json", {"sw-timeout-ms": value})
+    response = dispatcher.handle(request)
+    assert response.status == 400, (value, response.status)
+    assert "sw-timeout-ms" in CODECS["application/json"].decode(response.body)["error"]["message"]
+    assert deadline_from_metadata(value) is None
 
 
 @given(

@@ -15,7 +15,7 @@ reports the port it bound.
 """
 
 from container import Channel
-from container.plugin import MSGPACK_CODEC
+from container.codec import MSGPACK_CODEC
 
 from ._listener import TcpListener
 from ._transport import TcpTransport

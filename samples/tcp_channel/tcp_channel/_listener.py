@@ -16,7 +16,8 @@ import threading
 import msgspec
 
 from container import ChannelAddress
-from container.plugin import MSGPACK_CODEC, BackgroundLoop, Cancellation, Listener, ServerRequest
+from container.codec import MSGPACK_CODEC
+from container.plugin import BackgroundLoop, Cancellation, Listener, ServerRequest
 
 from ._frames import FrameTooLarge, frame, read_frame, requests
 

@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 import msgspec
 
 from container import CallInterruptedException, ServiceTimeoutException, ServiceUnavailableException
-from container.plugin import MSGPACK_CODEC, IdlePool, Request, Response, Settings, Transport, socket_is_stale
+from container.codec import MSGPACK_CODEC
+from container.plugin import IdlePool, Request, Response, Settings, Transport, socket_is_stale
 
 from ._frames import answers, frame, read_frame, read_frame_async
 

@@ -103,13 +103,16 @@ lock: $(STAMP)
 
 # The whole suite in a fresh venv on the newest (test-latest) or the lowest (test-oldest) versions
 # that setup.cfg's ranges allow (lowest-direct: each range's lowest release; what those need, at
-# its newest). Resolved afresh from the index; prints which versions differ from the lock.
+# its newest). Resolved afresh from the index; prints which versions differ from the lock. The
+# lock's uv goes into that venv too, by its pip with hashes as into .venv: tests/test_wheel.py
+# installs the built wheel with it.
 define range_test
 	rm -rf $(1)
 	$(PYTHON) -m venv $(1)
 	$(UV) pip compile -q --refresh --resolution $(2) --python $(1)/bin/python --extra test \
 	  -o $(1)/requirements.txt setup.cfg
 	$(UV) pip install -q --python $(1)/bin/python -r $(1)/requirements.txt
+	$(1)/bin/python -m pip install -q --require-hashes --no-deps -r $(UV_LOCK)
 	$(UV) pip install -q --python $(1)/bin/python --no-deps --no-build-isolation -e .
 	rm -rf servicewire.egg-info
 	$(PY) requirements/differ.py $(LOCK) $(1)/requirements.txt

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from .sources import ROOT, copy_distribution
 
 PROBE = """
 import json, importlib.metadata as md
@@ -26,6 +26,7 @@ print(json.dumps({
 
 def test_pip_install_non_editable(tmp_path):
     """A regular install lays out container/, channels/, registry/ with py.typed and entry points."""
+    source = copy_distribution(tmp_path / "source")  # pip builds in the folder it installs
     target = tmp_path / "site"
     subprocess.run(
         [
@@ -38,7 +39,7 @@ def test_pip_install_non_editable(tmp_path):
             "--no-build-isolation",
             "--target",
             str(target),
-            str(ROOT),
+            str(source),
         ],
         check=True,
         capture_output=True,
@@ -65,7 +66,7 @@ def test_pip_install_non_editable(tmp_path):
 
 
 def test_the_version_is_one_everywhere():
-    """setup.cfg's version, container.__version__ and the installed metadata agree."""
+    """setup.cfg's version, container.__version__, the installed metadata and README's file names agree."""
     import configparser
     import importlib.metadata
 
@@ -76,3 +77,8 @@ def test_the_version_is_one_everywhere():
     version = setup["metadata"]["version"]
     assert container.__version__ == version
     assert importlib.metadata.version("servicewire") == version
+    # README's install section names the files that `make dist` builds: they carry this version.
+    readme = (ROOT / "README.md").read_text()
+    named = re.findall(r"servicewire-(\d[^-\s`']*?)(?:-py3-none-any\.whl|\.tar\.gz)", readme)
+    assert named, "README names the sdist and the wheel that make dist builds"
+    assert set(named) == {version}, f"README's file names say {sorted(set(named))}; setup.cfg says {version}"

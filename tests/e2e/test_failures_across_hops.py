@@ -23,7 +23,7 @@ import pytest
 from container import RemoteServiceException, ServiceClient, ServiceCommunicationException
 from samples.shop.interfaces import OrdersService
 
-from .processes import ServerProcess, python_module
+from .processes import ServerProcess, python_module, wait_until
 
 CODECS = ["dispatch-json", "dispatch-msgpack"]
 CALLS = 4
@@ -94,6 +94,14 @@ def failures_of(shop: Shop) -> list[RemoteServiceException]:
 
 
 def relayed_lines(shop: Shop) -> list[str]:
+    # a server logs the relayed failure as it answers; its output is read by another thread
+    wait_until(
+        lambda: (
+            sum(server.output.count("failed because a call it made failed") for server in shop.orders)
+            >= CALLS
+        ),
+        timeout=5,
+    )
     lines = []
     for server in shop.orders:
         output = server.output

@@ -1,7 +1,9 @@
 """The third-party channel sample, built and installed into a fresh virtual environment.
 
 servicewire and samples/tcp_channel are installed there as regular (non-editable) packages,
-so the plugin is found only through its own entry point. Their dependencies (msgspec,
+so the plugin is found only through its own entry point. Both are built from copies in a
+temporary folder (a build writes ``build/`` and ``*.egg-info`` where it runs), and the plugin's
+tests and example run from its copy. Their dependencies (msgspec,
 dependency-injector, pytest, ...) come from this test environment's site-packages through a
 ``.pth`` line, so the test does not download anything.
 """
@@ -17,14 +19,19 @@ from pathlib import Path
 
 import pytest
 
-from .processes import ROOT
-
-PLUGIN = ROOT / "samples" / "tcp_channel"
+from ..sources import ROOT, copy_distribution, copy_project
 
 
 @pytest.fixture(scope="module")
-def venv_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh venv with servicewire and the plugin installed from their sources."""
+def plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of samples/tcp_channel: the plugin's sources, tests and example."""
+    return copy_project(ROOT / "samples" / "tcp_channel", tmp_path_factory.mktemp("plugin") / "tcp_channel")
+
+
+@pytest.fixture(scope="module")
+def venv_python(tmp_path_factory: pytest.TempPathFactory, plugin: Path) -> Path:
+    """A fresh venv with servicewire and the plugin installed from (copies of) their sources."""
+    servicewire = copy_distribution(tmp_path_factory.mktemp("servicewire"))
     venv = tmp_path_factory.mktemp("plugin-venv")
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
@@ -35,7 +42,7 @@ def venv_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=True,
     ).stdout.strip()
     Path(site, "_servicewire_test_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    for source in (ROOT, PLUGIN):
+    for source in (servicewire, plugin):
         subprocess.run(
             [str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", str(source)],
             check=True,
@@ -45,11 +52,11 @@ def venv_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return python
 
 
-def test_plugin_passes_the_conformance_kit(venv_python: Path):
+def test_plugin_passes_the_conformance_kit(venv_python: Path, plugin: Path):
     """The plugin's own tests (servicewire's conformance kit) pass against the installed plugin."""
     result = subprocess.run(
         [str(venv_python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
-        cwd=PLUGIN,
+        cwd=plugin,
         capture_output=True,
         text=True,
         timeout=300,
@@ -61,12 +68,12 @@ def test_plugin_passes_the_conformance_kit(venv_python: Path):
     assert "skipped" not in result.stdout, "a plugin on the current contract runs every check"
 
 
-def test_two_processes_talk_through_the_plugin(venv_python: Path, tmp_path: Path):
+def test_two_processes_talk_through_the_plugin(venv_python: Path, plugin: Path, tmp_path: Path):
     """A server and a client process, in the fresh venv, call each other over tcp-msgpack."""
     registry = tmp_path / "registry.json"
     server = subprocess.Popen(
         [str(venv_python), "example.py", "serve", str(registry)],
-        cwd=PLUGIN,
+        cwd=plugin,
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -74,7 +81,7 @@ def test_two_processes_talk_through_the_plugin(venv_python: Path, tmp_path: Path
         assert server.stdout is not None and server.stdout.readline().strip() == "serving"
         result = subprocess.run(
             [str(venv_python), "example.py", "call", str(registry)],
-            cwd=PLUGIN,
+            cwd=plugin,
             capture_output=True,
             text=True,
             timeout=60,

@@ -158,8 +158,10 @@ def run_serve(
         logger.warning(
             "stopped on %s; %d calls still running after %g s were abandoned", how, abandoned, drain_timeout
         )
-    if busy_threads():
-        # Calls that outlived the drain may run in threads the interpreter would wait for at exit.
+    if abandoned or busy_threads():
+        # Calls that outlived the drain run in threads the interpreter would wait for at exit:
+        # non-daemon ones, and an executor's (concurrent.futures joins its threads at exit,
+        # daemon or not, as the asyncio engine's are).
         logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()

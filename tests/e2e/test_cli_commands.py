@@ -554,15 +554,19 @@ def test_a_spinner_shows_on_a_terminal_while_a_call_waits(fleet: Fleet):
     assert drawn.endswith(b"\r")  # the line is erased once the answer is there
 
 
-def test_serve_stops_within_its_bound_with_a_call_in_flight_and_an_idle_connection(tmp_path: Path):
+@pytest.mark.parametrize("engine", ["threads", "asyncio"])
+def test_serve_stops_within_its_bound_with_a_call_in_flight_and_an_idle_connection(
+    tmp_path: Path, engine: str
+):
     """SIGTERM while a call runs past --drain-timeout and a keep-alive connection idles: exit 0 in time.
 
     The call is abandoned after the drain (logged), the idle connection is closed; nothing holds
-    the process. (A SIGTERM once made `servicewire serve` hang: its handler set a
-    threading.Event, whose lock the main thread may hold at that moment.)
+    the process, on either engine (on asyncio's, the call runs in an executor's thread, which
+    the interpreter joins at exit). (A SIGTERM once made `servicewire serve` hang: its handler
+    set a threading.Event, whose lock the main thread may hold at that moment.)
     """
     config = tmp_path / "servicewire.json"
-    config.write_text(json.dumps({"registry": {"type": "static"}}))
+    config.write_text(json.dumps({"registry": {"type": "static"}, "http": {"server": engine}}))
     nap = tmp_path / "napping"
     server = ServerProcess(
         [*SERVE, "--config", str(config), "--drain-timeout", "1"], env={"OPS_NAP_FILE": str(nap)}

@@ -17,16 +17,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def user_code_importable() -> None:
-    """Put the working directory first on ``sys.path``, as ``python -m`` does, once.
+    """Put the working directory last on ``sys.path``, once.
 
     Every command may import user code by ``package.module:name``: the container to serve,
     ``--interface``, ``--setup``, and the import paths of the configuration (a credentials
     provider, a session customizer). The ``servicewire`` script, unlike ``python -m``, does not
-    put the working directory on the path; this does, for every command alike.
+    put the working directory on the path; this does, for every command alike. Last, not
+    first: a file in the working directory (``yaml.py`` in a shared ``/tmp``) must never
+    shadow a library that the command imports later.
     """
     here = os.getcwd()
-    if not sys.path or sys.path[0] not in ("", here):
-        sys.path.insert(0, here)
+    if "" not in sys.path and here not in sys.path:
+        sys.path.append(here)
 
 
 def config_option(function: F) -> F:

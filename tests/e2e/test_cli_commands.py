@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -620,3 +621,57 @@ def test_serve_refuses_a_thread_count_below_one(threads: str):
     result = run("serve", "tests.e2e.cli_services:MainContainer", "--threads", threads)
     assert result.returncode == 2
     assert "--threads" in one_line(result)
+
+
+# the working directory's modules
+
+
+SCRIPT = str(Path(sys.executable).with_name("servicewire"))
+
+SHOP_INTERFACE = """
+from abc import abstractmethod
+
+from container import Component, Service, component, service
+
+
+@service(name="shop-service")
+class Shop(Service):
+    @abstractmethod
+    def price(self, item: str) -> int: ...
+
+
+@component(name="shop-component", services=[Shop])
+class ShopComponent(Component): ...
+"""
+
+
+def test_the_script_imports_user_code_from_the_working_directory(tmp_path: Path):
+    """`servicewire describe --interface shop:Shop` finds shop.py where it runs, as python -m would."""
+    (tmp_path / "shop.py").write_text(SHOP_INTERFACE)
+    result = subprocess.run(
+        [SCRIPT, "describe", "--interface", "shop:Shop", "shop-component", "--json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "price" in result.stdout
+
+
+def test_a_file_in_the_working_directory_never_shadows_a_library(tmp_path: Path):
+    """A yaml.py beside the config (a shared /tmp) is not imported in PyYAML's place."""
+    (tmp_path / "yaml.py").write_text("raise SystemExit('HIJACKED: yaml.py of the working directory ran')\n")
+    (tmp_path / "s.yml").write_text("registry:\n  type: static\n  components: {}\n")
+    result = subprocess.run(
+        [SCRIPT, "list", "--config", "s.yml", "--json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "HIJACKED" not in result.stdout + result.stderr
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["components"] == []

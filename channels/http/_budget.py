@@ -7,9 +7,10 @@ requests received and not yet answered, and answers the client has not taken yet
 bytes for the whole server (``http.max_buffered``) and per client address
 (``http.max_buffered_per_peer``), as nginx bounds its buffers: a request whose body would take
 either past its limit is refused with 503 as soon as its head says so (before any of the body is
-read; a chunked body as it arrives), so the caller learns at once that the call did not run and
-may go elsewhere. Answers are counted too, but never refused once computed: an address whose
-unsent answers fill its budget gets 503 for its next request with a body.
+read), or as its bytes arrive, which are counted only then (a head alone holds nothing), so the
+caller learns at once that the call did not run and may go elsewhere. Answers are counted
+too, but never refused once computed: an address whose unsent answers fill its budget gets 503
+for its next request with a body.
 
 Nothing here does I/O or locking: each engine counts on its one loop thread.
 """
@@ -82,6 +83,10 @@ class BufferAccount:
             self.held += size
             self.budget._add(self.address, size)
         return refused
+
+    def refusal(self, size: int) -> str | None:
+        """Say why ``size`` more bytes would not fit now, or None when they would (nothing is counted)."""
+        return self.budget.refusal(self.address, size)
 
     def give_back(self, size: int) -> None:
         """Stop counting ``size`` bytes of request bodies (answered, or dropped)."""

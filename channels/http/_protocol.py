@@ -192,8 +192,8 @@ class RequestReader:
         peer: the client's address, for the requests.
         peer_certificate: the client's certificate (mTLS), for the requests.
         account: the connection's share of the server's buffer budget: a body that does not
-            fit is refused with 503 (a declared length before any of it is read, a chunked body
-            as it arrives). None: no budget.
+            fit is refused with 503 (a declared length before any of it is read, any body as
+            its bytes arrive, which are counted then). None: no budget.
     """
 
     def __init__(
@@ -220,7 +220,6 @@ class RequestReader:
         self._body: list[bytes] = []
         self._body_size = 0
         self._charged = 0  # body bytes of this request counted against the budget
-        self._reserved = False  # its declared length was counted at once
 
     @property
     def receiving(self) -> bool:
@@ -320,8 +319,11 @@ class RequestReader:
             if declared > limit:
                 raise Refusal(413, f"the body of {declared} bytes is larger than the limit of {limit} bytes")
             if declared > 0 and self.account is not None:
-                self._take(declared)
-                self._reserved = True
+                # Refused at once if it cannot fit, but counted only as its bytes arrive: heads
+                # that declare 8 MiB and send nothing must not fill the budget for everyone.
+                refused = self.account.refusal(declared)
+                if refused is not None:
+                    raise Refusal(503, f"{refused}: try again later")
         if (
             version == "1.1"
             and headers.get("expect", "").lower() == "100-continue"
@@ -336,7 +338,7 @@ class RequestReader:
         limit = self.limits.max_body_size
         if self._body_size > limit:
             raise Refusal(413, f"the body is larger than the limit of {limit} bytes")
-        if not self._reserved and self.account is not None:
+        if self.account is not None:
             self._take(len(body))
         self._body.append(body)
 

@@ -421,6 +421,37 @@ def test_the_bytes_buffered_for_clients_that_never_read_are_bounded(engine, limi
         server.shutdown()
 
 
+def test_heads_that_declare_large_bodies_and_send_none_hold_no_budget(engine):
+    """8 heads from 4 addresses declaring 4 MiB each, no body: another client is still served.
+
+    A declared length is checked against the budget at the head but counted only as its bytes
+    arrive: were it counted at once, a few KB of heads would fill a 16 MiB budget until
+    ``header_timeout`` and every upload from everyone would get 503.
+    """
+    server = boot(
+        engine,
+        max_body_size=4 * 1024 * 1024,
+        max_buffered=16 * 1024 * 1024,
+        max_buffered_per_peer=8 * 1024 * 1024,
+    )
+    heads: list[socket.socket] = []
+    try:
+        for address in ("127.0.0.10", "127.0.0.11", "127.0.0.12", "127.0.0.13"):
+            for _ in range(2):
+                sock = socket.socket()
+                sock.bind((address, 0))
+                sock.settimeout(5)
+                sock.connect(("127.0.0.1", server.port))
+                sock.sendall(invoke_head(server.port, 4 * 1024 * 1024))
+                heads.append(sock)
+        message = json.dumps({"args": ["x" * 1024 * 1024]}).encode()
+        assert call_from(server.port, "127.0.0.99", message) == 200
+    finally:
+        for sock in heads:
+            reset(sock)
+        server.shutdown()
+
+
 def test_failed_tls_handshakes_are_logged_as_one_line_not_one_each(certificates, engine, caplog):
     """50 connections that stop half-way through the handshake, and 10 that reset: a line or two.
 

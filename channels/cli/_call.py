@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from ._common import client_manager, config_option, credential_options, timeout_option
+from ._common import client_manager, config_option, credential_options, timeout_option, wait_for_registration
 from ._exits import BAD_INPUT, Failure
 from ._output import print_json, redact_credentials, waiting
 
@@ -94,7 +94,8 @@ def parse_metadata(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option(
     "--channel",
     default="",
-    help="The channel to call through [default: untyped: dispatch-json; typed: the registry's first].",
+    help="The channel to call through [default: untyped: dispatch-json, else dispatch-msgpack, "
+    "whichever the component is registered on; typed: the registry's first].",
 )
 @click.option("--url", help="Call this instance (no registry).")
 @timeout_option(None, "Seconds the call may take [default: the method's timeout from config, 30].")
@@ -154,7 +155,7 @@ def call_command(
                 (component, service, method),
                 args,
                 kwargs,
-                channel or DISPATCH_CHANNELS[0],
+                channel,
                 timeout,
                 sent_metadata,
                 token,
@@ -217,12 +218,16 @@ def untyped_call(
     metadata: Mapping[str, str],
     token: str | None,
 ) -> Any:
-    """Send the call through the dispatch protocol to the first instance that takes it."""
+    """Send the call through the dispatch protocol to the first instance that takes it.
+
+    Without ``channel`` (empty), through dispatch-json if the component has instances there, else
+    dispatch-msgpack; waits up to the call's timeout for an instance to register.
+    """
     from container import NoAddressException, ServiceUnavailableException
     from container.codec import error_for_status
     from container.plugin import Request
 
-    if channel not in DISPATCH_CHANNELS:
+    if channel and channel not in DISPATCH_CHANNELS:
         raise Failure(
             f"an untyped call goes through the dispatch protocol: use --channel dispatch-json or "
             f"dispatch-msgpack, or give --interface to call through {channel!r}",
@@ -230,26 +235,39 @@ def untyped_call(
         )
     component, service, name = names
     settings = manager.settings
-    channel_class = manager.channel_manager.get_class(channel)
+    seconds = timeout or settings.timeout(component, service, name)
+    wanted = (channel,) if channel else DISPATCH_CHANNELS
+    registered: dict[str, list[str]] = {}
+
+    def find() -> tuple[str, list[str]] | None:
+        registered.clear()
+        for address in manager.component_registry.list_addresses():
+            if address.component == component:
+                registered.setdefault(address.channel, []).extend(address.urls)
+        return next(((c, registered[c]) for c in wanted if registered.get(c)), None)
+
+    found = wait_for_registration(find, seconds)
+    if found is None:
+        where = type(manager.component_registry).__name__
+        on = " or ".join(repr(c) for c in wanted)
+        others = ", ".join(c for c, urls in registered.items() if urls)
+        if others:
+            raise Failure(
+                f"component {component!r} has no instance on {on} ({where}), only on {others}: "
+                "an untyped call goes through dispatch-json or dispatch-msgpack; give --interface "
+                "to call through another channel",
+                BAD_INPUT,
+            )
+        raise NoAddressException(f"no instance of component {component!r} is registered on {on} ({where})")
+    chosen, urls = found
+    channel_class = manager.channel_manager.get_class(chosen)
     codec = channel_class.codec
     assert codec is not None  # the dispatch channels carry bytes
-    urls = [
-        url
-        for address in manager.component_registry.list_addresses()
-        if address.component == component and address.channel == channel
-        for url in address.urls
-    ]
-    if not urls:
-        raise NoAddressException(
-            f"no instance of component {component!r} is registered on channel {channel!r} "
-            f"({type(manager.component_registry).__name__})"
-        )
     for url in urls:
         problem = channel_class.check_url(url)
         if problem is not None:
             shown = redact_credentials(repr(url))
-            raise Failure(f"the registry's {channel} URL {shown} is refused: {problem}", BAD_INPUT)
-    seconds = timeout or settings.timeout(component, service, name)
+            raise Failure(f"the registry's {chosen} URL {shown} is refused: {problem}", BAD_INPUT)
     path = f"{component}/{service}/{name}"
     sent = {**_credentials(settings, component, token), **metadata}
     body = codec.encode({"args": args, "kwargs": kwargs})

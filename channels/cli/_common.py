@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     from container import ServiceManager
 
 F = TypeVar("F", bound=Callable[..., Any])
+_T = TypeVar("_T")
 
 
 def user_code_importable() -> None:
@@ -110,6 +112,21 @@ def listed_instances(manager: ServiceManager, component: str | None = None) -> l
             raise
         raise failure from exc
     return [i for i in found if component is None or i.component == component]
+
+
+def wait_for_registration(find: Callable[[], _T | None], seconds: float) -> _T | None:
+    """Call ``find`` until it finds something or ``seconds`` passed; return what it found last.
+
+    A service started a moment ago (``servicewire serve ... &``) registers once it listens; a
+    command run right after it waits for it up to its timeout, as a proxy waits for an address,
+    instead of failing at once.
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        found = find()
+        if found or time.monotonic() >= deadline:
+            return found
+        time.sleep(0.1)
 
 
 def timeout_option(default: float | None, text: str) -> Callable[[F], F]:

@@ -14,6 +14,7 @@ from ._common import (
     json_option,
     listed_instances,
     timeout_option,
+    wait_for_registration,
 )
 from ._exits import BAD_INPUT, REMOTE_ERROR, UNREACHABLE, Failure
 from ._output import print_json, redacted, waiting
@@ -108,7 +109,10 @@ def _from_server(
 
     with client_manager(client_config(config_file, token, cert, key, ca)) as manager:
         if url is None:
-            urls = [i.url for i in listed_instances(manager, component) if probe_problem(i.url) is None]
+            urls = wait_for_registration(
+                lambda: [i.url for i in listed_instances(manager, component) if probe_problem(i.url) is None],
+                timeout,
+            )
             if not urls:
                 raise Failure(f"no HTTP instance of component {component!r} is registered", UNREACHABLE)
             url = urls[0]

@@ -274,7 +274,7 @@ def test_call_exit_statuses_tell_remote_error_bad_input_and_unreachable(fleet: F
         f"servicewire: could not reach: cannot reach http://127.0.0.1:{port}/invoke/"
         f"{OPS.replace('.', '/')}/add: {CONNECTION_FAILED} (Connection refused)"
     )
-    unregistered = run("call", *config, "nobody-component.ops-service.add", "[1, 2]")
+    unregistered = run("call", *config, "nobody-component.ops-service.add", "[1, 2]", "--timeout", "0.5")
     assert unregistered.returncode == 3
     assert one_line(unregistered).startswith(
         "servicewire: could not reach: no instance of component 'nobody-component' is registered"
@@ -282,6 +282,28 @@ def test_call_exit_statuses_tell_remote_error_bad_input_and_unreachable(fleet: F
     slow = run("call", *config, f"{OPS}.nap", "[5]", "--timeout", "0.3")
     assert slow.returncode == 3
     assert one_line(slow).startswith("servicewire: could not reach: ")
+
+
+def test_an_untyped_call_goes_through_dispatch_msgpack_when_the_component_is_only_there(
+    fleet: Fleet, tmp_path: Path
+):
+    """A component registered on dispatch-msgpack only (as README's tour registers it) is called."""
+    only_msgpack = tmp_path / "msgpack.json"
+    routes = {"ops-component": {"dispatch-msgpack": [fleet.urls[0]]}}
+    only_msgpack.write_text(json.dumps({"registry": {"type": "static", "components": routes}}))
+    result = run("call", "--config", str(only_msgpack), f"{OPS}.add", "[2, 3]")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == 5
+    elsewhere = tmp_path / "elsewhere.json"
+    routes = {"ops-component": {"tcp-msgpack": ["tcp://127.0.0.1:9"]}}
+    elsewhere.write_text(json.dumps({"registry": {"type": "static", "components": routes}}))
+    refused = run("call", "--config", str(elsewhere), f"{OPS}.add", "[2, 3]", "--timeout", "0.5")
+    assert refused.returncode == 2
+    assert one_line(refused) == (
+        "servicewire: component 'ops-component' has no instance on 'dispatch-json' or "
+        "'dispatch-msgpack' (StaticComponentRegistry), only on tcp-msgpack: an untyped call goes "
+        "through dispatch-json or dispatch-msgpack; give --interface to call through another channel"
+    )
 
 
 # describe

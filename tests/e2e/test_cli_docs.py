@@ -8,7 +8,7 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from .processes import ROOT, ServerProcess, python_module
+from .processes import ROOT, python_module
 
 CLI_DOC = ROOT / "docs" / "cli.md"
 
@@ -39,7 +39,15 @@ def test_the_documented_describe_example_prints_what_the_doc_shows(tmp_path: Pat
     expected = lines[commands[2] + 1 :]
     # Run where service.yml is, as the reader would; samples imports from the checkout.
     env = {"PYTHONPATH": str(ROOT)}
-    server = ServerProcess(command_of(serve), env=env, cwd=tmp_path)
+    # Started and not waited for, as `serve ... &` then `describe` in a shell: describe waits
+    # for the instance to register (up to its --timeout).
+    server = subprocess.Popen(
+        command_of(serve),
+        cwd=tmp_path,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         result = subprocess.run(
             command_of(describe),
@@ -52,5 +60,9 @@ def test_the_documented_describe_example_prints_what_the_doc_shows(tmp_path: Pat
         )
     finally:
         server.terminate()
+        try:
+            server.wait(30)
+        finally:
+            server.kill()
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == expected

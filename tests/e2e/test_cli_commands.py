@@ -295,13 +295,13 @@ def test_an_untyped_call_goes_through_dispatch_msgpack_when_the_component_is_onl
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == 5
     elsewhere = tmp_path / "elsewhere.json"
-    routes = {"ops-component": {"tcp-msgpack": ["tcp://127.0.0.1:9"]}}
+    routes = {"ops-component": {"local": ["inproc://elsewhere"]}}
     elsewhere.write_text(json.dumps({"registry": {"type": "static", "components": routes}}))
     refused = run("call", "--config", str(elsewhere), f"{OPS}.add", "[2, 3]", "--timeout", "0.5")
     assert refused.returncode == 2
     assert one_line(refused) == (
         "servicewire: component 'ops-component' has no instance on 'dispatch-json' or "
-        "'dispatch-msgpack' (StaticComponentRegistry), only on tcp-msgpack: an untyped call goes "
+        "'dispatch-msgpack' (StaticComponentRegistry), only on local: an untyped call goes "
         "through dispatch-json or dispatch-msgpack; give --interface to call through another channel"
     )
 

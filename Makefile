@@ -1,12 +1,12 @@
-# `make demo` and `make test` each create .venv, install the lock (requirements/dev.txt, every
+# `make demo` and `make test` each create .venv, install the lock (requirements/dev.lock, every
 # package pinned with its hashes) and run. docs/development.md says when to run which target.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
-LOCK := requirements/dev.txt
-UV_LOCK := requirements/uv.txt
+LOCK := requirements/dev.lock
+UV_LOCK := requirements/installer.lock
 # The lowest Python that setup.cfg's python_requires admits (">= 3.10" gives 3.10): the lock is
 # resolved for it and every newer one, and `make floor` installs it there when this machine has it.
 FLOOR := $(shell sed -n 's/^python_requires *= *>= *\([0-9.]*\).*/\1/p' setup.cfg)
@@ -94,12 +94,12 @@ docs-screenshot: $(STAMP) browser
 
 # Refreshes the lock: the newest versions that setup.cfg's ranges and requirements/dev.in allow,
 # for every platform and Python that setup.cfg's python_requires admits (--universal); then the
-# pinned installer of requirements/uv.txt, held to the uv version of the new lock.
+# pinned installer of requirements/installer.lock, held to the uv version of the new lock.
 lock: $(STAMP)
 	$(UV) pip compile -q --universal --python-version $(FLOOR) --upgrade --generate-hashes --extra test \
-	  -o $(LOCK) setup.cfg requirements/dev.in
+	  --format requirements.txt -o $(LOCK) setup.cfg requirements/dev.in
 	$(UV) pip compile -q --universal --python-version $(FLOOR) --upgrade --generate-hashes -c $(LOCK) \
-	  -o $(UV_LOCK) requirements/uv.in
+	  --format requirements.txt -o $(UV_LOCK) requirements/uv.in
 
 # The whole suite in a fresh venv on the newest (test-latest) or the lowest (test-oldest) versions
 # that setup.cfg's ranges allow (lowest-direct: each range's lowest release; what those need, at

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Times a cold install of the lock (requirements/dev.txt) plus servicewire itself (editable)
+# Times a cold install of the lock (requirements/dev.lock) plus servicewire itself (editable)
 # into a fresh venv, with each installer's cache emptied: PIP_CACHE_DIR and UV_CACHE_DIR point
 # at new empty folders, removed afterwards. Run from the checkout (it downloads ~190 MB):
 #
@@ -18,12 +18,12 @@ py=$work/venv/bin/python
 start=$(date +%s.%N)
 case $tool in
   pip)
-    "$py" -m pip install -q --require-hashes -r requirements/dev.txt
+    "$py" -m pip install -q --require-hashes -r requirements/dev.lock
     "$py" -m pip install -q --no-deps --no-build-isolation -e . ;;
   uv|uv-bytecode)
     compile=""; [ "$tool" = uv-bytecode ] && compile=--compile-bytecode
-    "$py" -m pip install -q --require-hashes --no-deps -r requirements/uv.txt
-    "$work/venv/bin/uv" pip sync -q $compile --python "$py" --require-hashes requirements/dev.txt
+    "$py" -m pip install -q --require-hashes --no-deps -r requirements/installer.lock
+    "$work/venv/bin/uv" pip sync -q $compile --python "$py" --require-hashes requirements/dev.lock
     "$work/venv/bin/uv" pip install -q $compile --python "$py" --no-deps --no-build-isolation -e . ;;
   *) echo "unknown tool $tool" >&2; exit 2 ;;
 esac

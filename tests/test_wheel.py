@@ -38,7 +38,7 @@ import pytest
 
 from .sources import ROOT, copy_distribution, copy_project
 
-LOCK = ROOT / "requirements" / "dev.txt"
+LOCK = ROOT / "requirements" / "dev.lock"
 FLOOR_PYTHON = ROOT / "requirements" / "floor_python.py"
 EXTRAS = ("etcd", "jwt", "otel", "prometheus")
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ssl
 from asyncio import get_running_loop
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from container import (
     CallInterruptedException,
@@ -162,49 +163,46 @@ class _Route:
             head = self._lines.get(request.content_type) or self.lines(request.content_type)
         return head + "".join(f"{k}: {v}\r\n" for k, v in metadata.items())
 
-    def send(self, url: str, request: Request) -> Response:
+    def exchange(self, url: str, request: Request) -> tuple[str, float, tuple[Any, ...]]:
+        """What one call sends, for both pools: (the full URL, the connect time, the post's arguments)."""
         full_url = f"{url}/invoke/{request.path}"
-        lines = self.head(request)
         connect = request.connect_time(full_url)
+        post = (
+            url,
+            "/invoke/" + request.path,
+            request.body,
+            self.head(request),
+            connect,
+            request.deadline,
+            self.transport.http.max_response_size,
+        )
+        return full_url, connect, post
+
+    def send(self, url: str, request: Request) -> Response:
+        full_url, connect, post = self.exchange(url, request)
         try:
-            status, body, content_type, answer_metadata = self.pool.post(
-                url,
-                "/invoke/" + request.path,
-                request.body,
-                lines,
-                connect,
-                request.deadline,
-                self.transport.http.max_response_size,
-            )
+            answer = self.pool.post(*post)
         except _EXCHANGE_FAILURES as exc:
             raise _call_error(exc, full_url, request, connect) from exc
-        except ConfigurationException as exc:
-            raise ServiceUnavailableException(f"cannot call {full_url}: {exc}", full_url) from exc
-        return Response(status, body, content_type, answer_metadata)
+        return Response(*answer)
 
     async def send_async(self, url: str, request: Request) -> Response:
-        full_url = f"{url}/invoke/{request.path}"
-        lines = self.head(request)
-        connect = request.connect_time(full_url)
+        full_url, connect, post = self.exchange(url, request)
         try:
-            pool = self.async_pool.for_loop(get_running_loop())
-            status, body, content_type, answer_metadata = await pool.post(
-                url,
-                "/invoke/" + request.path,
-                request.body,
-                lines,
-                connect,
-                request.deadline,
-                self.transport.http.max_response_size,
-            )
+            answer = await self.async_pool.for_loop(get_running_loop()).post(*post)
         except _EXCHANGE_FAILURES as exc:
             raise _call_error(exc, full_url, request, connect) from exc
-        except ConfigurationException as exc:
-            raise ServiceUnavailableException(f"cannot call {full_url}: {exc}", full_url) from exc
-        return Response(status, body, content_type, answer_metadata)
+        return Response(*answer)
 
 
-_EXCHANGE_FAILURES = (ConnectTimeout, ConnectError, DeadlineExceeded, ExchangeError, ResponseTooLarge)
+_EXCHANGE_FAILURES = (
+    ConnectTimeout,
+    ConnectError,
+    DeadlineExceeded,
+    ExchangeError,
+    ResponseTooLarge,
+    ConfigurationException,
+)
 
 
 def _call_error(exc: Exception, full_url: str, request: Request, connect: float) -> Exception:
@@ -217,4 +215,6 @@ def _call_error(exc: Exception, full_url: str, request: Request, connect: float)
         return ServiceTimeoutException(full_url, "deadline", request.timeout)
     if isinstance(exc, ResponseTooLarge):
         return InvalidResponseException(f"answer from {full_url} refused: {exc}", full_url)
+    if isinstance(exc, ConfigurationException):  # the URL or the TLS settings: nothing was sent
+        return ServiceUnavailableException(f"cannot call {full_url}: {exc}", full_url)
     return CallInterruptedException(f"connection to {full_url} broke during the call: {exc}", full_url)

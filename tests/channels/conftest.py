@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import trustme
 from dependency_injector import containers, providers
 
 from channels.http import HttpServer
@@ -117,3 +118,16 @@ def client_manager(base_url: str, transport: str = "pool", **extra: Any) -> Serv
         **extra,
     }
     return ServiceContainer(config=providers.Object(with_transport(config, transport))).service_manager()
+
+
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A CA and a server certificate for 127.0.0.1: ``ca.pem``, ``server.pem``, ``server.key`` paths."""
+    folder = tmp_path_factory.mktemp("tls")
+    ca = trustme.CA()
+    issued = ca.issue_cert("127.0.0.1")
+    paths = {name: str(folder / name) for name in ("ca.pem", "server.pem", "server.key")}
+    ca.cert_pem.write_to_path(paths["ca.pem"])
+    issued.cert_chain_pems[0].write_to_path(paths["server.pem"])
+    issued.private_key_pem.write_to_path(paths["server.key"])
+    return paths

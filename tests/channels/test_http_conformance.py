@@ -29,9 +29,9 @@ from typing import Any
 import attrs
 import httptools
 import pytest
-import trustme
 
 from channels.http import HttpServer
+from container.testing import free_port
 
 from .conftest import ServerContainer
 
@@ -57,24 +57,6 @@ class Target:
     port: int
     tls_port: int
     ca: str
-
-
-@pytest.fixture(scope="module")
-def certificates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    folder = tmp_path_factory.mktemp("tls")
-    ca = trustme.CA()
-    issued = ca.issue_cert("127.0.0.1")
-    paths = {name: str(folder / name) for name in ("ca.pem", "server.pem", "server.key")}
-    ca.cert_pem.write_to_path(paths["ca.pem"])
-    issued.cert_chain_pems[0].write_to_path(paths["server.pem"])
-    issued.private_key_pem.write_to_path(paths["server.key"])
-    return paths
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def embedded_servers(certificates: dict[str, str], engine: str) -> Iterator[Target]:

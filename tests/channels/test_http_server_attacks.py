@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 import pytest
-import trustme
 
 from channels.http import HttpServer
 from container import RemoteServiceException
@@ -72,18 +71,6 @@ def invoke_head(port: int, length: int, method: str = "hello") -> bytes:
         f"POST /invoke/wire-component/wire-test/{method} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
     ).encode()
-
-
-@pytest.fixture(scope="module")
-def certificates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    folder = tmp_path_factory.mktemp("tls")
-    ca = trustme.CA()
-    issued = ca.issue_cert("127.0.0.1")
-    paths = {name: str(folder / name) for name in ("ca.pem", "server.pem", "server.key")}
-    ca.cert_pem.write_to_path(paths["ca.pem"])
-    issued.cert_chain_pems[0].write_to_path(paths["server.pem"])
-    issued.private_key_pem.write_to_path(paths["server.key"])
-    return paths
 
 
 def client_hello() -> bytes:

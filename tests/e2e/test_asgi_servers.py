@@ -31,6 +31,7 @@ from container import (
     ServiceTimeoutException,
     call_options,
 )
+from container.testing import free_port
 from tests.channels.async_services import AsyncWireService
 from tests.channels.services import InsufficientFunds, WireService, make_payload
 
@@ -42,12 +43,6 @@ CONFIG = {
     "auth": {"expose": {"report": "open"}},
     "http": {"max_body_size": 65536},
 }
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @attrs.define

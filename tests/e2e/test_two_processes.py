@@ -6,7 +6,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from container import ConfigurationException, ServiceClient, ServiceUnavailableException, connect
+from container.testing import free_port
 from tests.channels.services import WireService
 
 from .processes import ROOT, ServerProcess, python_module, wait_until
@@ -146,12 +146,6 @@ def test_graceful_shutdown_lets_in_flight_calls_finish(tmp_path: Path):
             wire.hello("after shutdown")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_same_wsgi_app_under_gunicorn():
     """The WSGI application serves the hello component under gunicorn (2 workers)."""
     port = free_port()
@@ -281,7 +275,7 @@ def test_a_thousand_connects_leave_threads_and_files_flat(tmp_path: Path):
                     HelloService,
                     {"registry": {"type": "file", "path": str(registry)}, "calls": {"timeout": "x"}},
                 )
-        assert threading.active_count() == threads
+        assert threading.active_count() <= threads, "a thread more: leaked (earlier tests' may end meanwhile)"
         assert open_files() <= files + 2, "at most a connection or two of the pool more"
     finally:
         server.terminate()

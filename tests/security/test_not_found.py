@@ -23,6 +23,7 @@ import pytest
 import requests
 
 from channels.http import HttpServer
+from container.testing import free_port
 from tests.e2e.wire_server import WireServerContainer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,12 +36,6 @@ NOT_HOSTED = [
     "billing-component/wire-test/hello",
 ]
 JSON = {"Content-Type": "application/json"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

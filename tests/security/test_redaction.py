@@ -9,7 +9,6 @@ on real sockets (a real server, a real client transport) or as a real process (t
 from __future__ import annotations
 
 import logging
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from container import (
     channel_of,
 )
 from container.plugin import Request, Settings, redact_credentials
+from container.testing import free_port
 from tests.channels.conftest import ServerContainer
 from tests.channels.services import WireService
 from tests.e2e.processes import ROOT, python_module
@@ -35,12 +35,6 @@ from .test_registry_urls import hostile_registry
 PASSWORD = "pw-8f2d71"
 WITH_CREDENTIALS = f"http://ops:{PASSWORD}@127.0.0.1:1"
 COMMAND = python_module("channels.cli")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.mark.parametrize(

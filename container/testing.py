@@ -735,22 +735,24 @@ class ChannelConformance:
         """An awaited call times out at its deadline; the server's coroutine is cancelled then too.
 
         The caller gets ServiceTimeoutException; the server's ``async def`` implementation sees
-        CancelledError, so its work stops rather than going on for nobody.
+        CancelledError, so its work stops rather than going on for nobody. On a busy machine the
+        request can reach the server after its deadline: the server then answers 504 without
+        running anything, which is as good (nothing started, nothing goes on).
         """
         tag = f"deadline-{uuid.uuid4().hex}"
 
         async def call() -> None:
-            with call_options(timeout=0.3):
+            with call_options(timeout=0.5):
                 await async_proxy.sleep(30.0, tag)
 
         started = time.monotonic()
         with pytest.raises(ServiceTimeoutException) as info:
             asyncio.run(call())
         assert info.value.limit == "deadline"
-        assert time.monotonic() - started < 2.0, "the caller stopped waiting at its deadline"
-        assert wait_until(lambda: "cancelled" in async_proxy.observed(tag), timeout=5.0), (
-            f"the server's work went on after the deadline: {async_proxy.observed(tag)}"
-        )
+        assert time.monotonic() - started < 2.5, "the caller stopped waiting at its deadline"
+        stopped = wait_until(lambda: "cancelled" in async_proxy.observed(tag), timeout=5.0)
+        seen = async_proxy.observed(tag)
+        assert stopped or seen == [], f"the server's work went on after the deadline: {seen}"
 
     def test_async_cancellation_stops_the_call_and_the_work(
         self, async_proxy: AsyncConformanceService
@@ -758,12 +760,12 @@ class ChannelConformance:
         """Cancelling the awaiting task stops the call at once; the server's coroutine is cancelled too.
 
         It is cancelled as soon as the caller cancels on a channel that reports it
-        (:attr:`cancels_promptly`), else at the call's deadline (3 s here) at the latest.
+        (:attr:`cancels_promptly`), else at the call's deadline (5 s here) at the latest.
         """
         tag = f"cancel-{uuid.uuid4().hex}"
 
         async def call_then_cancel() -> float:
-            with call_options(timeout=3.0):
+            with call_options(timeout=5.0):
                 task = asyncio.ensure_future(async_proxy.sleep(30.0, tag))
             while "started" not in await call_in_thread(async_proxy.observed, tag):
                 assert not task.done(), task
@@ -772,11 +774,11 @@ class ChannelConformance:
             cancelled_at = time.monotonic()
             with pytest.raises(asyncio.CancelledError):
                 await task
-            assert time.monotonic() - cancelled_at < 0.5, "the caller stopped waiting at once"
+            assert time.monotonic() - cancelled_at < 1.0, "the caller stopped waiting at once"
             return cancelled_at
 
         cancelled_at = asyncio.run(call_then_cancel())
-        assert wait_until(lambda: "cancelled" in async_proxy.observed(tag), timeout=6.0), (
+        assert wait_until(lambda: "cancelled" in async_proxy.observed(tag), timeout=8.0), (
             f"the server's work went on past the deadline: {async_proxy.observed(tag)}"
         )
         if self.cancels_promptly:

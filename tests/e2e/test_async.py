@@ -98,14 +98,17 @@ def test_the_deadline_of_an_awaited_call_stops_the_call_and_the_servers_work(mix
     tag = uuid.uuid4().hex
 
     async def call() -> None:
-        with call_options(timeout=0.3):
+        with call_options(timeout=0.5):
             await mixed.sleep(30, tag)
 
     started = time.monotonic()
     with pytest.raises(ServiceTimeoutException) as info:
         asyncio.run(call())
-    assert info.value.limit == "deadline" and time.monotonic() - started < 1.5
-    assert wait_until(lambda: mixed.notes(tag) == ["started", "cancelled"], timeout=5), mixed.notes(tag)
+    assert info.value.limit == "deadline" and time.monotonic() - started < 2.0
+    # On a busy machine the request can reach the server after its deadline: the server then
+    # answers 504 without running anything, which stops the work as surely as cancelling it.
+    stopped = wait_until(lambda: mixed.notes(tag) == ["started", "cancelled"], timeout=5)
+    assert stopped or mixed.notes(tag) == [], mixed.notes(tag)
 
 
 def test_cancelling_an_awaited_call_stops_the_servers_work(mixed):
@@ -117,7 +120,7 @@ def test_cancelling_an_awaited_call_stops_the_servers_work(mixed):
     tag = uuid.uuid4().hex
 
     async def call_then_cancel() -> float:
-        with call_options(timeout=1.0):
+        with call_options(timeout=5.0):  # far enough that only the cancellation can stop it soon
             task = asyncio.ensure_future(mixed.sleep(30, tag))
         while "started" not in await call_in_thread(mixed.notes, tag):
             await asyncio.sleep(0.02)
@@ -125,12 +128,12 @@ def test_cancelling_an_awaited_call_stops_the_servers_work(mixed):
         cancelled_at = time.monotonic()
         with pytest.raises(asyncio.CancelledError):
             await task
-        assert time.monotonic() - cancelled_at < 0.3, "the caller stopped waiting at once"
+        assert time.monotonic() - cancelled_at < 1.0, "the caller stopped waiting at once"
         return cancelled_at
 
     cancelled_at = asyncio.run(call_then_cancel())
     assert wait_until(lambda: mixed.notes(tag) == ["started", "cancelled"], timeout=5), mixed.notes(tag)
-    assert time.monotonic() - cancelled_at < 0.8, "the server stopped before the deadline"
+    assert time.monotonic() - cancelled_at < 2.5, "the server stopped well before the deadline"
 
 
 def test_an_http_caller_that_hangs_up_cancels_the_async_implementation(server, manager):

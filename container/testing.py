@@ -681,8 +681,8 @@ class ChannelConformance:
         self._needs_the_pipeline()
         started = time.monotonic()
         if ChannelManager(self.runtime.channels).get_class(self.channel).codec is None:
-            with call_options(timeout=0.2):
-                assert proxy.sleep(0.4) == 0.4
+            with call_options(timeout=0.5):
+                assert proxy.sleep(0.8) == 0.8
             return
         with pytest.raises(ServiceTimeoutException) as info, call_options(timeout=0.3):
             proxy.sleep(1.5)

@@ -235,7 +235,7 @@ def test_a_deadline_that_passes_while_the_server_holds_the_call(holder):
 
     async def call() -> None:
         try:
-            await transport.send_async(holder.url, hello_request(timeout=0.3))
+            await transport.send_async(holder.url, hello_request(timeout=0.5))
         finally:
             await transport.aclose()
 

@@ -181,15 +181,20 @@ def test_a_caller_that_goes_away_cancels_the_coroutine(async_host, sleeps):
 
 
 def test_a_deadline_cancels_the_coroutine_on_both_sides(async_host, sleeps):
-    """A 0.3 s deadline: the caller gets ServiceTimeoutException, the server cancels its coroutine."""
+    """A 0.5 s deadline: the caller gets ServiceTimeoutException, the server cancels its coroutine.
+
+    On a busy machine the request can reach the server after its deadline; the server then
+    answers 504 without starting the coroutine, which is as good.
+    """
     manager = client_manager(f"http://127.0.0.1:{async_host.port}")
     before = len(sleeps)
     try:
-        with pytest.raises(ServiceTimeoutException), call_options(timeout=0.3):
+        with pytest.raises(ServiceTimeoutException), call_options(timeout=0.5):
             asyncio.run(manager.get_service(AsyncWireService, "dispatch-msgpack").sleep(30))
     finally:
         manager.close()
-    assert wait_for(lambda: sleeps[before:] == ["started", "cancelled"]), sleeps[before:]
+    stopped = wait_for(lambda: sleeps[before:] == ["started", "cancelled"])
+    assert stopped or sleeps[before:] == [], sleeps[before:]
 
 
 def test_shutdown_lets_the_calls_in_flight_finish():

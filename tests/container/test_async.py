@@ -151,13 +151,13 @@ def test_the_deadline_of_an_awaited_call_cancels_the_implementation(server, mixe
     """At the deadline the caller gets ServiceTimeoutException and the implementation sees CancelledError."""
 
     async def call() -> None:
-        with call_options(timeout=0.2):
+        with call_options(timeout=0.5):
             await mixed.sleep(30, "deadline")
 
     started = time.monotonic()
     with pytest.raises(ServiceTimeoutException) as info:
         run(call())
-    assert info.value.limit == "deadline" and time.monotonic() - started < 1.5
+    assert info.value.limit == "deadline" and time.monotonic() - started < 2.0
     assert implementation_of(server).notes("deadline") == ["started", "cancelled"]
 
 

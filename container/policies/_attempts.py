@@ -39,6 +39,10 @@ from ._selectors import RoundRobinURLSelector, URLSelector
 _monotonic = time.monotonic
 
 
+def _is_connect_timeout(exc: ServiceCommunicationException) -> bool:
+    return isinstance(exc, ServiceTimeoutException) and exc.limit == "connect"
+
+
 def instance_failed(exc: ServiceCommunicationException) -> bool:
     """Return True when a failure says something about the instance, so its URL cools down.
 
@@ -163,7 +167,8 @@ class Failover:
         A failure that sent nothing (``exc.sent`` False: no connection, a connect timeout, a
         server that refused to run the call) moves on to the next URL; one that may have run
         the call only for an idempotent method; an expired deadline never. A URL whose instance
-        failed cools down.
+        failed cools down. A connection attempt cut short because the deadline passed is the
+        deadline's timeout (``limit="deadline"``, nothing sent), not the instance's.
 
         Raises:
             ServiceCommunicationException: ``exc`` itself, when the call may not go elsewhere
@@ -171,6 +176,12 @@ class Failover:
                 passed meanwhile.
         """
         attempts = self._attempts
+        if self._deadline is not None and _is_connect_timeout(exc) and _monotonic() >= self._deadline:
+            # The attempt's limit was the time the deadline left: the deadline ran out, not the
+            # instance (a "connect timeout of 0.01s" would blame it, and cool its URL down).
+            expired = ServiceTimeoutException(exc.url, "deadline", self._budget, sent=False)
+            attempts.failed(url, expired)
+            raise expired from exc
         attempts.failed(url, exc)
         if exc.sent and not self._idempotent:
             raise exc

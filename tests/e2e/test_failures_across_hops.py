@@ -100,7 +100,7 @@ def relayed_lines(shop: Shop) -> list[str]:
             sum(server.output.count("failed because a call it made failed") for server in shop.orders)
             >= CALLS
         ),
-        timeout=5,
+        timeout=15,
     )
     lines = []
     for server in shop.orders:

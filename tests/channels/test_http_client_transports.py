@@ -580,54 +580,50 @@ def test_the_embedded_servers_413_and_431_are_the_documented_errors_on_both_tran
 # Failures of the exchange: the transport contract table, the same on both.
 
 
-def test_a_connection_attempt_that_runs_out_is_a_connect_timeout_on_both_transports():
-    """A listener whose backlog is full never completes the handshake: a connect timeout, nothing sent."""
+@pytest.fixture
+def full_backlog() -> Iterator[str]:
+    """The URL of a listener whose backlog is full: it never completes a handshake."""
     listener = socket.create_server(("127.0.0.1", 0), backlog=0)
     port = listener.getsockname()[1]
     filler = socket.create_connection(("127.0.0.1", port))  # fills the backlog of one
     try:
-        for transport in TRANSPORTS:
-            manager = client_manager(
-                f"http://127.0.0.1:{port}", transport, calls={"connect_timeout": 0.3, "timeout": 5}
-            )
-            try:
-                with pytest.raises(ServiceTimeoutException) as info:
-                    wire(manager, transport, "dispatch-json").hello("x")
-            finally:
-                manager.close()
-            assert info.value.limit == "connect" and info.value.sent is False, transport
+        yield f"http://127.0.0.1:{port}"
     finally:
         filler.close()
         listener.close()
 
 
-def test_a_connection_attempt_cut_short_by_the_deadline_is_the_deadlines_timeout():
+def test_a_connection_attempt_that_runs_out_is_a_connect_timeout_on_both_transports(full_backlog):
+    """A listener whose backlog is full never completes the handshake: a connect timeout, nothing sent."""
+    for transport in TRANSPORTS:
+        manager = client_manager(full_backlog, transport, calls={"connect_timeout": 0.3, "timeout": 5})
+        try:
+            with pytest.raises(ServiceTimeoutException) as info:
+                wire(manager, transport, "dispatch-json").hello("x")
+        finally:
+            manager.close()
+        assert info.value.limit == "connect" and info.value.sent is False, transport
+
+
+def test_a_connection_attempt_cut_short_by_the_deadline_is_the_deadlines_timeout(full_backlog):
     """The same full backlog, a deadline shorter than the connect limit: the deadline ran out.
 
     The attempt was bounded by the time the deadline left, so the error names the deadline
     (nothing sent), not a connect timeout of a fraction of a second that blames the instance.
     """
-    listener = socket.create_server(("127.0.0.1", 0), backlog=0)
-    port = listener.getsockname()[1]
-    filler = socket.create_connection(("127.0.0.1", port))  # fills the backlog of one
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for transport in TRANSPORTS:
-            manager = client_manager(url, transport, calls={"connect_timeout": 5, "timeout": 0.3})
-            started = time.monotonic()
-            try:
-                with pytest.raises(ServiceTimeoutException) as info:
-                    wire(manager, transport, "dispatch-json").hello("x")
-            finally:
-                manager.close()
-            assert time.monotonic() - started < 3, transport
-            assert (info.value.limit, info.value.seconds) == ("deadline", 0.3), transport
-            assert str(info.value).startswith(f"deadline of 0.3s expired calling {url}"), transport
-            if transport != "asyncio":  # an await cut at the deadline cannot tell what left: "may have"
-                assert info.value.sent is False, transport
-    finally:
-        filler.close()
-        listener.close()
+    for transport in TRANSPORTS:
+        manager = client_manager(full_backlog, transport, calls={"connect_timeout": 5, "timeout": 0.3})
+        started = time.monotonic()
+        try:
+            with pytest.raises(ServiceTimeoutException) as info:
+                wire(manager, transport, "dispatch-json").hello("x")
+        finally:
+            manager.close()
+        assert time.monotonic() - started < 3, transport
+        assert (info.value.limit, info.value.seconds) == ("deadline", 0.3), transport
+        assert str(info.value).startswith(f"deadline of 0.3s expired calling {full_backlog}"), transport
+        if transport != "asyncio":  # an await cut at the deadline cannot tell what left: "may have"
+            assert info.value.sent is False, transport
 
 
 @pytest.mark.parametrize(
